@@ -1,0 +1,21 @@
+//! faultline's consistency checkers and history importers.
+//!
+//! Pure code: no async runtime, no Docker. Every checker takes a [`History`] and
+//! returns a [`CheckResult`] whose `valid` is `true`, `false` or `unknown`
+//! (see [`Validity`]), plus its evidence as data and as readable text.
+
+pub mod bank;
+pub mod counter;
+mod error;
+pub mod import;
+pub mod linear;
+pub mod set_full;
+pub mod stats;
+pub mod testgen;
+pub mod unique_ids;
+mod value;
+mod verdict;
+
+pub use error::CheckError;
+pub use faultline_history::{History, Op, OpType, Process, Value};
+pub use verdict::{merge_results, CheckResult, Validity};

@@ -1,0 +1,331 @@
+//! Linearizability checking for registers and key-value maps.
+//!
+//! The history is split per key (linearizability is compositional, so each key can be
+//! checked alone) and keys are checked in parallel. Each key first tries the zone fast
+//! path (read/write registers with unique written values), then the WGL search. `fail`
+//! operations are dropped; `info` operations may take effect at any time after their
+//! invocation, or never; `info` reads are dropped, since they constrain nothing.
+//!
+//! Values follow DESIGN §2: `[key, value]` for reads and writes, `[key, [old, new]]` for
+//! cas. With `single_key`, values are bare and all operations act on one register.
+
+mod model;
+mod wgl;
+mod zones;
+
+use crate::value::{describe_op, split_keyed};
+use crate::{CheckError, CheckResult, Validity};
+use faultline_history::{History, OpType, Value};
+use model::{Action, KeyOp, Model};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Which operations the model accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegisterModel {
+    /// `read` and `write`.
+    Register,
+    /// `read`, `write` and `cas`.
+    CasRegister,
+    /// A key-value map: `read`/`get`, `write`/`put`, `append`, `cas`.
+    Kv,
+}
+
+impl RegisterModel {
+    /// The model's name as used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            RegisterModel::Register => "register",
+            RegisterModel::CasRegister => "cas-register",
+            RegisterModel::Kv => "kv",
+        }
+    }
+}
+
+/// Options of the linearizability checker.
+#[derive(Debug, Clone)]
+pub struct LinearOptions {
+    /// Which operations are allowed.
+    pub model: RegisterModel,
+    /// Values are bare (one register) instead of `[key, value]`.
+    pub single_key: bool,
+    /// Every key's initial value (`null`: absent).
+    pub initial: Value,
+    /// Wall-clock budget for the whole check; past it the verdict is `unknown`.
+    pub time_budget: Duration,
+    /// Approximate memory budget for the search caches of all keys together.
+    pub memory_budget_bytes: usize,
+    /// Skip the zone fast path (for cross-checking the two algorithms).
+    pub disable_fast_path: bool,
+}
+
+impl LinearOptions {
+    /// Defaults for `model`: independent keys, absent initial value, 5 minutes, 4 GiB.
+    pub fn new(model: RegisterModel) -> LinearOptions {
+        LinearOptions {
+            model,
+            single_key: false,
+            initial: Value::Null,
+            time_budget: Duration::from_secs(300),
+            memory_budget_bytes: 4 << 30,
+            disable_fast_path: false,
+        }
+    }
+}
+
+/// Bytes one explored configuration costs in the search cache (key + table overhead).
+const BYTES_PER_CONFIGURATION: usize = 48;
+
+/// The ops of one key, ready to check, with the positions of their invocations.
+struct KeyHistory {
+    key: Value,
+    model: Model,
+    ops: Vec<KeyOp>,
+}
+
+/// Evidence for a key that is not linearizable.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyFailure {
+    /// The key.
+    pub key: Value,
+    /// How many operations the longest linearizable prefix holds (0 when the fast
+    /// path decided and the search was not run to completion).
+    pub prefix_len: usize,
+    /// History indices of the last operations of that prefix, in linearization order.
+    pub prefix_tail: Vec<u64>,
+    /// The key's value after the prefix.
+    pub state: Value,
+    /// History index of the operation that could not be placed.
+    pub blocking: Option<u64>,
+    /// History indices of the concurrent operations that could have gone next.
+    pub candidates: Vec<u64>,
+    /// The explanation in words.
+    pub explanation: Vec<String>,
+}
+
+/// The linearizability checker's evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinearEvidence {
+    /// The model used.
+    pub model: &'static str,
+    /// Number of keys checked.
+    pub keys: usize,
+    /// Number of client operations considered (excluding `fail` and unknown reads).
+    pub ops: usize,
+    /// Keys the fast path settled.
+    pub fast_path_keys: usize,
+    /// Keys that are not linearizable, with why.
+    pub failures: Vec<KeyFailure>,
+    /// Keys the checker could not decide, with why.
+    pub unknown: Vec<(Value, String)>,
+}
+
+/// Checks that the history is linearizable under `opts.model`.
+pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, CheckError> {
+    let started = Instant::now();
+    let mut keys = split_by_key(history, opts)?;
+    let total_ops: usize = keys.iter().map(|k| k.ops.len()).sum();
+    keys.sort_by_key(|k| std::cmp::Reverse(k.ops.len()));
+    let deadline = started + opts.time_budget;
+    let per_key_configurations =
+        (opts.memory_budget_bytes / BYTES_PER_CONFIGURATION / rayon::current_num_threads().max(1)).max(1024);
+    let budget = wgl::Budget { deadline, max_configurations: per_key_configurations };
+
+    let outcomes: Vec<(KeyOutcome, bool)> = keys
+        .par_iter_mut()
+        .map(|k| check_key(history, k, opts.disable_fast_path, budget))
+        .collect();
+
+    let mut evidence = LinearEvidence {
+        model: opts.model.name(),
+        keys: keys.len(),
+        ops: total_ops,
+        fast_path_keys: outcomes.iter().filter(|(_, fast)| *fast).count(),
+        failures: Vec::new(),
+        unknown: Vec::new(),
+    };
+    for ((outcome, _), key) in outcomes.into_iter().zip(&keys) {
+        match outcome {
+            KeyOutcome::Linearizable => {}
+            KeyOutcome::Failure(f) => evidence.failures.push(f),
+            KeyOutcome::Unknown(why) => evidence.unknown.push((key.key.clone(), why)),
+        }
+    }
+    evidence.failures.sort_by_key(|f| f.key.to_string());
+    let valid = if !evidence.failures.is_empty() {
+        Validity::Invalid
+    } else if !evidence.unknown.is_empty() {
+        Validity::Unknown
+    } else {
+        Validity::Valid
+    };
+    let summary = match valid {
+        Validity::Valid => format!("{} ops on {} keys are linearizable ({})", total_ops, keys.len(), opts.model.name()),
+        Validity::Invalid => format!(
+            "{} of {} keys are not linearizable ({})",
+            evidence.failures.len(),
+            keys.len(),
+            opts.model.name()
+        ),
+        Validity::Unknown => format!("{} of {} keys could not be decided", evidence.unknown.len(), keys.len()),
+    };
+    let mut explanation: Vec<String> = evidence.failures.iter().flat_map(|f| f.explanation.clone()).collect();
+    for (key, why) in &evidence.unknown {
+        explanation.push(format!("key {key}: unknown: {why}"));
+    }
+    Ok(CheckResult::new("linearizable", valid, summary, explanation, &evidence))
+}
+
+enum KeyOutcome {
+    Linearizable,
+    Failure(KeyFailure),
+    Unknown(String),
+}
+
+/// Checks one key; the flag says whether the fast path settled it.
+fn check_key(history: &History, k: &mut KeyHistory, no_fast_path: bool, budget: wgl::Budget) -> (KeyOutcome, bool) {
+    let zone = if no_fast_path { zones::ZoneVerdict::NotApplicable } else { zones::check(&k.ops) };
+    if zone == zones::ZoneVerdict::Linearizable {
+        return (KeyOutcome::Linearizable, true);
+    }
+    match wgl::search(&k.ops, &mut k.model, budget) {
+        wgl::Outcome::Linearizable => (KeyOutcome::Linearizable, false),
+        wgl::Outcome::NotLinearizable(f) => (KeyOutcome::Failure(explain(history, k, &f)), false),
+        wgl::Outcome::Unknown(exhausted) => {
+            let why = match exhausted {
+                wgl::Exhausted::Time => "the time budget ran out during the search".to_owned(),
+                wgl::Exhausted::Memory { configurations } => {
+                    format!("the memory budget ran out after {configurations} explored configurations")
+                }
+            };
+            match zone {
+                zones::ZoneVerdict::NotLinearizable(reason) => {
+                    let failure = KeyFailure {
+                        key: k.key.clone(),
+                        prefix_len: 0,
+                        prefix_tail: Vec::new(),
+                        state: Value::Null,
+                        blocking: None,
+                        candidates: Vec::new(),
+                        explanation: vec![
+                            format!("key {} is not linearizable: {reason}", k.key),
+                            format!("  (no linearization prefix shown: {why})"),
+                        ],
+                    };
+                    (KeyOutcome::Failure(failure), true)
+                }
+                _ => (KeyOutcome::Unknown(why), false),
+            }
+        }
+    }
+}
+
+/// Turns the search's deepest point into readable evidence.
+fn explain(history: &History, k: &KeyHistory, f: &wgl::Failure) -> KeyFailure {
+    let index_of = |op: usize| history.ops()[k.ops[op].call as usize].index;
+    let state = k.model.value(f.state).clone();
+    let mut lines = vec![format!("key {} is not linearizable.", k.key)];
+    lines.push(format!(
+        "  The longest linearizable prefix holds {} operation(s){}",
+        f.depth,
+        if f.tail.is_empty() { "." } else { "; its last ones, in linearization order:" }
+    ));
+    for &op in &f.tail {
+        lines.push(format!("    {}", describe_op(history, k.ops[op].call as usize)));
+    }
+    lines.push(format!("  After it the value is {state}."));
+    lines.push(format!(
+        "  Cannot place {}: it completed before any order of the operations concurrent with it could make it legal.",
+        describe_op(history, k.ops[f.blocking].call as usize)
+    ));
+    let others: Vec<usize> = f.candidates.iter().copied().filter(|&c| c != f.blocking).collect();
+    if !others.is_empty() {
+        lines.push("  Operations that could have gone next:".to_owned());
+        for &op in &others {
+            lines.push(format!("    {}", describe_op(history, k.ops[op].call as usize)));
+        }
+    }
+    KeyFailure {
+        key: k.key.clone(),
+        prefix_len: f.depth,
+        prefix_tail: f.tail.iter().map(|&o| index_of(o)).collect(),
+        state,
+        blocking: Some(index_of(f.blocking)),
+        candidates: others.iter().map(|&o| index_of(o)).collect(),
+        explanation: lines,
+    }
+}
+
+/// Groups the history's client operations by key, as model actions.
+fn split_by_key(history: &History, opts: &LinearOptions) -> Result<Vec<KeyHistory>, CheckError> {
+    let mut keys: BTreeMap<String, KeyHistory> = BTreeMap::new();
+    let ops = history.ops();
+    for (inv, comp) in history.client_ops() {
+        let outcome = history.outcome_of(inv);
+        if outcome == OpType::Fail {
+            continue;
+        }
+        let f = ops[inv].f.as_str();
+        let is_read = matches!(f, "read" | "get");
+        if is_read && outcome != OpType::Ok {
+            continue; // an indeterminate read constrains nothing
+        }
+        // Reads are judged by what they returned; everything else by what it asked.
+        let source = match (is_read, comp) {
+            (true, Some(c)) => c,
+            _ => inv,
+        };
+        let (key, arg) = if opts.single_key {
+            (&Value::Null, &ops[source].value)
+        } else {
+            split_keyed(&ops[source].value).ok_or_else(|| {
+                CheckError::bad_op(history, source, format!("{f}: expected [key, value], got {}", ops[source].value))
+            })?
+        };
+        let entry = keys.entry(key.to_string()).or_insert_with(|| KeyHistory {
+            key: key.clone(),
+            model: Model::new(&opts.initial),
+            ops: Vec::new(),
+        });
+        let action = parse_action(history, source, f, arg, opts.model, &mut entry.model)?;
+        entry.ops.push(KeyOp {
+            call: inv as u32,
+            ret: if outcome == OpType::Ok { comp.map(|c| c as u32) } else { None },
+            action,
+        });
+    }
+    Ok(keys.into_values().collect())
+}
+
+fn parse_action(
+    history: &History,
+    position: usize,
+    f: &str,
+    arg: &Value,
+    model: RegisterModel,
+    values: &mut Model,
+) -> Result<Action, CheckError> {
+    let allowed = match (model, f) {
+        (_, "read") | (_, "write") => true,
+        (RegisterModel::CasRegister | RegisterModel::Kv, "cas") => true,
+        (RegisterModel::Kv, "get" | "put" | "append") => true,
+        _ => false,
+    };
+    if !allowed {
+        return Err(CheckError::bad_op(history, position, format!("f={f:?} is not an operation of the {} model", model.name())));
+    }
+    Ok(match f {
+        "read" | "get" => Action::Read(values.intern(arg)),
+        "write" | "put" => Action::Write(values.intern(arg)),
+        "append" => Action::Append(values.intern(arg)),
+        _ => match arg.as_array().map(Vec::as_slice) {
+            Some([old, new]) => Action::Cas(values.intern(old), values.intern(new)),
+            _ => return Err(CheckError::bad_op(history, position, format!("cas: expected [old, new], got {arg}"))),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+//! Verdicts and their merging (DESIGN §7: false beats unknown beats true).
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// A checker's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Validity {
+    /// No anomaly found.
+    Valid,
+    /// The checker could not decide (budget exhausted, nothing to check).
+    Unknown,
+    /// An anomaly was found.
+    Invalid,
+}
+
+impl Validity {
+    /// Merges two verdicts: invalid beats unknown beats valid.
+    pub fn merge(self, other: Validity) -> Validity {
+        self.max(other)
+    }
+
+    /// Process exit code for this verdict: 0 valid, 1 invalid, 2 unknown.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Validity::Valid => 0,
+            Validity::Invalid => 1,
+            Validity::Unknown => 2,
+        }
+    }
+
+    /// Valid when `ok`, invalid otherwise.
+    pub fn from_ok(ok: bool) -> Validity {
+        if ok {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        }
+    }
+}
+
+impl fmt::Display for Validity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "INVALID",
+            Validity::Unknown => "unknown",
+        })
+    }
+}
+
+/// Serialized as Jepsen does: `true`, `false` or `"unknown"`.
+impl Serialize for Validity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Validity::Valid => s.serialize_bool(true),
+            Validity::Invalid => s.serialize_bool(false),
+            Validity::Unknown => s.serialize_str("unknown"),
+        }
+    }
+}
+
+/// One checker's verdict with its evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// The checker's name, e.g. `linearizable`, `set-full`.
+    pub checker: String,
+    /// The verdict.
+    pub valid: Validity,
+    /// One line saying what was found.
+    pub summary: String,
+    /// Readable explanation, one line per entry (may be empty).
+    pub explanation: Vec<String>,
+    /// The evidence as data, for reports and `--json`.
+    pub evidence: serde_json::Value,
+}
+
+impl CheckResult {
+    /// A result with typed evidence serialized to JSON.
+    pub fn new(
+        checker: &str,
+        valid: Validity,
+        summary: String,
+        explanation: Vec<String>,
+        evidence: &impl Serialize,
+    ) -> CheckResult {
+        CheckResult {
+            checker: checker.to_owned(),
+            valid,
+            summary,
+            explanation,
+            evidence: serde_json::to_value(evidence).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+        }
+    }
+}
+
+/// The merged verdict of several results (valid when there are none).
+pub fn merge_results(results: &[CheckResult]) -> Validity {
+    results.iter().fold(Validity::Valid, |v, r| v.merge(r.valid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn false_beats_unknown_beats_true() {
+        use Validity::*;
+        assert_eq!(Valid.merge(Unknown), Unknown);
+        assert_eq!(Unknown.merge(Invalid), Invalid);
+        assert_eq!(Invalid.merge(Valid), Invalid);
+        assert_eq!(Valid.merge(Valid), Valid);
+        assert_eq!(serde_json::to_string(&[Valid, Invalid, Unknown]).unwrap(), r#"[true,false,"unknown"]"#);
+        assert_eq!((Valid.exit_code(), Invalid.exit_code(), Unknown.exit_code()), (0, 1, 2));
+    }
+}
