@@ -1,1 +1,208 @@
-//! placeholder
+//! The counter checker: every read lies within the values the counter could have had.
+//!
+//! Ops: `add` (or `incr`) with an integer delta, and `read` returning an integer; the
+//! counter starts at 0. For a read, an increment that completed ok before the read began
+//! certainly counts; one that was invoked before the read completed and is `ok` or
+//! `info` may count. The read must lie between the certain sum plus every possible
+//! negative delta and the certain sum plus every possible positive delta. Computed in
+//! one sweep, O(n log n).
+
+use crate::{CheckError, CheckResult, Validity};
+use faultline_history::{History, OpType};
+use serde::Serialize;
+
+/// A read outside its bounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct CounterError {
+    /// History index of the read's invocation.
+    pub index: u64,
+    /// What it returned.
+    pub value: i64,
+    /// Lowest possible value.
+    pub lower: i64,
+    /// Highest possible value.
+    pub upper: i64,
+}
+
+/// The counter checker's evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct CounterEvidence {
+    /// Ok reads checked.
+    pub reads: usize,
+    /// Reads outside their bounds (the first 100).
+    pub errors: Vec<CounterError>,
+    /// How many reads were outside their bounds.
+    pub error_count: usize,
+}
+
+/// Checks a counter history.
+pub fn check(history: &History) -> Result<CheckResult, CheckError> {
+    let ops = history.ops();
+    // Events of the sweep: (position, kind). Increments contribute when they may have
+    // happened (invocation) and when they certainly happened (ok completion).
+    let mut may: Vec<(usize, i64)> = Vec::new(); // (invoke position, delta) of ok/info adds
+    let mut must: Vec<(usize, i64)> = Vec::new(); // (completion position, delta) of ok adds
+    let mut reads: Vec<(usize, usize, i64)> = Vec::new(); // (invoke, completion, value)
+    for (inv, comp) in history.client_ops() {
+        let outcome = history.outcome_of(inv);
+        match ops[inv].f.as_str() {
+            "add" | "incr" => {
+                let delta = ops[inv].value.as_i64().ok_or_else(|| {
+                    CheckError::bad_op(history, inv, format!("{}: expected an integer delta, got {}", ops[inv].f, ops[inv].value))
+                })?;
+                if outcome == OpType::Fail {
+                    continue;
+                }
+                may.push((inv, delta));
+                if let (OpType::Ok, Some(c)) = (outcome, comp) {
+                    must.push((c, delta));
+                }
+            }
+            "read" => {
+                let (OpType::Ok, Some(c)) = (outcome, comp) else { continue };
+                let value = ops[c].value.as_i64().ok_or_else(|| {
+                    CheckError::bad_op(history, c, format!("read: expected an integer, got {}", ops[c].value))
+                })?;
+                reads.push((inv, c, value));
+            }
+            f => return Err(CheckError::bad_op(history, inv, format!("f={f:?} is not an operation of the counter model (add, incr, read)"))),
+        }
+    }
+    must.sort_unstable();
+    let mut errors = Vec::new();
+    let mut error_count = 0;
+    // Certain sums at each read's invocation, possible sums at its completion.
+    let mut by_invoke: Vec<usize> = (0..reads.len()).collect();
+    by_invoke.sort_by_key(|&r| reads[r].0);
+    let mut by_complete: Vec<usize> = (0..reads.len()).collect();
+    by_complete.sort_by_key(|&r| reads[r].1);
+    let mut certain = vec![(0i64, 0i64, 0i64); reads.len()]; // (sum, pos part, neg part) at invoke
+    let (mut i, mut sum, mut pos_part, mut neg_part) = (0, 0i64, 0i64, 0i64);
+    for &r in &by_invoke {
+        while i < must.len() && must[i].0 < reads[r].0 {
+            sum += must[i].1;
+            pos_part += must[i].1.max(0);
+            neg_part += must[i].1.min(0);
+            i += 1;
+        }
+        certain[r] = (sum, pos_part, neg_part);
+    }
+    let (mut j, mut may_pos, mut may_neg) = (0, 0i64, 0i64);
+    for &r in &by_complete {
+        while j < may.len() && may[j].0 < reads[r].1 {
+            may_pos += may[j].1.max(0);
+            may_neg += may[j].1.min(0);
+            j += 1;
+        }
+        let (sum, pos_part, neg_part) = certain[r];
+        let lower = sum + (may_neg - neg_part);
+        let upper = sum + (may_pos - pos_part);
+        let (inv, _, value) = reads[r];
+        if value < lower || value > upper {
+            error_count += 1;
+            if errors.len() < 100 {
+                errors.push(CounterError { index: ops[inv].index, value, lower, upper });
+            }
+        }
+    }
+    errors.sort_by_key(|e| e.index);
+    let valid = if error_count > 0 {
+        Validity::Invalid
+    } else if reads.is_empty() {
+        Validity::Unknown
+    } else {
+        Validity::Valid
+    };
+    let summary = format!("{} of {} reads outside their possible bounds", error_count, reads.len());
+    let explanation = errors
+        .iter()
+        .take(20)
+        .map(|e| format!("read #{} returned {}, but the counter could only be within [{}, {}]", e.index, e.value, e.lower, e.upper))
+        .collect();
+    Ok(CheckResult::new("counter", valid, summary, explanation, &CounterEvidence { reads: reads.len(), errors, error_count }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testgen::{counter_history, SimConfig};
+    use faultline_history::{Op, Process, Value};
+    use serde_json::json;
+
+    fn hist(events: &[(u64, &str, &str, Value)]) -> History {
+        let ops = events
+            .iter()
+            .enumerate()
+            .map(|(i, (p, t, f, v))| {
+                let mut op = Op::new(serde_json::from_value(json!(t)).unwrap(), Process::Client(*p), *f, v.clone());
+                op.index = i as u64;
+                op
+            })
+            .collect();
+        History::new(ops).unwrap()
+    }
+
+    #[test]
+    fn reads_within_bounds_are_valid() {
+        let h = hist(&[
+            (0, "invoke", "add", json!(2)),
+            (0, "ok", "add", json!(2)),
+            (0, "invoke", "add", json!(3)),
+            (1, "invoke", "read", json!(null)),
+            (1, "ok", "read", json!(5)),
+            (0, "info", "add", json!(3)),
+            (1, "invoke", "read", json!(null)),
+            (1, "ok", "read", json!(2)),
+        ]);
+        let r = check(&h).unwrap();
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.explanation);
+    }
+
+    #[test]
+    fn read_above_upper_bound_is_invalid() {
+        let h = hist(&[
+            (0, "invoke", "add", json!(2)),
+            (0, "ok", "add", json!(2)),
+            (1, "invoke", "read", json!(null)),
+            (1, "ok", "read", json!(4)),
+        ]);
+        let r = check(&h).unwrap();
+        assert_eq!(r.valid, Validity::Invalid);
+        assert_eq!(r.evidence["errors"][0], json!({"index": 2, "value": 4, "lower": 2, "upper": 2}));
+    }
+
+    #[test]
+    fn read_below_certain_sum_is_invalid_and_failed_adds_do_not_count() {
+        let h = hist(&[
+            (0, "invoke", "add", json!(2)),
+            (0, "ok", "add", json!(2)),
+            (0, "invoke", "add", json!(10)),
+            (0, "fail", "add", json!(10)),
+            (1, "invoke", "read", json!(null)),
+            (1, "ok", "read", json!(1)),
+            (1, "invoke", "read", json!(null)),
+            (1, "ok", "read", json!(12)),
+        ]);
+        let r = check(&h).unwrap();
+        assert_eq!(r.evidence["error_count"], json!(2));
+    }
+
+    #[test]
+    fn negative_deltas_widen_the_lower_bound() {
+        let h = hist(&[
+            (0, "invoke", "add", json!(5)),
+            (0, "ok", "add", json!(5)),
+            (0, "invoke", "add", json!(-3)),
+            (1, "invoke", "read", json!(null)),
+            (1, "ok", "read", json!(2)),
+        ]);
+        assert_eq!(check(&h).unwrap().valid, Validity::Valid);
+    }
+
+    #[test]
+    fn simulated_counters_are_valid() {
+        let cfg = SimConfig { crash_rate: 0.1, ..SimConfig::new(10, 5_000, 1, 5) };
+        let r = check(&History::new(counter_history(&cfg, 0.3)).unwrap()).unwrap();
+        assert_eq!(r.valid, Validity::Valid, "{:?}", r.explanation);
+    }
+}
