@@ -1,1 +1,41 @@
-fn main(){}
+//! The `faultline` command: chaos testing for replicated databases.
+//!
+//! `main` parses the command line, runs the chosen command, and turns the outcome
+//! into the exit code contract of DESIGN §7: 0 valid, 1 invalid, 2 unknown,
+//! 254 bad arguments or unreadable input, 255 crash.
+
+mod check;
+mod cli;
+mod exit;
+
+use clap::Parser;
+use exit::Exit;
+
+fn main() {
+    let code = match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => Exit::CRASH,
+    };
+    std::process::exit(code);
+}
+
+fn run() -> i32 {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::BAD_INPUT } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let outcome = match cli.command {
+        cli::Command::Check(args) => check::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("faultline: {e:#}");
+            e.exit_code()
+        }
+    }
+}

@@ -8,7 +8,9 @@
 //! - **stale**: some read missed it, but later reads saw it (with the latency until it
 //!   was stably visible);
 //! - **lost**: the last such read missed it;
-//! - **never-read**: no read began after it was known.
+//! - **never-read**: no read saw it, and none began after it was known.
+//!
+//! An element a read saw, with no later read, is stable: nothing contradicts it.
 //!
 //! Elements seen in reads that no add attempted, or whose add failed, are *unexpected*;
 //! an element appearing twice in one read is *duplicated*. Lost, unexpected and
@@ -230,7 +232,7 @@ fn classify(
     let Some(known) = e.known else { return }; // never confirmed and never seen
     let after = sorted_invokes.len() - sorted_invokes.partition_point(|&i| i <= known);
     let time = |pos: usize| history.ops()[pos].time;
-    if after == 0 {
+    if after == 0 && !e.seen {
         ev.never_read += 1;
     } else if e.reads_seen == after {
         ev.stable += 1;
@@ -290,8 +292,9 @@ fn result(ev: SetFullEvidence, opts: &SetFullOptions) -> CheckResult {
     }
     let show = |what: &str, list: &[ElementReport], explanation: &mut Vec<String>| {
         for r in list.iter().take(20) {
-            let latency = r.latency_ns.map(|l| format!(" (after {:.3} s)", l as f64 / 1e9)).unwrap_or_default();
-            explanation.push(format!("{what}: key {} element {}{latency}", r.key, r.element));
+            let latency = r.latency_ns.map(|l| format!(" (after {})", human_ns(l))).unwrap_or_default();
+            let key = if r.key.is_null() { String::new() } else { format!("key {} ", r.key) };
+            explanation.push(format!("{what}: {key}element {}{latency}", r.element));
         }
         if list.len() > 20 {
             explanation.push(format!("… and {} more {what} elements", list.len() - 20));
@@ -304,6 +307,20 @@ fn result(ev: SetFullEvidence, opts: &SetFullOptions) -> CheckResult {
         show("stale", &ev.stale, &mut explanation);
     }
     CheckResult::new("set-full", valid, summary, explanation, &ev)
+}
+
+/// A duration in nanoseconds, in the unit that reads best.
+fn human_ns(ns: i64) -> String {
+    let abs = ns.unsigned_abs();
+    if abs < 1_000 {
+        format!("{ns} ns")
+    } else if abs < 1_000_000 {
+        format!("{:.1} µs", ns as f64 / 1e3)
+    } else if abs < 1_000_000_000 {
+        format!("{:.1} ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.2} s", ns as f64 / 1e9)
+    }
 }
 
 #[cfg(test)]
@@ -358,7 +375,7 @@ mod tests {
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.evidence["lost_count"], json!(1));
         assert_eq!(r.evidence["lost"][0]["latency_ns"], json!(3_000_000_000i64));
-        assert!(r.explanation[0].starts_with("lost: key null element 1"), "{:?}", r.explanation);
+        assert_eq!(r.explanation[0], "lost: element 1 (after 3.00 s)");
     }
 
     #[test]
@@ -416,6 +433,18 @@ mod tests {
         assert_eq!(r.valid, Validity::Invalid);
         assert_eq!(r.evidence["unexpected"].as_array().unwrap().len(), 2, "1 failed, 2 never added");
         assert_eq!(r.evidence["duplicated"][0]["element"], json!(2));
+    }
+
+    #[test]
+    fn an_element_seen_by_the_last_read_is_stable() {
+        let h = hist(&[
+            (0, "invoke", "add", json!(1)),
+            (1, "invoke", "read", json!(null)),
+            (0, "info", "add", json!(1)),
+            (1, "ok", "read", json!([1])),
+        ]);
+        let r = check(&h, &single()).unwrap();
+        assert_eq!((r.evidence["stable"].clone(), r.evidence["never_read"].clone()), (json!(1), json!(0)));
     }
 
     #[test]

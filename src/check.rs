@@ -1,0 +1,120 @@
+//! `faultline check`: reads a history file, runs the model's checker, prints the
+//! verdict as text or JSON, and returns the verdict's exit code.
+
+use crate::cli::{CheckArgs, FormatArg, Model, NilReadArg};
+use crate::exit::Exit;
+use anyhow::anyhow;
+use faultline_checkers::import::{self, Format, Imported, NilRead};
+use faultline_checkers::linear::{LinearOptions, RegisterModel};
+use faultline_checkers::{bank, counter, merge_results, set_full, stats, unique_ids, CheckResult, History, Validity};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Runs `faultline check`; returns the exit code for the verdict.
+pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
+    let started = Instant::now();
+    let format = match args.format {
+        FormatArg::Auto => None,
+        FormatArg::Jsonl => Some(Format::Jsonl),
+        FormatArg::Edn => Some(Format::Edn),
+        FormatArg::PorcupineEtcd => Some(Format::PorcupineEtcd),
+        FormatArg::PorcupineKv => Some(Format::PorcupineKv),
+    };
+    let nil_read = args.nil_read.map(|n| match n {
+        NilReadArg::Unknown => NilRead::Unknown,
+        NilReadArg::Absent => NilRead::Absent,
+    });
+    let imported = import::import_file(&args.file, format, nil_read).map_err(Exit::bad_input)?;
+    if let Some(out) = &args.export_edn {
+        std::fs::write(out, import::to_jepsen_edn(&imported.ops))
+            .map_err(|e| Exit::bad_input(anyhow!("cannot write {}: {e}", out.display())))?;
+    }
+    let Imported { ops, lines, format, initial_value, single_key } = imported;
+    let history = History::new(ops).map_err(|e| {
+        let line = lines.get(e.position()).copied().unwrap_or(0);
+        Exit::bad_input(anyhow!("{}:{line}: {e}", args.file.display()))
+    })?;
+    let single_key = single_key || args.single_key;
+    let results = check_model(&history, args, single_key, args.initial_value.clone().unwrap_or(initial_value))
+        .map_err(|e| bad_op(args, &lines, e))?;
+    let valid = merge_results(&results);
+    let elapsed = started.elapsed();
+    if args.json {
+        let out = json!({
+            "file": args.file,
+            "format": format.name(),
+            "model": format!("{:?}", args.model),
+            "valid": valid,
+            "results": results,
+            "stats": stats::counts(&history),
+            "elapsed_ms": elapsed.as_secs_f64() * 1e3,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).map_err(Exit::crash)?);
+    } else {
+        print_text(args, format, &history, &results, valid, elapsed);
+    }
+    Ok(valid.exit_code())
+}
+
+/// Runs the checker(s) for the chosen model.
+fn check_model(
+    history: &History,
+    args: &CheckArgs,
+    single_key: bool,
+    initial: serde_json::Value,
+) -> Result<Vec<CheckResult>, faultline_checkers::CheckError> {
+    let linear = |model| LinearOptions {
+        single_key,
+        initial: initial.clone(),
+        time_budget: Duration::from_secs(args.time_budget),
+        memory_budget_bytes: args.memory_budget.saturating_mul(1 << 20),
+        ..LinearOptions::new(model)
+    };
+    Ok(vec![match args.model {
+        Model::Register => faultline_checkers::linear::check(history, &linear(RegisterModel::Register))?,
+        Model::CasRegister => faultline_checkers::linear::check(history, &linear(RegisterModel::CasRegister))?,
+        Model::Kv => faultline_checkers::linear::check(history, &linear(RegisterModel::Kv))?,
+        Model::SetFull => {
+            set_full::check(history, &set_full::SetFullOptions { single_key, linearizable: args.linearizable_set })?
+        }
+        Model::Counter => counter::check(history)?,
+        Model::Bank => bank::check(history, &bank::BankOptions { total: args.bank_total, ..Default::default() })?,
+        Model::UniqueIds => unique_ids::check(history)?,
+        Model::Stats => stats::check(history),
+    }])
+}
+
+/// A checker's complaint about an operation, pointed at its source line.
+fn bad_op(args: &CheckArgs, lines: &[usize], e: faultline_checkers::CheckError) -> Exit {
+    match &e {
+        faultline_checkers::CheckError::BadOp { position, .. } => {
+            let line = lines.get(*position).copied().unwrap_or(0);
+            Exit::bad_input(anyhow!("{}:{line}: {e}", args.file.display()))
+        }
+        faultline_checkers::CheckError::BadOption(_) => Exit::bad_input(e),
+    }
+}
+
+fn print_text(args: &CheckArgs, format: Format, history: &History, results: &[CheckResult], valid: Validity, elapsed: Duration) {
+    let counts = stats::counts(history).total;
+    println!(
+        "{} ({}, {} events; {} ops: {} ok, {} fail, {} info)",
+        args.file.display(),
+        format.name(),
+        history.len(),
+        counts.count,
+        counts.ok,
+        counts.fail,
+        counts.info
+    );
+    for r in results {
+        println!("  {}: {} — {}", r.checker, r.valid, r.summary);
+        for line in r.explanation.iter().take(60) {
+            println!("    {line}");
+        }
+        if r.explanation.len() > 60 {
+            println!("    … {} more lines (see --json)", r.explanation.len() - 60);
+        }
+    }
+    println!("verdict: {valid} (checked in {:.1} ms)", elapsed.as_secs_f64() * 1e3);
+}

@@ -1,0 +1,111 @@
+//! The command line: commands and their options.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Jepsen-style chaos testing for replicated databases, in Docker.
+#[derive(Debug, Parser)]
+#[command(name = "faultline", version, about)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// faultline's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a recorded history offline (faultline JSONL, Jepsen EDN, Porcupine logs).
+    Check(CheckArgs),
+}
+
+/// Options of `faultline check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The history file.
+    pub file: PathBuf,
+    /// What the history should satisfy.
+    #[arg(long, value_enum)]
+    pub model: Model,
+    /// The file's format; `auto` recognizes it from its first line.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: FormatArg,
+    /// Print the results as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// What an ok read of nil means (default: `unknown` for EDN as in Jepsen/Knossos,
+    /// `absent` for JSONL and Porcupine logs).
+    #[arg(long, value_enum)]
+    pub nil_read: Option<NilReadArg>,
+    /// Values are bare, for one register or set, instead of `[key, value]`
+    /// (implied for Porcupine etcd logs).
+    #[arg(long)]
+    pub single_key: bool,
+    /// Initial value of every key, as JSON (default null: absent; "" for Porcupine kv).
+    #[arg(long, value_parser = parse_json)]
+    pub initial_value: Option<serde_json::Value>,
+    /// Seconds the linearizability search may take before answering unknown.
+    #[arg(long, default_value_t = 300)]
+    pub time_budget: u64,
+    /// Memory (MiB) the linearizability search may use before answering unknown.
+    #[arg(long, default_value_t = 4096)]
+    pub memory_budget: usize,
+    /// set-full: a read that misses an acknowledged element is an anomaly (stale).
+    #[arg(long)]
+    pub linearizable_set: bool,
+    /// bank: the total every read must show (default: the first read's total).
+    #[arg(long)]
+    pub bank_total: Option<i64>,
+    /// Also write the history as Jepsen EDN to this file, for Jepsen's own tools.
+    #[arg(long)]
+    pub export_edn: Option<PathBuf>,
+}
+
+/// A model to check against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Model {
+    /// Linearizable read/write registers.
+    Register,
+    /// Linearizable read/write/cas registers.
+    CasRegister,
+    /// Linearizable key-value map: read/get, write/put, append, cas.
+    Kv,
+    /// Grow-only set: lost, stale, unexpected, duplicated elements.
+    SetFull,
+    /// Counter reads within possible bounds.
+    Counter,
+    /// Bank: totals conserved, no negative balances.
+    Bank,
+    /// Generated ids are unique.
+    UniqueIds,
+    /// Operation counts; invalid when some function never succeeded.
+    Stats,
+}
+
+/// A history format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Recognize the format from the first line.
+    Auto,
+    /// faultline's history.jsonl.
+    Jsonl,
+    /// Jepsen history.edn.
+    Edn,
+    /// Porcupine's Jepsen-etcd text logs.
+    PorcupineEtcd,
+    /// Porcupine's kv EDN-per-line logs.
+    PorcupineKv,
+}
+
+/// What an ok read of nil means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NilReadArg {
+    /// The value is unknown: the read is treated as indeterminate.
+    Unknown,
+    /// The key is absent.
+    Absent,
+}
+
+fn parse_json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))
+}
