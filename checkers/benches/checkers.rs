@@ -1,1 +1,58 @@
-fn main(){}
+//! Checker benchmarks on seeded generated histories; throughput is in ops/s.
+//!
+//! `cargo bench -p faultline-checkers` (add a filter such as `linear/register` to run a
+//! subset). Histories are generated once, before timing.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
+use faultline_checkers::testgen::{counter_history, register_history, set_history, RegisterOps, SimConfig};
+use faultline_checkers::{counter, set_full, History, Validity};
+use std::time::Duration;
+
+const SEED: u64 = 20261122;
+
+fn history(cfg: &SimConfig, kinds: RegisterOps) -> History {
+    History::new(register_history(cfg, kinds)).expect("generated histories are well formed")
+}
+
+fn bench_linear(c: &mut Criterion, name: &str, kinds: RegisterOps, model: RegisterModel, keys: usize, shapes: &[(usize, usize)]) {
+    let mut group = c.benchmark_group(format!("linear/{name}"));
+    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    for &(processes, ops) in shapes {
+        for crash_rate in [0.0, 0.05] {
+            let cfg = SimConfig { crash_rate, ..SimConfig::new(processes, ops, keys, SEED) };
+            let h = history(&cfg, kinds);
+            let opts = LinearOptions::new(model);
+            assert_eq!(linear::check(&h, &opts).map(|r| r.valid), Ok(Validity::Valid));
+            group.throughput(Throughput::Elements(ops as u64));
+            let id = format!("{processes}p-{ops}ops-{keys}keys-{}", if crash_rate > 0.0 { "crashes" } else { "no-crashes" });
+            group.bench_function(BenchmarkId::from_parameter(id), |b| b.iter(|| linear::check(&h, &opts)));
+        }
+    }
+    group.finish();
+}
+
+fn linearizability(c: &mut Criterion) {
+    let shapes = [(10, 1_000), (50, 1_000), (100, 1_000), (10, 10_000), (50, 10_000), (100, 10_000), (10, 100_000), (50, 100_000), (100, 100_000)];
+    bench_linear(c, "register", RegisterOps::ReadWrite, RegisterModel::Register, 20, &shapes);
+    bench_linear(c, "cas-register", RegisterOps::ReadWriteCas, RegisterModel::CasRegister, 20, &[(30, 100_000)]);
+    bench_linear(c, "kv", RegisterOps::ReadWriteAppend, RegisterModel::Kv, 10, &[(10, 2_000), (50, 2_000), (100, 2_000), (50, 20_000)]);
+}
+
+fn invariants(c: &mut Criterion) {
+    let mut group = c.benchmark_group("invariants");
+    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(5));
+    let ops = 1_000_000;
+    let sets = History::new(set_history(&SimConfig::new(10, ops, 1, SEED), 1_000, 0.01)).expect("well formed");
+    let opts = set_full::SetFullOptions::default();
+    assert_eq!(set_full::check(&sets, &opts).map(|r| r.valid), Ok(Validity::Valid));
+    group.throughput(Throughput::Elements(ops as u64));
+    group.bench_function("set-full/1M-ops", |b| b.iter(|| set_full::check(&sets, &opts)));
+    let counts = History::new(counter_history(&SimConfig::new(10, ops, 1, SEED), 0.3)).expect("well formed");
+    assert_eq!(counter::check(&counts).map(|r| r.valid), Ok(Validity::Valid));
+    group.bench_function("counter/1M-ops", |b| b.iter(|| counter::check(&counts)));
+    group.finish();
+}
+
+criterion_group!(benches, linearizability, invariants);
+criterion_main!(benches);
