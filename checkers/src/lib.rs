@@ -6,6 +6,7 @@
 
 pub mod bank;
 pub mod counter;
+pub mod elle;
 mod error;
 pub mod import;
 pub mod linear;
