@@ -4,6 +4,7 @@
 use crate::cli::{CheckArgs, FormatArg, Model, NilReadArg};
 use crate::exit::Exit;
 use anyhow::anyhow;
+use faultline_checkers::elle::{self, ElleOptions, RwOptions, TxnKind};
 use faultline_checkers::import::{self, Format, Imported, NilRead};
 use faultline_checkers::linear::{LinearOptions, RegisterModel};
 use faultline_checkers::{bank, counter, merge_results, set_full, stats, unique_ids, CheckResult, History, Validity};
@@ -81,6 +82,16 @@ fn check_model(
         Model::Bank => bank::check(history, &bank::BankOptions { total: args.bank_total, ..Default::default() })?,
         Model::UniqueIds => unique_ids::check(history)?,
         Model::Stats => stats::check(history),
+        Model::ListAppend | Model::RwRegister => {
+            let kind = if args.model == Model::ListAppend { TxnKind::ListAppend } else { TxnKind::RwRegister };
+            let opts = ElleOptions {
+                consistency_model: args.consistency_model,
+                rw: RwOptions { linearizable_keys: args.linearizable_keys, sequential_keys: args.sequential_keys, wfr_keys: args.wfr_keys },
+                time_budget: Duration::from_secs(args.time_budget),
+                ..ElleOptions::new(kind)
+            };
+            elle::check(history, &opts)?
+        }
     }])
 }
 

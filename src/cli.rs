@@ -56,6 +56,18 @@ pub struct CheckArgs {
     /// bank: the total every read must show (default: the first read's total).
     #[arg(long)]
     pub bank_total: Option<i64>,
+    /// list-append, rw-register: the consistency model the history must satisfy.
+    #[arg(long, default_value = "strict-serializable", value_parser = parse_consistency_model)]
+    pub consistency_model: faultline_checkers::elle::ConsistencyModel,
+    /// rw-register: assume each key is linearizable (versions follow real time).
+    #[arg(long)]
+    pub linearizable_keys: bool,
+    /// rw-register: assume each key is sequentially consistent (versions follow process order).
+    #[arg(long)]
+    pub sequential_keys: bool,
+    /// rw-register: assume a transaction's write follows the version it read.
+    #[arg(long)]
+    pub wfr_keys: bool,
     /// Also write the history as Jepsen EDN to this file, for Jepsen's own tools.
     #[arg(long)]
     pub export_edn: Option<PathBuf>,
@@ -80,6 +92,10 @@ pub enum Model {
     UniqueIds,
     /// Operation counts; invalid when some function never succeeded.
     Stats,
+    /// Transactions of appends to lists and list reads (Elle's list-append).
+    ListAppend,
+    /// Transactions of register writes and reads (Elle's rw-register).
+    RwRegister,
 }
 
 /// A history format.
@@ -104,6 +120,10 @@ pub enum NilReadArg {
     Unknown,
     /// The key is absent.
     Absent,
+}
+
+fn parse_consistency_model(s: &str) -> Result<faultline_checkers::elle::ConsistencyModel, String> {
+    s.parse()
 }
 
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {

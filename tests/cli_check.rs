@@ -131,3 +131,34 @@ fn an_exhausted_budget_exits_two() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("time budget ran out"), "{}", text(&o));
 }
+
+#[test]
+fn elle_models_judge_against_the_chosen_consistency_model() {
+    let o = faultline(&["check", &example("list-append-read-skew.edn"), "--model", "list-append", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["results"][0]["evidence"]["anomaly_types"], serde_json::json!(["G-single"]));
+    assert_eq!(v["results"][0]["evidence"]["not"], serde_json::json!(["repeatable-read", "snapshot-isolation"]));
+    let si = example("list-append-si.jsonl");
+    let o = faultline(&["check", &si, "--model", "list-append"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("G2-item"), "{}", text(&o));
+    let o = faultline(&["check", &si, "--model", "list-append", "--consistency-model", "snapshot-isolation"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = faultline(&["check", &si, "--model", "list-append", "--consistency-model", "linearizable"]);
+    assert_eq!(o.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown consistency model"), "{}", text(&o));
+}
+
+#[test]
+fn malformed_transactions_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "txn.jsonl",
+        "{\"type\":\"invoke\",\"process\":0,\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]]}\n{\"type\":\"ok\",\"process\":0,\"f\":\"txn\",\"value\":[[\"append\",\"x\"]]}\n",
+    );
+    let o = faultline(&["check", path.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(o.status.code(), Some(254), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("txn.jsonl:2: operation at position 1 (index 1): micro-op must be [f, key, value]"), "{}", text(&o));
+}

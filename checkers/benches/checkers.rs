@@ -5,7 +5,10 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
-use faultline_checkers::testgen::{counter_history, register_history, set_history, RegisterOps, SimConfig};
+use faultline_checkers::elle::{self, ElleOptions, TxnKind};
+use faultline_checkers::testgen::{
+    counter_history, register_history, set_history, txn_history, Isolation, RegisterOps, SimConfig, TxnConfig, TxnWorkload,
+};
 use faultline_checkers::{counter, set_full, History, Validity};
 use std::time::Duration;
 
@@ -54,5 +57,31 @@ fn invariants(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, linearizability, invariants);
+fn transactional(c: &mut Criterion) {
+    let mut group = c.benchmark_group("elle");
+    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(5));
+    let shapes = [
+        (TxnWorkload::ListAppend, Isolation::Serializable, 10, 10_000),
+        (TxnWorkload::ListAppend, Isolation::Serializable, 100, 10_000),
+        (TxnWorkload::ListAppend, Isolation::Serializable, 10, 100_000),
+        (TxnWorkload::ListAppend, Isolation::Serializable, 100, 100_000),
+        (TxnWorkload::ListAppend, Isolation::SnapshotIsolation, 10, 100_000),
+        (TxnWorkload::RwRegister, Isolation::Serializable, 10, 100_000),
+        (TxnWorkload::ListAppend, Isolation::Serializable, 10, 1_000_000),
+    ];
+    for (workload, isolation, processes, txns) in shapes {
+        let sim = SimConfig { crash_rate: 0.02, ..SimConfig::new(processes, txns, 0, SEED) };
+        let h = History::new(txn_history(&TxnConfig::new(sim, workload, isolation))).expect("well formed");
+        let kind = if workload == TxnWorkload::ListAppend { TxnKind::ListAppend } else { TxnKind::RwRegister };
+        let opts = ElleOptions::new(kind);
+        let expected = if isolation == Isolation::Serializable { Validity::Valid } else { Validity::Invalid };
+        assert_eq!(elle::check(&h, &opts).map(|r| r.valid), Ok(expected));
+        group.throughput(Throughput::Elements(txns as u64));
+        let id = format!("{workload:?}-{isolation:?}-{processes}p-{txns}txns");
+        group.bench_function(BenchmarkId::from_parameter(id), |b| b.iter(|| elle::check(&h, &opts)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, linearizability, invariants, transactional);
 criterion_main!(benches);

@@ -7,25 +7,70 @@ use std::path::Path;
 
 /// Parses JSONL history text. Blank lines are skipped; a missing `index` is filled
 /// with the event's position. `path` is only used to name the source in errors.
+/// Lines are parsed in parallel, a bounded batch at a time; the first bad line (in file
+/// order) is the error reported.
 pub fn parse_jsonl(text: impl BufRead, path: &Path) -> Result<Vec<Op>, ParseError> {
-    let mut ops = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.map_err(|source| ParseError::Io { path: path.to_owned(), source })?;
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
+    use rayon::prelude::*;
+    const BATCH: usize = 32 * 1024;
+    let mut ops: Vec<Op> = Vec::new();
+    let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH);
+    let mut lines = text.lines().enumerate();
+    loop {
+        batch.clear();
+        for (n, line) in lines.by_ref() {
+            let line = line.map_err(|source| ParseError::Io { path: path.to_owned(), source })?;
+            if !line.trim().is_empty() {
+                batch.push((n + 1, line));
+                if batch.len() == BATCH {
+                    break;
+                }
+            }
         }
-        let raw: serde_json::Value = serde_json::from_str(trimmed)
-            .map_err(|e| ParseError::malformed(path, n + 1, format!("invalid JSON: {e}")))?;
-        let has_index = raw.get("index").is_some();
-        let mut op: Op = serde_json::from_value(raw)
-            .map_err(|e| ParseError::malformed(path, n + 1, format!("not an operation: {e}")))?;
-        if !has_index {
-            op.index = ops.len() as u64;
+        if batch.is_empty() {
+            return Ok(ops);
         }
-        ops.push(op);
+        let first = ops.len() as u64;
+        let parsed: Vec<Result<Op, ParseError>> = batch
+            .par_iter()
+            .enumerate()
+            .map(|(i, (line_no, line))| {
+                let raw: RawOp = serde_json::from_str(line.trim()).map_err(|e| {
+                    let what = if e.is_syntax() || e.is_eof() { "invalid JSON" } else { "not an operation" };
+                    ParseError::malformed(path, *line_no, format!("{what}: {e}"))
+                })?;
+                Ok(raw.into_op(first + i as u64))
+            })
+            .collect();
+        for op in parsed {
+            ops.push(op?);
+        }
     }
-    Ok(ops)
+}
+
+/// An operation as written, whose `index` may be missing. (Spelled out rather than
+/// `#[serde(flatten)]`, which buffers every record and doubles parsing time.)
+#[derive(serde::Deserialize)]
+struct RawOp {
+    index: Option<u64>,
+    #[serde(default)]
+    time: i64,
+    #[serde(rename = "type")]
+    kind: crate::OpType,
+    process: crate::Process,
+    f: String,
+    #[serde(default)]
+    value: serde_json::Value,
+    #[serde(default)]
+    node: Option<String>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+impl RawOp {
+    fn into_op(self, position: u64) -> Op {
+        let RawOp { index, time, kind, process, f, value, node, error } = self;
+        Op { index: index.unwrap_or(position), time, kind, process, f, value, node, error }
+    }
 }
 
 /// Reads a `history.jsonl` file, with line numbers for every op (see [`parse_jsonl`]).

@@ -16,7 +16,8 @@
 //! or `-realtime` suffix.
 
 use super::graph::{DepGraph, DEPS, PROCESS, REALTIME, RW, WR, WW};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 /// The cycle classes, in the order they are searched.
@@ -143,7 +144,7 @@ impl ClassSearch<'_> {
             _ => DEPS | orders,
         };
         // Start edges grouped by component, then by target node.
-        let mut starts: HashMap<u32, BTreeMap<u32, Vec<u32>>> = HashMap::new();
+        let mut starts: HashMap<u32, BTreeMap<u32, Vec<u32>>> = HashMap::default();
         for &n in self.members {
             let c = self.component[n as usize];
             for (t, k) in self.graph.out(n) {
@@ -192,7 +193,7 @@ impl ClassSearch<'_> {
         let comp = self.component[start as usize];
         let first_rw = !matches!(class, "G0" | "G1c");
         let init: State = (start, first_rw, false, false);
-        let mut parent: HashMap<State, State> = HashMap::new();
+        let mut parent: HashMap<State, State> = HashMap::default();
         let mut queue = VecDeque::from([init]);
         parent.insert(init, init);
         let mut steps = 0u32;

@@ -55,7 +55,7 @@ impl GraphBuilder {
     /// Adds process-order edges: each transaction to the next one of its process
     /// (aborted transactions are skipped: they had no effects to order).
     pub(crate) fn add_process_order(&mut self, txns: &[Txn]) {
-        let mut last: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        let mut last: rustc_hash::FxHashMap<u64, u32> = Default::default();
         for (i, t) in txns.iter().enumerate() {
             if t.status == Status::Fail {
                 continue;
@@ -217,7 +217,7 @@ pub(crate) fn interval_order(intervals: impl Iterator<Item = (usize, Option<usiz
     events.sort_unstable();
     let mut edges = Vec::new();
     let mut frontier: Vec<u32> = Vec::new();
-    let mut seen_at_start: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    let mut seen_at_start: rustc_hash::FxHashMap<u32, Vec<u32>> = Default::default();
     for (_, id, is_start) in events {
         if is_start {
             edges.extend(frontier.iter().map(|&p| (p, id)));

@@ -7,7 +7,7 @@
 use super::graph::{GraphBuilder, RW, WR, WW};
 use super::txn::{Mop, Status, Txns};
 use super::{Analysis, OpAnomaly};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Where an appended element stands.
 #[derive(Debug, Clone, Copy)]
@@ -27,9 +27,9 @@ pub(crate) struct ListAppend {
 /// anomalies, or an error message when an element was appended twice.
 pub(crate) fn analyze(t: &Txns, graph: &mut GraphBuilder) -> Result<(ListAppend, Vec<OpAnomaly>), (usize, String)> {
     let mut anomalies = Vec::new();
-    let mut elements: HashMap<(u32, u32), Element> = HashMap::new();
+    let mut elements: HashMap<(u32, u32), Element> = HashMap::default();
     for (i, txn) in t.txns.iter().enumerate() {
-        let mut last_append: HashMap<u32, u32> = HashMap::new();
+        let mut last_append: HashMap<u32, u32> = HashMap::default();
         for m in &txn.mops {
             if let Mop::Append(k, v) = *m {
                 last_append.insert(k, v);
@@ -74,7 +74,7 @@ fn ok_reads(t: &Txns) -> impl Iterator<Item = (u32, u32, &Vec<u32>)> {
 /// The longest read of each key; reports duplicate elements and reads that are not
 /// prefixes of it.
 fn version_orders(t: &Txns, anomalies: &mut Vec<OpAnomaly>) -> HashMap<u32, Vec<u32>> {
-    let mut longest: HashMap<u32, (u32, &Vec<u32>)> = HashMap::new();
+    let mut longest: HashMap<u32, (u32, &Vec<u32>)> = HashMap::default();
     for (txn, k, list) in ok_reads(t) {
         let mut sorted = list.clone();
         sorted.sort_unstable();
@@ -123,7 +123,7 @@ impl ListAppend {
     fn internal(&self, t: &Txns, anomalies: &mut Vec<OpAnomaly>) {
         for (i, txn) in t.txns.iter().enumerate().filter(|(_, x)| x.status == Status::Ok) {
             // key → (known whole list?, expected list or expected suffix)
-            let mut expect: HashMap<u32, (bool, Vec<u32>)> = HashMap::new();
+            let mut expect: HashMap<u32, (bool, Vec<u32>)> = HashMap::default();
             for m in &txn.mops {
                 match m {
                     Mop::Append(k, v) => expect.entry(*k).or_insert((false, Vec::new())).1.push(*v),
@@ -256,9 +256,9 @@ impl ListAppend {
     /// Two committed transactions that read the same version of a key and both appended
     /// to it: one update is lost.
     fn lost_updates(&self, t: &Txns, anomalies: &mut Vec<OpAnomaly>) {
-        let mut by_version: HashMap<(u32, Option<u32>), Vec<u32>> = HashMap::new();
+        let mut by_version: HashMap<(u32, Option<u32>), Vec<u32>> = HashMap::default();
         for (i, txn) in t.txns.iter().enumerate().filter(|(_, x)| x.status == Status::Ok) {
-            let mut first_read: HashMap<u32, Option<u32>> = HashMap::new();
+            let mut first_read: HashMap<u32, Option<u32>> = HashMap::default();
             let mut touched: Vec<u32> = Vec::new();
             for m in &txn.mops {
                 match m {

@@ -9,7 +9,7 @@
 use super::graph::{interval_order, GraphBuilder, RW, WR, WW};
 use super::txn::{Mop, Status, Txns};
 use super::{Analysis, OpAnomaly};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Which extra version-order assumptions to make.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,10 +35,10 @@ pub(crate) struct RwRegister {
 /// Analyzes the transactions; see the module docs.
 pub(crate) fn analyze(t: &Txns, graph: &mut GraphBuilder, opts: RwOptions) -> Result<(RwRegister, Vec<OpAnomaly>), (usize, String)> {
     let mut anomalies = Vec::new();
-    let mut writers: HashMap<(u32, u32), (u32, bool)> = HashMap::new();
-    let mut final_writes: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+    let mut writers: HashMap<(u32, u32), (u32, bool)> = HashMap::default();
+    let mut final_writes: HashMap<u32, Vec<(u32, u32)>> = HashMap::default();
     for (i, txn) in t.txns.iter().enumerate() {
-        let mut last: HashMap<u32, u32> = HashMap::new();
+        let mut last: HashMap<u32, u32> = HashMap::default();
         for m in &txn.mops {
             if let Mop::Write(k, v) = *m {
                 last.insert(k, v);
@@ -64,7 +64,7 @@ pub(crate) fn analyze(t: &Txns, graph: &mut GraphBuilder, opts: RwOptions) -> Re
             }
         }
     }
-    let mut r = RwRegister { writers, version_edges: HashSet::new(), external_reads: HashMap::new() };
+    let mut r = RwRegister { writers, version_edges: HashSet::default(), external_reads: HashMap::default() };
     r.internal_and_external(t, &mut anomalies);
     r.reads(t, graph, &mut anomalies);
     r.infer_versions(t, &final_writes, opts);
@@ -77,7 +77,7 @@ impl RwRegister {
     /// with the transaction's own earlier reads and writes.
     fn internal_and_external(&mut self, t: &Txns, anomalies: &mut Vec<OpAnomaly>) {
         for (i, txn) in t.txns.iter().enumerate().filter(|(_, x)| x.status == Status::Ok) {
-            let mut state: HashMap<u32, Option<u32>> = HashMap::new();
+            let mut state: HashMap<u32, Option<u32>> = HashMap::default();
             for m in &txn.mops {
                 match *m {
                     Mop::Write(k, v) => {
@@ -183,7 +183,7 @@ impl RwRegister {
         if opts.sequential_keys {
             // Each process sees a key's versions in order: a version it writes follows
             // every version it read or wrote before.
-            let mut last: HashMap<(u64, u32), Option<u32>> = HashMap::new();
+            let mut last: HashMap<(u64, u32), Option<u32>> = HashMap::default();
             for (i, txn) in t.txns.iter().enumerate().filter(|(_, x)| x.status == Status::Ok) {
                 let i = i as u32;
                 let keys: HashSet<u32> = txn.mops.iter().map(Mop::key).collect();
@@ -202,7 +202,7 @@ impl RwRegister {
             }
         }
         if opts.linearizable_keys {
-            let mut by_key: HashMap<u32, Vec<(usize, Option<usize>, u32)>> = HashMap::new();
+            let mut by_key: HashMap<u32, Vec<(usize, Option<usize>, u32)>> = HashMap::default();
             for (i, txn) in t.txns.iter().enumerate().filter(|(_, x)| x.status == Status::Ok) {
                 let keys: HashSet<u32> = txn.mops.iter().map(Mop::key).collect();
                 for k in keys {
@@ -230,7 +230,7 @@ impl RwRegister {
 
     /// ww and rw edges from the known version pairs.
     fn version_dependencies(&self, t: &Txns, graph: &mut GraphBuilder) {
-        let mut readers: HashMap<(u32, Option<u32>), Vec<u32>> = HashMap::new();
+        let mut readers: HashMap<(u32, Option<u32>), Vec<u32>> = HashMap::default();
         for (&txn, reads) in &self.external_reads {
             for &(k, v) in reads {
                 readers.entry((k, v)).or_default().push(txn);

@@ -2,7 +2,7 @@
 //! small integers, micro-ops as enums.
 
 use crate::{CheckError, History, OpType, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// How a transaction ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
