@@ -17,6 +17,51 @@ pub struct Cli {
 pub enum Command {
     /// Check a recorded history offline (faultline JSONL, Jepsen EDN, Porcupine logs).
     Check(CheckArgs),
+    /// Build the images faultline runs (built from a Debian rootfs: nothing is pulled).
+    Images {
+        /// What to do with images.
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+    /// Check that Docker, the kernel and the base image support faultline's faults.
+    Doctor(DoctorArgs),
+    /// Remove every container, network and volume faultline left behind.
+    Clean(CleanArgs),
+}
+
+/// `faultline images …`
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build the base image if this machine does not have it yet.
+    Build(BaseImageArg),
+}
+
+/// Which base image to use.
+#[derive(Debug, Args)]
+pub struct BaseImageArg {
+    /// Use this existing image (e.g. `debian:bookworm-slim` where a registry is
+    /// reachable) instead of building faultline's own base image.
+    #[arg(long)]
+    pub base_image: Option<String>,
+}
+
+/// Options of `faultline doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The base image to probe.
+    #[command(flatten)]
+    pub base: BaseImageArg,
+    /// Print the probe as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `faultline clean`.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Only this run's objects (default: every faultline object).
+    #[arg(long)]
+    pub run: Option<String>,
 }
 
 /// Options of `faultline check`.

@@ -6,6 +6,7 @@
 
 mod check;
 mod cli;
+mod docker_cmds;
 mod exit;
 
 use clap::Parser;
@@ -30,6 +31,9 @@ fn run() -> i32 {
     };
     let outcome = match cli.command {
         cli::Command::Check(args) => check::run(&args),
+        cli::Command::Images { command: cli::ImagesCommand::Build(base) } => docker_cmds::block_on(docker_cmds::images_build(base)),
+        cli::Command::Doctor(args) => docker_cmds::block_on(docker_cmds::doctor(args)),
+        cli::Command::Clean(args) => docker_cmds::block_on(docker_cmds::clean(args)),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,70 @@
+//! The commands that manage Docker state: `images build`, `doctor`, `clean`.
+
+use crate::cli::{BaseImageArg, CleanArgs, DoctorArgs};
+use crate::exit::Exit;
+use faultline::runtime::{base_image, clean::remove_labelled, connect, probe, RuntimeError};
+use std::future::Future;
+
+/// Runs an async command on a fresh tokio runtime.
+pub fn block_on(f: impl Future<Output = Result<i32, Exit>>) -> Result<i32, Exit> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Exit::crash)?;
+    rt.block_on(f)
+}
+
+/// The base image to use: the user's, or faultline's own (built if missing).
+async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) -> Result<String, RuntimeError> {
+    if let Some(image) = &arg.base_image {
+        return Ok(image.clone());
+    }
+    let recipe = base_image::Recipe::for_host()?;
+    if announce && docker.inspect_image(&recipe.image()).await.is_err() {
+        eprintln!("building base image {} with mmdebstrap (first time on this machine, about 30-90 s)…", recipe.image());
+    }
+    let b = base_image::ensure(docker, &recipe).await?;
+    if announce {
+        if b.built {
+            eprintln!("built {} in {:.1} s ({:.0} MB)", b.image, b.build_time.as_secs_f64(), b.size as f64 / 1e6);
+        } else {
+            eprintln!("{} is already built ({:.0} MB)", b.image, b.size as f64 / 1e6);
+        }
+    }
+    Ok(b.image)
+}
+
+/// `faultline images build`
+pub async fn images_build(arg: BaseImageArg) -> Result<i32, Exit> {
+    let docker = connect().await.map_err(Exit::crash)?;
+    let image = base(&docker, &arg, true).await.map_err(Exit::crash)?;
+    println!("{image}");
+    Ok(0)
+}
+
+/// `faultline doctor`
+pub async fn doctor(args: DoctorArgs) -> Result<i32, Exit> {
+    let docker = connect().await.map_err(Exit::crash)?;
+    let image = base(&docker, &args.base, !args.json).await.map_err(Exit::crash)?;
+    let p = probe::probe(&docker, &image).await.map_err(Exit::crash)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&p).map_err(Exit::crash)?);
+        return Ok(0);
+    }
+    println!("Docker {} (API {}), kernel {}", p.docker_version, p.api_version, p.kernel);
+    println!("base image {}", p.base_image);
+    for c in &p.capabilities {
+        if c.available {
+            println!("  ok       {:<20} {}", c.name, c.detail);
+        } else {
+            println!("  MISSING  {:<20} {}", c.name, c.detail);
+            println!("           {:<20} without it: {}", "", c.without_it);
+        }
+    }
+    Ok(0)
+}
+
+/// `faultline clean`
+pub async fn clean(args: CleanArgs) -> Result<i32, Exit> {
+    let docker = connect().await.map_err(Exit::crash)?;
+    let removed = remove_labelled(&docker, args.run.as_deref()).await.map_err(Exit::crash)?;
+    println!("removed {} containers, {} networks, {} volumes", removed.containers, removed.networks, removed.volumes);
+    Ok(0)
+}

@@ -1,0 +1,71 @@
+//! Runtime errors: each says what failed and how to fix it.
+
+/// A Docker or image-building failure, with the fix in the message.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The Docker daemon could not be reached.
+    #[error("cannot reach Docker ({target}): {source}. Fix: start the Docker daemon (e.g. `systemctl start docker` or `dockerd &`), or point DOCKER_HOST at it")]
+    Unreachable {
+        /// Where faultline looked.
+        target: String,
+        /// The underlying error.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A Docker API call failed.
+    #[error("Docker {action} failed: {source}")]
+    Api {
+        /// What faultline was doing.
+        action: String,
+        /// The underlying error.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A tool needed on the host is missing.
+    #[error("{tool} not found on this machine. Fix: {fix}")]
+    MissingTool {
+        /// The program.
+        tool: &'static str,
+        /// How to install it.
+        fix: &'static str,
+    },
+    /// Building the base image's rootfs failed.
+    #[error("building the base rootfs with {tool} failed (exit {code}): {tail}. Fix: check that this machine's apt sources are reachable (`apt-get update`), or pass --base-image to use an existing image")]
+    RootfsBuild {
+        /// mmdebstrap or debootstrap.
+        tool: &'static str,
+        /// Its exit code.
+        code: i32,
+        /// The last lines it printed.
+        tail: String,
+    },
+    /// A host I/O error.
+    #[error("{what}: {source}")]
+    Io {
+        /// What faultline was doing.
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A command run inside a container failed.
+    #[error("`{command}` in container {container} exited with {code}: {output}")]
+    ExecFailed {
+        /// The container.
+        container: String,
+        /// The command line.
+        command: String,
+        /// Its exit code.
+        code: i64,
+        /// What it printed.
+        output: String,
+    },
+}
+
+impl RuntimeError {
+    /// Wraps a bollard error with what was being done.
+    pub fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> RuntimeError {
+        let action = action.into();
+        move |source| RuntimeError::Api { action, source }
+    }
+}

@@ -1,0 +1,17 @@
+//! The Docker runtime: everything faultline does through the Docker Engine API.
+//!
+//! No image can be pulled on the machines faultline targets, so the base image is built
+//! here from a debootstrapped Debian rootfs ([`base_image`]). Every object faultline
+//! creates carries the [`labels::PROJECT`] label (and a run's id), so [`clean`] can always
+//! find and remove it. [`probe`] tells which faults the kernel and image support.
+
+pub mod base_image;
+pub mod clean;
+mod connect;
+mod error;
+pub mod exec;
+pub mod labels;
+pub mod probe;
+
+pub use connect::connect;
+pub use error::RuntimeError;
