@@ -27,13 +27,66 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Remove every container, network and volume faultline left behind.
     Clean(CleanArgs),
+    /// Start, inspect and stop clusters by hand (for developing nodes).
+    Cluster {
+        /// What to do with clusters.
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+/// `faultline cluster …`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start a cluster and leave it running once every node is healthy.
+    Up(ClusterUpArgs),
+    /// Show the nodes of running clusters.
+    Status(RunArg),
+    /// Remove a cluster.
+    Down(RunArg),
+}
+
+/// Options of `faultline cluster up`.
+#[derive(Debug, Args)]
+pub struct ClusterUpArgs {
+    /// The node design.
+    #[arg(long)]
+    pub design: String,
+    /// How many nodes.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=200))]
+    pub nodes: u8,
+    /// The run id to label everything with (default: design-time-pid).
+    #[arg(long)]
+    pub run: Option<String>,
+    /// The base image.
+    #[command(flatten)]
+    pub base: BaseImageArg,
+}
+
+/// Which run.
+#[derive(Debug, Args)]
+pub struct RunArg {
+    /// The run id (default: the only running cluster).
+    #[arg(long)]
+    pub run: Option<String>,
 }
 
 /// `faultline images …`
 #[derive(Debug, Subcommand)]
 pub enum ImagesCommand {
-    /// Build the base image if this machine does not have it yet.
-    Build(BaseImageArg),
+    /// Build the base image, and a design's node image, if this machine lacks them.
+    Build(ImagesBuildArgs),
+}
+
+/// Options of `faultline images build`.
+#[derive(Debug, Args)]
+pub struct ImagesBuildArgs {
+    /// Also build this design's node image.
+    #[arg(long)]
+    pub design: Option<String>,
+    /// The base image.
+    #[command(flatten)]
+    pub base: BaseImageArg,
 }
 
 /// Which base image to use.

@@ -1,8 +1,8 @@
 //! The commands that manage Docker state: `images build`, `doctor`, `clean`.
 
-use crate::cli::{BaseImageArg, CleanArgs, DoctorArgs};
+use crate::cli::{BaseImageArg, CleanArgs, DoctorArgs, ImagesBuildArgs};
 use crate::exit::Exit;
-use faultline::runtime::{base_image, clean::remove_labelled, connect, probe, RuntimeError};
+use faultline::runtime::{base_image, clean::remove_labelled, connect, node_image, probe, RuntimeError};
 use std::future::Future;
 
 /// Runs an async command on a fresh tokio runtime.
@@ -12,7 +12,7 @@ pub fn block_on(f: impl Future<Output = Result<i32, Exit>>) -> Result<i32, Exit>
 }
 
 /// The base image to use: the user's, or faultline's own (built if missing).
-async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) -> Result<String, RuntimeError> {
+pub async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) -> Result<String, RuntimeError> {
     if let Some(image) = &arg.base_image {
         return Ok(image.clone());
     }
@@ -31,11 +31,27 @@ async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) -> R
     Ok(b.image)
 }
 
+/// Builds (or finds) a design's node image, saying what it did.
+pub async fn node(docker: &bollard::Docker, design: &str, base_image: &str) -> Result<String, Exit> {
+    let design = node_image::design(design).map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;
+    let img = node_image::ensure(docker, design, base_image).await.map_err(Exit::crash)?;
+    if img.built {
+        eprintln!("built {} in {:.1} s", img.image, img.build_time.as_secs_f64());
+    }
+    Ok(img.image)
+}
+
 /// `faultline images build`
-pub async fn images_build(arg: BaseImageArg) -> Result<i32, Exit> {
+pub async fn images_build(args: ImagesBuildArgs) -> Result<i32, Exit> {
+    if let Some(d) = &args.design {
+        node_image::design(d).map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;
+    }
     let docker = connect().await.map_err(Exit::crash)?;
-    let image = base(&docker, &arg, true).await.map_err(Exit::crash)?;
+    let image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
     println!("{image}");
+    if let Some(design) = &args.design {
+        println!("{}", node(&docker, design, &image).await?);
+    }
     Ok(0)
 }
 

@@ -6,6 +6,7 @@
 
 mod check;
 mod cli;
+mod cluster_cmds;
 mod docker_cmds;
 mod exit;
 
@@ -31,7 +32,8 @@ fn run() -> i32 {
     };
     let outcome = match cli.command {
         cli::Command::Check(args) => check::run(&args),
-        cli::Command::Images { command: cli::ImagesCommand::Build(base) } => docker_cmds::block_on(docker_cmds::images_build(base)),
+        cli::Command::Images { command: cli::ImagesCommand::Build(args) } => docker_cmds::block_on(docker_cmds::images_build(args)),
+        cli::Command::Cluster { command } => docker_cmds::block_on(cluster_cmds::run(command)),
         cli::Command::Doctor(args) => docker_cmds::block_on(docker_cmds::doctor(args)),
         cli::Command::Clean(args) => docker_cmds::block_on(docker_cmds::clean(args)),
     };

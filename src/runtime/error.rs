@@ -39,6 +39,30 @@ pub enum RuntimeError {
         /// The last lines it printed.
         tail: String,
     },
+    /// Building an image failed.
+    #[error("building image {image} failed: {reason}")]
+    ImageBuild {
+        /// The image (or design).
+        image: String,
+        /// Why.
+        reason: String,
+    },
+    /// No free subnet for the run's network.
+    #[error("no free subnet for the cluster network (tried {tried}): {last}. Fix: remove unused Docker networks (`faultline clean`, `docker network prune`)")]
+    NoSubnet {
+        /// Subnets tried.
+        tried: usize,
+        /// The last error.
+        last: String,
+    },
+    /// Nodes did not become healthy.
+    #[error("nodes not healthy after {seconds} s: {details}. Fix: look at the node logs (`faultline cluster status`, `docker logs`)")]
+    Unhealthy {
+        /// How long faultline waited.
+        seconds: u64,
+        /// Which nodes and why.
+        details: String,
+    },
     /// A host I/O error.
     #[error("{what}: {source}")]
     Io {

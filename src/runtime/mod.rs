@@ -9,8 +9,11 @@ pub mod base_image;
 pub mod clean;
 mod connect;
 mod error;
+pub mod cluster;
 pub mod exec;
+pub mod http;
 pub mod labels;
+pub mod node_image;
 pub mod probe;
 
 pub use connect::connect;

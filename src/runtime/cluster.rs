@@ -1,0 +1,354 @@
+//! A cluster of nodes in Docker (DESIGN §1, §5).
+//!
+//! One private bridge network per run, with a fixed subnet and one fixed IP per node.
+//! Each node is two containers: a *holder* (the base image, `NET_ADMIN`, the node's IP,
+//! `sleep infinity`) that owns the network namespace, and the *node* itself with
+//! `network_mode: container:<holder>`. Network faults are `exec`s in the holder, so a
+//! partition survives a node kill and restart, and can be healed while the node is
+//! paused. Partitions are DROP rules in faultline's own chains (`faultline-in`,
+//! `faultline-out`, hooked into INPUT and OUTPUT), so healing flushes exactly those.
+//! Every object carries the run's labels.
+
+use super::exec::{exec, exec_ok, ExecOutput};
+use super::http::NodeClient;
+use super::{clean, labels, RuntimeError};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{CreateContainerOptions, KillContainerOptions, ListContainersOptions, LogsOptions, StartContainerOptions};
+use bollard::Docker;
+use futures_util::StreamExt;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The port every node serves its client API on.
+pub const PORT: u16 = 8080;
+/// Label naming the node a container belongs to.
+pub const NODE_LABEL: &str = "io.faultline.node";
+/// Label saying whether a container is a `holder` or a `node`.
+pub const ROLE_LABEL: &str = "io.faultline.role";
+const CHAIN_IN: &str = "faultline-in";
+const CHAIN_OUT: &str = "faultline-out";
+/// Where libfaketime reads each node's clock offset (a volume shared with its holder).
+pub const FAKETIME_FILE: &str = "/faketime/offset";
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// The run id every object is labelled with.
+    pub run: String,
+    /// The image holders run.
+    pub base_image: String,
+    /// The image nodes run.
+    pub node_image: String,
+    /// How many nodes (n1 … nN).
+    pub nodes: usize,
+    /// Extra arguments for every node process.
+    pub node_args: Vec<String>,
+}
+
+/// One node of a running cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    /// `n1`, `n2`, …
+    pub name: String,
+    /// Its fixed address.
+    pub ip: Ipv4Addr,
+    /// The holder container's name.
+    pub holder: String,
+    /// The node container's name.
+    pub container: String,
+}
+
+/// A running cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    /// The run id.
+    pub run: String,
+    /// The network's name.
+    pub network: String,
+    /// The nodes, in order.
+    pub nodes: Vec<Node>,
+    docker: Docker,
+    http: NodeClient,
+}
+
+/// A run id: the design, the time and this process.
+pub fn new_run_id(design: &str) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("{design}-{secs}-{}", std::process::id())
+}
+
+impl Cluster {
+    /// Creates and starts every object of the cluster (not waiting for health).
+    /// On failure, whatever was created stays labelled for [`Cluster::teardown`].
+    pub async fn create(docker: &Docker, spec: &ClusterSpec) -> Result<Cluster, RuntimeError> {
+        let network = format!("faultline-{}", spec.run);
+        let prefix = create_network(docker, &network, &spec.run).await?;
+        let nodes: Vec<Node> = (1..=spec.nodes)
+            .map(|i| {
+                let name = format!("n{i}");
+                Node {
+                    ip: Ipv4Addr::new(prefix[0], prefix[1], prefix[2], 10 + i as u8),
+                    holder: format!("faultline-{}-{name}-holder", spec.run),
+                    container: format!("faultline-{}-{name}", spec.run),
+                    name,
+                }
+            })
+            .collect();
+        let peers = nodes.iter().map(|n| format!("{}={}", n.name, n.ip)).collect::<Vec<_>>().join(",");
+        for node in &nodes {
+            start_node(docker, spec, &network, node, &peers).await?;
+        }
+        Ok(Cluster { run: spec.run.clone(), network, nodes, docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
+    }
+
+    /// Finds the running cluster of `run` from its labels.
+    pub async fn find(docker: &Docker, run: &str) -> Result<Cluster, RuntimeError> {
+        let containers = docker
+            .list_containers(Some(ListContainersOptions { all: true, filters: Some(labels::filter(Some(run))), ..Default::default() }))
+            .await
+            .map_err(RuntimeError::api(format!("listing the containers of run {run}")))?;
+        let network = format!("faultline-{run}");
+        let mut nodes: Vec<Node> = Vec::new();
+        for c in containers {
+            let l = c.labels.unwrap_or_default();
+            if l.get(ROLE_LABEL).map(String::as_str) != Some("holder") {
+                continue;
+            }
+            let Some(name) = l.get(NODE_LABEL) else { continue };
+            let ip = c
+                .network_settings
+                .and_then(|s| s.networks)
+                .and_then(|n| n.get(&network).and_then(|e| e.ip_address.clone()))
+                .and_then(|ip| ip.parse().ok())
+                .unwrap_or(Ipv4Addr::UNSPECIFIED);
+            nodes.push(Node { name: name.clone(), ip, holder: format!("faultline-{run}-{name}-holder"), container: format!("faultline-{run}-{name}") });
+        }
+        nodes.sort_by_key(|n| n.name.trim_start_matches('n').parse::<u32>().unwrap_or(0));
+        Ok(Cluster { run: run.to_owned(), network, nodes, docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Result<&Node, RuntimeError> {
+        self.nodes.iter().find(|n| n.name == name).ok_or_else(|| RuntimeError::Io {
+            what: format!("run {}", self.run),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("no node {name}")),
+        })
+    }
+
+    /// `http://<ip>:8080<path>` of a node.
+    pub fn url(&self, node: &Node, path: &str) -> String {
+        format!("http://{}:{PORT}{path}", node.ip)
+    }
+
+    /// GETs a node's `path` (e.g. `/health`, `/status`).
+    pub async fn get(&self, node: &Node, path: &str) -> Result<serde_json::Value, String> {
+        match self.http.get_json(&self.url(node, path)).await? {
+            (200, v) => Ok(v),
+            (status, v) => Err(format!("{} answered {status}: {v}", node.name)),
+        }
+    }
+
+    /// Waits until every node answers `/health`; returns how long that took.
+    pub async fn wait_healthy(&self, timeout: Duration) -> Result<Duration, RuntimeError> {
+        let started = Instant::now();
+        loop {
+            let mut failing = Vec::new();
+            for n in &self.nodes {
+                if let Err(e) = self.get(n, "/health").await {
+                    failing.push(format!("{}: {e}", n.name));
+                }
+            }
+            if failing.is_empty() {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() >= timeout {
+                return Err(RuntimeError::Unhealthy { seconds: timeout.as_secs(), details: failing.join("; ") });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs a command in a node's holder (its network namespace).
+    pub async fn exec_in_holder(&self, node: &Node, cmd: &[&str]) -> Result<ExecOutput, RuntimeError> {
+        exec(&self.docker, &node.holder, cmd).await
+    }
+
+    /// Makes `node` drop every packet from and to the nodes `from` (one side of a grudge).
+    pub async fn drop_from(&self, node: &Node, from: &[&Node]) -> Result<(), RuntimeError> {
+        let rules: Vec<String> = from
+            .iter()
+            .map(|peer| format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP && iptables -w -A {CHAIN_OUT} -d {ip} -j DROP", ip = peer.ip))
+            .collect();
+        if rules.is_empty() {
+            return Ok(());
+        }
+        exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
+    }
+
+    /// Removes every partition rule of `node`.
+    pub async fn heal(&self, node: &Node) -> Result<(), RuntimeError> {
+        exec_ok(&self.docker, &node.holder, &["sh", "-c", &format!("iptables -w -F {CHAIN_IN} && iptables -w -F {CHAIN_OUT}")]).await.map(|_| ())
+    }
+
+    /// Sends a signal (e.g. `SIGKILL`) to a node's process.
+    pub async fn kill(&self, node: &Node, signal: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .kill_container(&node.container, Some(KillContainerOptions { signal: signal.to_owned() }))
+            .await
+            .map_err(RuntimeError::api(format!("sending {signal} to {}", node.name)))
+    }
+
+    /// Starts a stopped node again (same container: its files persist).
+    pub async fn restart(&self, node: &Node) -> Result<(), RuntimeError> {
+        self.docker
+            .start_container(&node.container, None::<StartContainerOptions>)
+            .await
+            .map_err(RuntimeError::api(format!("restarting {}", node.name)))
+    }
+
+    /// Freezes a node (cgroup freezer).
+    pub async fn pause(&self, node: &Node) -> Result<(), RuntimeError> {
+        self.docker.pause_container(&node.container).await.map_err(RuntimeError::api(format!("pausing {}", node.name)))
+    }
+
+    /// Thaws a paused node.
+    pub async fn unpause(&self, node: &Node) -> Result<(), RuntimeError> {
+        self.docker.unpause_container(&node.container).await.map_err(RuntimeError::api(format!("unpausing {}", node.name)))
+    }
+
+    /// Writes each node's output to `<dir>/nodes/<name>/node.log`.
+    pub async fn collect_logs(&self, dir: &Path) -> Result<(), RuntimeError> {
+        for n in &self.nodes {
+            let node_dir = dir.join("nodes").join(&n.name);
+            std::fs::create_dir_all(&node_dir).map_err(|source| RuntimeError::Io { what: format!("creating {}", node_dir.display()), source })?;
+            let mut stream = self.docker.logs(&n.container, Some(LogsOptions { stdout: true, stderr: true, timestamps: true, ..Default::default() }));
+            let mut text = String::new();
+            while let Some(chunk) = stream.next().await {
+                text.push_str(&chunk.map_err(RuntimeError::api(format!("reading the logs of {}", n.name)))?.to_string());
+            }
+            let path = node_dir.join("node.log");
+            std::fs::write(&path, text).map_err(|source| RuntimeError::Io { what: format!("writing {}", path.display()), source })?;
+        }
+        Ok(())
+    }
+
+    /// Removes every object of the run.
+    pub async fn teardown(&self) -> Result<clean::Removed, RuntimeError> {
+        clean::remove_labelled(&self.docker, Some(&self.run)).await
+    }
+}
+
+/// How many subnets a cluster tries before giving up.
+const SUBNET_TRIES: usize = 32;
+
+/// The /24 subnets of 10.234.0.0/16 a run tries, in order (starting from a hash of the
+/// run id, so concurrent runs rarely collide), as their first three octets.
+pub fn subnet_candidates(run: &str) -> impl Iterator<Item = [u8; 3]> {
+    let start = run.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 250;
+    (0..SUBNET_TRIES as u32).map(move |attempt| [10, 234, ((start + attempt) % 250 + 1) as u8])
+}
+
+/// Creates the run's network on the first free candidate subnet; returns its prefix.
+async fn create_network(docker: &Docker, name: &str, run: &str) -> Result<[u8; 3], RuntimeError> {
+    let mut last = String::new();
+    for [_, _, third] in subnet_candidates(run) {
+        let request = NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".to_owned()),
+            labels: Some(labels::for_run(run)),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(format!("10.234.{third}.0/24")),
+                    gateway: Some(format!("10.234.{third}.1")),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        match docker.create_network(request).await {
+            Ok(_) => return Ok([10, 234, third]),
+            Err(e) if e.to_string().contains("overlap") => last = e.to_string(),
+            Err(source) => return Err(RuntimeError::Api { action: format!("creating network {name}"), source }),
+        }
+    }
+    Err(RuntimeError::NoSubnet { tried: SUBNET_TRIES, last })
+}
+
+/// Creates the volumes, the holder and the node of one node, and starts them.
+async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &Node, peers: &str) -> Result<(), RuntimeError> {
+    let mut node_labels = labels::for_run(&spec.run);
+    node_labels.insert(NODE_LABEL.to_owned(), node.name.clone());
+    let data = format!("{}-data", node.container);
+    let faketime = format!("{}-faketime", node.container);
+    for volume in [&data, &faketime] {
+        docker
+            .create_volume(VolumeCreateRequest { name: Some(volume.clone()), labels: Some(node_labels.clone()), ..Default::default() })
+            .await
+            .map_err(RuntimeError::api(format!("creating volume {volume}")))?;
+    }
+    let mut holder_labels = node_labels.clone();
+    holder_labels.insert(ROLE_LABEL.to_owned(), "holder".to_owned());
+    let holder = ContainerCreateBody {
+        image: Some(spec.base_image.clone()),
+        hostname: Some(node.name.clone()),
+        cmd: Some(vec!["sleep".into(), "infinity".into()]),
+        labels: Some(holder_labels),
+        host_config: Some(HostConfig {
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            network_mode: Some(network.to_owned()),
+            binds: Some(vec![format!("{faketime}:/faketime")]),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network.to_owned(),
+                EndpointSettings { ipam_config: Some(EndpointIpamConfig { ipv4_address: Some(node.ip.to_string()), ..Default::default() }), ..Default::default() },
+            )])),
+        }),
+        ..Default::default()
+    };
+    create_and_start(docker, &node.holder, holder).await?;
+    let setup = format!(
+        "iptables -w -N {CHAIN_IN} && iptables -w -I INPUT -j {CHAIN_IN} && iptables -w -N {CHAIN_OUT} && iptables -w -I OUTPUT -j {CHAIN_OUT} && echo +0 > {FAKETIME_FILE}"
+    );
+    exec_ok(docker, &node.holder, &["sh", "-c", &setup]).await?;
+
+    let mut labels_node = node_labels;
+    labels_node.insert(ROLE_LABEL.to_owned(), "node".to_owned());
+    let body = ContainerCreateBody {
+        image: Some(spec.node_image.clone()),
+        cmd: (!spec.node_args.is_empty()).then(|| spec.node_args.clone()),
+        env: Some(vec![
+            format!("FAULTLINE_NODE={}", node.name),
+            "FAULTLINE_DATA=/data".to_owned(),
+            format!("FAULTLINE_PEERS={peers}"),
+            format!("FAULTLINE_PORT={PORT}"),
+            format!("FAKETIME_TIMESTAMP_FILE={FAKETIME_FILE}"),
+            "FAKETIME_CACHE_DURATION=1".to_owned(),
+            "FAKETIME_DONT_FAKE_MONOTONIC=1".to_owned(),
+        ]),
+        labels: Some(labels_node),
+        host_config: Some(HostConfig {
+            network_mode: Some(format!("container:{}", node.holder)),
+            binds: Some(vec![format!("{data}:/data"), format!("{faketime}:/faketime")]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    create_and_start(docker, &node.container, body).await
+}
+
+async fn create_and_start(docker: &Docker, name: &str, body: ContainerCreateBody) -> Result<(), RuntimeError> {
+    docker
+        .create_container(Some(CreateContainerOptions { name: Some(name.to_owned()), ..Default::default() }), body)
+        .await
+        .map_err(RuntimeError::api(format!("creating container {name}")))?;
+    docker.start_container(name, None::<StartContainerOptions>).await.map_err(RuntimeError::api(format!("starting container {name}")))
+}

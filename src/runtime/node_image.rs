@@ -1,0 +1,133 @@
+//! Node images: a design's binary, built on the host (same Debian release, so the same
+//! glibc), copied into an image `FROM` the base image by the Engine's build API with an
+//! in-memory context (the Dockerfile and the binary). Tagged by a hash of the binary,
+//! the Dockerfile and the base image, so an image is rebuilt only when one changes.
+//!
+//! The build API was chosen over creating a container and uploading the binary into it:
+//! it gives a reusable, inspectable image whose tag says exactly what is inside.
+
+use super::RuntimeError;
+use bollard::query_parameters::BuildImageOptions;
+use bollard::Docker;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A node design faultline can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Design {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// The cargo package that builds its binary.
+    pub package: &'static str,
+    /// The binary's name.
+    pub binary: &'static str,
+    /// Its folder (holding the Dockerfile), relative to the workspace.
+    pub dir: &'static str,
+    /// One line saying what it is.
+    pub about: &'static str,
+}
+
+/// The designs this build of faultline knows.
+pub const DESIGNS: &[Design] = &[Design {
+    name: "beacon",
+    package: "faultline-beacon",
+    binary: "beacon",
+    dir: "images/beacon",
+    about: "a trivial node that replicates nothing: for testing the runtime and the faults' plumbing",
+}];
+
+/// Looks a design up by name.
+pub fn design(name: &str) -> Result<&'static Design, String> {
+    DESIGNS.iter().find(|d| d.name == name).ok_or_else(|| {
+        format!("unknown design {name:?}; known: {}", DESIGNS.iter().map(|d| d.name).collect::<Vec<_>>().join(", "))
+    })
+}
+
+/// The workspace faultline was built from (where the designs' sources are).
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A node image and how it was obtained.
+#[derive(Debug, Clone)]
+pub struct NodeImage {
+    /// `faultline-<design>:<hash>`.
+    pub image: String,
+    /// Whether it was built now.
+    pub built: bool,
+    /// Time spent (cargo build + image build).
+    pub build_time: Duration,
+}
+
+/// Builds the design's binary (release) and its image, unless an identical image exists.
+pub async fn ensure(docker: &Docker, design: &Design, base_image: &str) -> Result<NodeImage, RuntimeError> {
+    let started = Instant::now();
+    let root = workspace();
+    let binary = cargo_build(&root, design).await?;
+    let read = |p: &Path| std::fs::read(p).map_err(|source| RuntimeError::Io { what: format!("reading {}", p.display()), source });
+    let bin = read(&binary)?;
+    let dockerfile = read(&root.join(design.dir).join("Dockerfile"))?;
+    let mut h = Sha256::new();
+    h.update(&bin);
+    h.update(&dockerfile);
+    h.update(base_image.as_bytes());
+    let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let image = format!("faultline-{}:{hex}", design.name);
+    if docker.inspect_image(&image).await.is_ok() {
+        return Ok(NodeImage { image, built: false, build_time: started.elapsed() });
+    }
+    let context = tar_context(&[("Dockerfile", &dockerfile, 0o644), (design.binary, &bin, 0o755)])?;
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".to_owned(),
+        t: Some(image.clone()),
+        buildargs: Some(HashMap::from([("BASE".to_owned(), base_image.to_owned())])),
+        rm: true,
+        forcerm: true,
+        ..Default::default()
+    };
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    while let Some(step) = stream.next().await {
+        let step = step.map_err(|e| RuntimeError::ImageBuild { image: image.clone(), reason: e.to_string() })?;
+        if let Some(detail) = step.error_detail.and_then(|d| d.message) {
+            return Err(RuntimeError::ImageBuild { image, reason: detail });
+        }
+    }
+    Ok(NodeImage { image, built: true, build_time: started.elapsed() })
+}
+
+/// `cargo build --release -p <package>` into `target/nodes`, returning the binary's path.
+async fn cargo_build(root: &Path, design: &Design) -> Result<PathBuf, RuntimeError> {
+    let target = root.join("target").join("nodes");
+    let out = tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["build", "--release", "--quiet", "-p", design.package])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(root)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|source| RuntimeError::Io { what: format!("running cargo build for {}", design.name), source })?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr);
+        return Err(RuntimeError::ImageBuild {
+            image: design.name.to_owned(),
+            reason: format!("cargo build -p {} failed: {}", design.package, text.lines().rev().take(8).collect::<Vec<_>>().join(" | ")),
+        });
+    }
+    Ok(target.join("release").join(design.binary))
+}
+
+/// A tar archive holding `files` as (name, bytes, mode).
+fn tar_context(files: &[(&str, &[u8], u32)]) -> Result<Vec<u8>, RuntimeError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, bytes, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(*mode);
+        header.set_cksum();
+        builder.append_data(&mut header, name, *bytes).map_err(|source| RuntimeError::Io { what: "building the image context".into(), source })?;
+    }
+    builder.into_inner().map_err(|source| RuntimeError::Io { what: "building the image context".into(), source })
+}

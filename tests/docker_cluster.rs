@@ -1,0 +1,198 @@
+//! Clusters against the real Docker engine: reachability, partitions, kill and restart,
+//! pause, logs, teardown, subnet retry, and cleanup after SIGINT and SIGKILL.
+//! These tests need Docker; where it is unreachable they fail and say so.
+
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
+use bollard::Docker;
+use faultline::runtime::cluster::{subnet_candidates, Cluster, ClusterSpec, Node};
+use faultline::runtime::{base_image, clean, connect, labels, node_image};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+static IMAGES: OnceCell<(String, String)> = OnceCell::const_new();
+
+async fn docker() -> Docker {
+    connect().await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"))
+}
+
+/// (base image, beacon image), built once per test binary.
+async fn images() -> (String, String) {
+    IMAGES
+        .get_or_init(|| async {
+            let docker = docker().await;
+            let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap()).await.expect("base image").image;
+            let beacon = node_image::design("beacon").unwrap();
+            let node = node_image::ensure(&docker, beacon, &base).await.expect("beacon image").image;
+            (base, node)
+        })
+        .await
+        .clone()
+}
+
+async fn spec(run: &str, nodes: usize) -> ClusterSpec {
+    let (base_image, node_image) = images().await;
+    ClusterSpec { run: run.to_owned(), base_image, node_image, nodes, node_args: Vec::new() }
+}
+
+/// What is left of a run: (containers, networks, volumes).
+async fn leftovers(docker: &Docker, run: &str) -> (usize, usize, usize) {
+    let f = labels::filter(Some(run));
+    let c = docker.list_containers(Some(ListContainersOptions { all: true, filters: Some(f.clone()), ..Default::default() })).await.unwrap();
+    let n = docker.list_networks(Some(ListNetworksOptions { filters: Some(f.clone()) })).await.unwrap();
+    let v = docker.list_volumes(Some(ListVolumesOptions { filters: Some(f) })).await.unwrap();
+    (c.len(), n.len(), v.volumes.unwrap_or_default().len())
+}
+
+/// Whether `from` gets an answer from `to`'s /health, over the cluster network.
+async fn reaches(cluster: &Cluster, from: &Node, to: &Node) -> bool {
+    let script = format!(
+        "exec 3<>/dev/tcp/{}/8080 && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3",
+        to.ip
+    );
+    let out = cluster.exec_in_holder(from, &["timeout", "2", "bash", "-c", &script]).await.unwrap();
+    out.code == 0 && out.output.contains(&format!("\"node\":\"{}\"", to.name))
+}
+
+#[tokio::test]
+async fn a_cluster_lives_through_partitions_kills_and_pauses_then_leaves_nothing() {
+    let docker = docker().await;
+    let run = format!("test-life-{}", std::process::id());
+    let started = Instant::now();
+    let cluster = Cluster::create(&docker, &spec(&run, 5).await).await.expect("cluster");
+    cluster.wait_healthy(Duration::from_secs(30)).await.expect("healthy");
+    eprintln!("5 nodes healthy in {:.2} s", started.elapsed().as_secs_f64());
+    let [n1, n2, n3, _, _] = &cluster.nodes[..] else { panic!("5 nodes") };
+
+    // Reachable from the controller, on fixed IPs, and from each other.
+    for (i, n) in cluster.nodes.iter().enumerate() {
+        assert_eq!(n.ip.octets()[3], 11 + i as u8);
+        assert_eq!(cluster.get(n, "/health").await.unwrap()["node"], n.name.as_str());
+    }
+    for a in &cluster.nodes {
+        for b in &cluster.nodes {
+            if a.name != b.name {
+                assert!(reaches(&cluster, a, b).await, "{} cannot reach {}", a.name, b.name);
+            }
+        }
+    }
+
+    // A DROP in n1's holder cuts exactly n1 <-> n2; the controller still gets through.
+    cluster.drop_from(n1, &[n2]).await.unwrap();
+    assert!(!reaches(&cluster, n2, n1).await, "n2 still reaches n1");
+    assert!(!reaches(&cluster, n1, n2).await, "n1 still reaches n2");
+    assert!(reaches(&cluster, n3, n1).await, "n3 lost n1");
+    assert!(reaches(&cluster, n2, n3).await, "n2 lost n3");
+    assert!(cluster.get(n1, "/health").await.is_ok(), "client traffic is never blocked");
+    cluster.heal(n1).await.unwrap();
+    assert!(reaches(&cluster, n2, n1).await, "heal did not restore n2 -> n1");
+
+    // Kill and restart: the node keeps its files, and a partition stays in force.
+    cluster.drop_from(n1, &[n2]).await.unwrap();
+    cluster.kill(n1, "SIGKILL").await.unwrap();
+    assert!(cluster.get(n1, "/health").await.is_err(), "a killed node answers");
+    cluster.restart(n1).await.unwrap();
+    cluster.wait_healthy(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(cluster.get(n1, "/status").await.unwrap()["boots"], 2, "the restarted node lost its data");
+    assert!(!reaches(&cluster, n2, n1).await, "the partition did not survive the restart");
+    cluster.heal(n1).await.unwrap();
+
+    // Pause stops answers; unpause resumes them.
+    cluster.pause(n3).await.unwrap();
+    assert!(cluster.get(n3, "/health").await.is_err(), "a paused node answers");
+    cluster.unpause(n3).await.unwrap();
+    assert!(cluster.get(n3, "/health").await.is_ok(), "an unpaused node is silent");
+
+    // Logs, then teardown leaves nothing labelled.
+    let dir = tempfile::tempdir().unwrap();
+    cluster.collect_logs(dir.path()).await.unwrap();
+    let log = std::fs::read_to_string(dir.path().join("nodes/n1/node.log")).unwrap();
+    assert!(log.contains("beacon n1: boot 2"), "{log}");
+    cluster.pause(n2).await.unwrap(); // teardown must cope with paused nodes
+    let t = Instant::now();
+    let removed = cluster.teardown().await.unwrap();
+    eprintln!("teardown in {:.2} s", t.elapsed().as_secs_f64());
+    assert_eq!(removed, clean::Removed { containers: 10, networks: 1, volumes: 10 });
+    assert_eq!(leftovers(&docker, &run).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_taken_subnet_is_skipped() {
+    let docker = docker().await;
+    let run = format!("test-subnet-{}", std::process::id());
+    let mut candidates = subnet_candidates(&run);
+    let [a, b, c] = candidates.next().unwrap();
+    let second = candidates.next().unwrap();
+    let blocker = format!("faultline-blocker-{}", std::process::id());
+    docker
+        .create_network(NetworkCreateRequest {
+            name: blocker.clone(),
+            labels: Some(labels::for_run(&format!("{run}-blocker"))),
+            ipam: Some(Ipam { config: Some(vec![IpamConfig { subnet: Some(format!("{a}.{b}.{c}.0/24")), ..Default::default() }]), ..Default::default() }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let result = Cluster::create(&docker, &spec(&run, 1).await).await;
+    let _ = docker.remove_network(&blocker).await;
+    let cluster = result.expect("cluster on the next subnet");
+    assert_eq!(cluster.nodes[0].ip.octets()[..3], second[..]);
+    cluster.teardown().await.unwrap();
+    assert_eq!(leftovers(&docker, &run).await, (0, 0, 0));
+}
+
+/// Starts `faultline cluster up` for `run` in the background.
+fn cluster_up(run: &str, nodes: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["cluster", "up", "--design", "beacon", "--nodes", nodes, "--run", run])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faultline runs")
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let status = Command::new("kill").args([sig, &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+}
+
+/// Waits until the run has created its first object.
+async fn wait_for_first_object(docker: &Docker, run: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while leftovers(docker, run).await == (0, 0, 0) {
+        assert!(Instant::now() < deadline, "cluster up never started creating {run}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn sigint_during_cluster_up_removes_everything() {
+    let docker = docker().await;
+    images().await;
+    let run = format!("test-sigint-{}", std::process::id());
+    let mut child = cluster_up(&run, "5");
+    wait_for_first_object(&docker, &run).await;
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains(&format!("interrupted: removed run {run}")), "{stderr}");
+    assert_eq!(leftovers(&docker, &run).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn sigkill_leaves_leftovers_that_clean_removes() {
+    let docker = docker().await;
+    images().await;
+    let run = format!("test-sigkill-{}", std::process::id());
+    let mut child = cluster_up(&run, "3");
+    wait_for_first_object(&docker, &run).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&child, "-KILL");
+    child.wait().unwrap();
+    assert_ne!(leftovers(&docker, &run).await, (0, 0, 0), "a SIGKILLed controller cannot clean up");
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", &run]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(leftovers(&docker, &run).await, (0, 0, 0));
+}
