@@ -166,15 +166,22 @@ async fn wait_for_first_object(docker: &Docker, run: &str) {
     }
 }
 
+/// Starts `faultline cluster up` for a new run, sends `sig` once it has created its
+/// first object (after `delay`), and returns the run id and what the process did.
+async fn interrupted_cluster_up(docker: &Docker, name: &str, nodes: &str, sig: &str, delay: Duration) -> (String, std::process::Output) {
+    images().await;
+    let run = format!("test-{name}-{}", std::process::id());
+    let child = cluster_up(&run, nodes);
+    wait_for_first_object(docker, &run).await;
+    tokio::time::sleep(delay).await;
+    signal(&child, sig);
+    (run, child.wait_with_output().unwrap())
+}
+
 #[tokio::test]
 async fn sigint_during_cluster_up_removes_everything() {
     let docker = docker().await;
-    images().await;
-    let run = format!("test-sigint-{}", std::process::id());
-    let mut child = cluster_up(&run, "5");
-    wait_for_first_object(&docker, &run).await;
-    signal(&child, "-INT");
-    let out = child.wait_with_output().unwrap();
+    let (run, out) = interrupted_cluster_up(&docker, "sigint", "5", "-INT", Duration::ZERO).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains(&format!("interrupted: removed run {run}")), "{stderr}");
@@ -184,13 +191,7 @@ async fn sigint_during_cluster_up_removes_everything() {
 #[tokio::test]
 async fn sigkill_leaves_leftovers_that_clean_removes() {
     let docker = docker().await;
-    images().await;
-    let run = format!("test-sigkill-{}", std::process::id());
-    let mut child = cluster_up(&run, "3");
-    wait_for_first_object(&docker, &run).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&child, "-KILL");
-    child.wait().unwrap();
+    let (run, _) = interrupted_cluster_up(&docker, "sigkill", "3", "-KILL", Duration::from_millis(300)).await;
     assert_ne!(leftovers(&docker, &run).await, (0, 0, 0), "a SIGKILLed controller cannot clean up");
     let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--run", &run]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

@@ -114,3 +114,26 @@ fn unreachable_docker_says_what_and_how_to_fix() {
     assert!(err.contains("Fix: start the Docker daemon"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
+
+#[tokio::test]
+async fn a_missing_rootfs_tool_says_how_to_install_it() {
+    let recipe = base_image::Recipe::for_host().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = base_image::build_rootfs(&recipe, &dir.path().join("rootfs.tar"), "mmdebstrap-not-installed").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "mmdebstrap-not-installed not found on this machine. Fix: apt-get install -y mmdebstrap (as root), or pass --base-image"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_image_build_says_which_step_failed() {
+    let docker = docker().await;
+    let image = format!("faultline-broken:{}", std::process::id());
+    let dockerfile = b"ARG BASE\nFROM ${BASE}\nRUN echo building && false\n";
+    let err = faultline::runtime::node_image::build(&docker, &image, &base().await, &[("Dockerfile", dockerfile, 0o644)]).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with(&format!("building image {image} failed: ")), "{msg}");
+    assert!(msg.contains("non-zero code: 1"), "{msg}");
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+}

@@ -84,7 +84,7 @@ pub async fn ensure(docker: &Docker, recipe: &Recipe) -> Result<BaseImage, Runti
     let dir = tempdir()?;
     let tar = dir.join("rootfs.tar");
     let result = async {
-        build_rootfs(recipe, &tar).await?;
+        build_rootfs(recipe, &tar, "mmdebstrap").await?;
         import(docker, &tar, &image).await
     }
     .await;
@@ -100,9 +100,9 @@ fn tempdir() -> Result<PathBuf, RuntimeError> {
     Ok(dir)
 }
 
-/// Runs mmdebstrap into a tarball.
-async fn build_rootfs(recipe: &Recipe, tar: &Path) -> Result<(), RuntimeError> {
-    let mut cmd = tokio::process::Command::new("mmdebstrap");
+/// Runs `tool` (mmdebstrap, or a stand-in in tests) to make the rootfs tarball.
+pub async fn build_rootfs(recipe: &Recipe, tar: &Path, tool: &'static str) -> Result<(), RuntimeError> {
+    let mut cmd = tokio::process::Command::new(tool);
     cmd.arg("--variant=minbase").arg(format!("--include={}", PACKAGES.join(",")));
     for e in EXCLUDES {
         cmd.arg(format!("--dpkgopt=path-exclude={e}"));
@@ -111,15 +111,15 @@ async fn build_rootfs(recipe: &Recipe, tar: &Path) -> Result<(), RuntimeError> {
     let out = match cmd.output().await {
         Ok(out) => out,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(RuntimeError::MissingTool { tool: "mmdebstrap", fix: "apt-get install -y mmdebstrap (as root)" })
+            return Err(RuntimeError::MissingTool { tool, fix: "apt-get install -y mmdebstrap (as root), or pass --base-image" })
         }
-        Err(source) => return Err(RuntimeError::Io { what: "running mmdebstrap".into(), source }),
+        Err(source) => return Err(RuntimeError::Io { what: format!("running {tool}"), source }),
     };
     if !out.status.success() {
         let text = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = text.lines().rev().take(5).collect();
         return Err(RuntimeError::RootfsBuild {
-            tool: "mmdebstrap",
+            tool,
             code: out.status.code().unwrap_or(-1),
             tail: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
         });

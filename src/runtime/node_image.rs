@@ -79,23 +79,31 @@ pub async fn ensure(docker: &Docker, design: &Design, base_image: &str) -> Resul
     if docker.inspect_image(&image).await.is_ok() {
         return Ok(NodeImage { image, built: false, build_time: started.elapsed() });
     }
-    let context = tar_context(&[("Dockerfile", &dockerfile, 0o644), (design.binary, &bin, 0o755)])?;
+    build(docker, &image, base_image, &[("Dockerfile", &dockerfile, 0o644), (design.binary, &bin, 0o755)]).await?;
+    Ok(NodeImage { image, built: true, build_time: started.elapsed() })
+}
+
+/// Builds `image` from an in-memory context of (name, bytes, mode) files holding a
+/// `Dockerfile`, with the build argument `BASE` set to `base_image`.
+pub async fn build(docker: &Docker, image: &str, base_image: &str, files: &[(&str, &[u8], u32)]) -> Result<(), RuntimeError> {
+    let context = tar_context(files)?;
     let options = BuildImageOptions {
         dockerfile: "Dockerfile".to_owned(),
-        t: Some(image.clone()),
+        t: Some(image.to_owned()),
         buildargs: Some(HashMap::from([("BASE".to_owned(), base_image.to_owned())])),
         rm: true,
         forcerm: true,
         ..Default::default()
     };
+    let failed = |reason: String| RuntimeError::ImageBuild { image: image.to_owned(), reason: reason.trim().to_owned() };
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     while let Some(step) = stream.next().await {
-        let step = step.map_err(|e| RuntimeError::ImageBuild { image: image.clone(), reason: e.to_string() })?;
-        if let Some(detail) = step.error_detail.and_then(|d| d.message) {
-            return Err(RuntimeError::ImageBuild { image, reason: detail });
+        let step = step.map_err(|e| failed(e.to_string()))?;
+        if let Some(message) = step.error_detail.and_then(|d| d.message) {
+            return Err(failed(message));
         }
     }
-    Ok(NodeImage { image, built: true, build_time: started.elapsed() })
+    Ok(())
 }
 
 /// `cargo build --release -p <package>` into `target/nodes`, returning the binary's path.
