@@ -44,49 +44,38 @@ pub(crate) struct Found {
 /// Searches `graph` for cycles of every class and variant.
 pub(crate) fn search(graph: &DepGraph, per_type: usize, deadline: Instant) -> Found {
     let mut found = Found::default();
-    let variants: [(u8, &str); 3] = [(DEPS, "dependencies"), (DEPS | PROCESS, "process"), (DEPS | PROCESS | REALTIME, "realtime")];
     let mut classes_done: Vec<&str> = Vec::new();
-    for (mask, _) in variants {
-        let sccs = graph.components(mask);
+    for mask in [DEPS, DEPS | PROCESS, DEPS | PROCESS | REALTIME] {
         let mut component = vec![u32::MAX; graph.node_count()];
-        let mut sizes = Vec::new();
         let mut members = Vec::new();
-        for (i, scc) in sccs.iter().filter(|s| s.len() > 1).enumerate() {
-            for &n in scc {
-                component[n as usize] = i as u32;
+        let mut components = 0;
+        for scc in graph.components(mask) {
+            for &n in &scc {
+                component[n as usize] = components;
             }
-            members.extend_from_slice(scc);
-            sizes.push(scc.len());
+            members.extend_from_slice(&scc);
+            components += 1;
         }
-        if sizes.is_empty() {
-            continue;
-        }
-        let mut classified = vec![false; sizes.len()];
+        let mut classified = vec![false; components as usize];
         let mut found_here: Vec<&str> = Vec::new();
         for class in CLASSES {
-            if classes_done.contains(&class) {
-                // Already found with fewer relations; these components still hold a cycle.
-                mark_all_classified(&mut classified);
-                continue;
-            }
             let search = ClassSearch { graph, mask, component: &component, members: &members, deadline };
             let cycles = search.find(class);
             for c in &cycles {
                 classified[component[c[0] as usize] as usize] = true;
             }
-            if !cycles.is_empty() {
-                found_here.push(class);
-                let mut named: Vec<Cycle> = cycles
-                    .into_iter()
-                    .map(|txns| Cycle { anomaly: format!("{class}{}", variant_suffix(graph, &txns)), txns })
-                    .collect();
-                named.sort_by_key(|c| c.txns.len());
-                for c in named {
-                    *found.counts.entry(c.anomaly.clone()).or_default() += 1;
-                    let list = found.cycles.entry(c.anomaly.clone()).or_default();
-                    if list.len() < per_type {
-                        list.push(c);
-                    }
+            // A class already found with fewer relations is searched only to account for
+            // its components: its -process/-realtime form would rule out no other model.
+            if cycles.is_empty() || classes_done.contains(&class) {
+                continue;
+            }
+            found_here.push(class);
+            for txns in cycles {
+                let c = Cycle { anomaly: format!("{class}{}", variant_suffix(graph, &txns)), txns };
+                *found.counts.entry(c.anomaly.clone()).or_default() += 1;
+                let list = found.cycles.entry(c.anomaly.clone()).or_default();
+                if list.len() < per_type {
+                    list.push(c);
                 }
             }
         }
@@ -97,10 +86,6 @@ pub(crate) fn search(graph: &DepGraph, per_type: usize, deadline: Instant) -> Fo
         }
     }
     found
-}
-
-fn mark_all_classified(classified: &mut [bool]) {
-    classified.iter_mut().for_each(|c| *c = true);
 }
 
 /// `-realtime` or `-process` if the cycle needs such edges: a step with no dependency

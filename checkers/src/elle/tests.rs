@@ -221,6 +221,18 @@ fn rw_register_anomalies() {
 }
 
 #[test]
+fn rw_register_g0_and_g1c() {
+    let circular = rw(H::default().invoke(0, "wx1 ry").invoke(1, "wy1 rx").ok(0, "wx1 ry1").ok(1, "wy1 rx1"));
+    assert_eq!(types(&circular), vec!["G1c"]);
+    // Each overwrote the other's write after reading it: ww both ways (with wfr).
+    let h = H(H::default().invoke(0, "wx1 ry wy1").invoke(1, "rx wx2 wy3").ok(0, "wx1 ry3 wy1").ok(1, "rx1 wx2 wy3").0.clone());
+    let opts = ElleOptions { rw: RwOptions { wfr_keys: true, ..Default::default() }, ..ElleOptions::new(TxnKind::RwRegister) };
+    let r = check(&h.history(), &opts).unwrap();
+    assert_eq!(types(&r), vec!["G0"]);
+    assert_eq!(r.evidence["not"], json!(["read-uncommitted"]));
+}
+
+#[test]
 fn rw_register_version_order_options() {
     let h = H(H::default().txn(0, "wx1").invoke(1, "rx wx2").invoke(2, "rx wx3").ok(1, "rx1 wx2").ok(2, "rx1 wx3").0.clone());
     assert_eq!(types(&rw(&h)), Vec::<String>::new(), "without wfr nothing orders 1 before 2 and 3");
