@@ -154,6 +154,11 @@ impl Cluster {
         }
     }
 
+    /// POSTs a transaction to a node: `(status, answer)`, or why there was no answer.
+    pub async fn txn(&self, node: &Node, body: &serde_json::Value) -> Result<(u16, serde_json::Value), String> {
+        self.http.post_json(&self.url(node, "/txn"), body).await
+    }
+
     /// Waits until every node answers `/health`; returns how long that took.
     pub async fn wait_healthy(&self, timeout: Duration) -> Result<Duration, RuntimeError> {
         let started = Instant::now();

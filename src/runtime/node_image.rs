@@ -31,13 +31,22 @@ pub struct Design {
 }
 
 /// The designs this build of faultline knows.
-pub const DESIGNS: &[Design] = &[Design {
-    name: "beacon",
-    package: "faultline-beacon",
-    binary: "beacon",
-    dir: "images/beacon",
-    about: "a trivial node that replicates nothing: for testing the runtime and the faults' plumbing",
-}];
+pub const DESIGNS: &[Design] = &[
+    Design {
+        name: "beacon",
+        package: "faultline-beacon",
+        binary: "beacon",
+        dir: "images/beacon",
+        about: "a trivial node that replicates nothing: for testing the runtime and the faults' plumbing",
+    },
+    Design {
+        name: "caspaxos",
+        package: "faultline-caspaxos",
+        binary: "caspaxos",
+        dir: "images/caspaxos",
+        about: "leaderless and linearizable: one CASPaxos (Synod) instance per key",
+    },
+];
 
 /// Looks a design up by name.
 pub fn design(name: &str) -> Result<&'static Design, String> {

@@ -1,0 +1,265 @@
+//! CASPaxos: a leaderless, linearizable key-value store (DESIGN §3).
+//!
+//! Every key is its own Synod instance. Any node proposes: a client operation becomes a
+//! *change function* (write, cas, append, incr; a read is the identity) applied in one
+//! round: **prepare** with a fresh ballot to every acceptor; on a majority of promises,
+//! take the value accepted with the highest ballot, apply the change; **accept** the new
+//! value with the same ballot; on a majority of acceptances the change is chosen. An
+//! acceptor persists its promise and its accepted value before answering. A proposer that
+//! meets a higher ballot fast-forwards its own. Failure before any accept was sent is
+//! definite; an accept a majority did not confirm may still take effect, so it is not.
+//! A multi-key transaction runs one round per micro-op: it is not atomic.
+//!
+//! Bugs: `read-no-writeback` answers reads from the prepare phase without the accept
+//! phase (a read can see a value no majority accepted, then an older one);
+//! `volatile-acceptor` keeps acceptor state in memory only (a restarted acceptor forgets
+//! its promises and accepted values, so two values can be chosen).
+
+use node_common::api::{MicroOp, NodeError, TxnRequest};
+use node_common::server::Design;
+use node_common::storage::DurableLog;
+use node_common::transport::{BoxFuture, PeerHandler, Transport};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The bugs this design can switch on.
+pub const BUGS: [&str; 2] = ["read-no-writeback", "volatile-acceptor"];
+/// Prepare attempts before giving up under contention.
+const ATTEMPTS: u32 = 5;
+/// Acceptor records written between two compactions of the acceptor log.
+const COMPACT_EVERY: usize = 10_000;
+
+/// A ballot: a round number, with the proposer's index to break ties.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Ballot {
+    /// The round.
+    pub round: u64,
+    /// The proposer's index (1-based; 0 for "never").
+    pub node: u64,
+}
+
+/// One key's acceptor state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Slot {
+    promised: Ballot,
+    accepted: Ballot,
+    value: Value,
+}
+
+/// The acceptor: per-key state, and where it is persisted (nowhere with
+/// `volatile-acceptor`).
+struct Acceptor {
+    slots: HashMap<String, Slot>,
+    log: Option<DurableLog>,
+    since_compaction: usize,
+}
+
+impl Acceptor {
+    /// Durably records a key's new state (before the acceptor answers).
+    fn persist(&mut self, key: &str) -> Result<(), String> {
+        let Some(log) = self.log.as_mut() else { return Ok(()) };
+        let slot = &self.slots[key];
+        log.append(&json!({"key": key, "slot": slot}), true).map_err(|e| format!("persisting acceptor state: {e}"))?;
+        self.since_compaction += 1;
+        if self.since_compaction >= COMPACT_EVERY {
+            let records: Vec<Value> = self.slots.iter().map(|(k, s)| json!({"key": k, "slot": s})).collect();
+            log.rewrite(&records).map_err(|e| format!("compacting acceptor state: {e}"))?;
+            self.since_compaction = 0;
+        }
+        Ok(())
+    }
+}
+
+/// How to start a node.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// This node's name.
+    pub name: String,
+    /// Every node's name, this one included.
+    pub nodes: Vec<String>,
+    /// Where acceptor state is kept.
+    pub data: PathBuf,
+    /// Bugs switched on.
+    pub bugs: Vec<String>,
+    /// Drop unsynced writes at start.
+    pub lose_unsynced: bool,
+}
+
+/// A CASPaxos node: acceptor and proposer.
+pub struct CasPaxos {
+    name: String,
+    index: u64,
+    nodes: Vec<String>,
+    transport: Arc<dyn Transport>,
+    acceptor: Mutex<Acceptor>,
+    round: AtomicU64,
+    read_no_writeback: bool,
+}
+
+impl CasPaxos {
+    /// Starts a node, recovering its acceptor state from disk.
+    pub fn open(opts: Options, transport: Arc<dyn Transport>) -> std::io::Result<CasPaxos> {
+        let index = opts.nodes.iter().position(|n| *n == opts.name).map_or(0, |i| i as u64 + 1);
+        if index == 0 {
+            return Err(std::io::Error::other(format!("{} is not among the nodes {:?}", opts.name, opts.nodes)));
+        }
+        let volatile = opts.bugs.iter().any(|b| b == "volatile-acceptor");
+        let mut slots = HashMap::new();
+        let log = if volatile {
+            None
+        } else {
+            let (log, records) = DurableLog::open(&opts.data, "acceptor", opts.lose_unsynced)?;
+            for r in records {
+                if let (Some(key), Ok(slot)) = (r["key"].as_str(), serde_json::from_value::<Slot>(r["slot"].clone())) {
+                    slots.insert(key.to_owned(), slot);
+                }
+            }
+            Some(log)
+        };
+        let round = slots.values().map(|s: &Slot| s.promised.round.max(s.accepted.round)).max().unwrap_or(0);
+        Ok(CasPaxos {
+            name: opts.name,
+            index,
+            nodes: opts.nodes,
+            transport,
+            acceptor: Mutex::new(Acceptor { slots, log, since_compaction: 0 }),
+            round: AtomicU64::new(round),
+            read_no_writeback: opts.bugs.iter().any(|b| b == "read-no-writeback"),
+        })
+    }
+
+    fn acceptor(&self) -> std::sync::MutexGuard<'_, Acceptor> {
+        self.acceptor.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Phase 1 at this acceptor.
+    fn prepare(&self, key: &str, ballot: Ballot) -> Result<Value, String> {
+        let mut a = self.acceptor();
+        let slot = a.slots.entry(key.to_owned()).or_default();
+        if ballot > slot.promised && ballot > slot.accepted {
+            slot.promised = ballot;
+            let answer = json!({"ok": true, "accepted": slot.accepted, "value": slot.value});
+            a.persist(key)?;
+            Ok(answer)
+        } else {
+            Ok(json!({"ok": false, "promised": slot.promised.max(slot.accepted)}))
+        }
+    }
+
+    /// Phase 2 at this acceptor.
+    fn accept(&self, key: &str, ballot: Ballot, value: Value) -> Result<Value, String> {
+        let mut a = self.acceptor();
+        let slot = a.slots.entry(key.to_owned()).or_default();
+        if ballot >= slot.promised && ballot > slot.accepted {
+            *slot = Slot { promised: ballot, accepted: ballot, value };
+            a.persist(key)?;
+            Ok(json!({"ok": true}))
+        } else {
+            Ok(json!({"ok": false, "promised": slot.promised.max(slot.accepted)}))
+        }
+    }
+
+    /// Sends a message to every node (this one directly) and collects the answers.
+    async fn broadcast(&self, kind: &str, body: Value) -> Vec<Value> {
+        let calls = self.nodes.iter().map(|n| {
+            let body = body.clone();
+            async move {
+                if *n == self.name {
+                    self.handle(kind, body).await
+                } else {
+                    self.transport.call(n, kind, body).await
+                }
+            }
+        });
+        futures_util::future::join_all(calls).await.into_iter().filter_map(Result::ok).collect()
+    }
+
+    /// Runs one micro-op as one CASPaxos round on its key.
+    pub async fn execute(&self, op: &MicroOp) -> Result<Value, NodeError> {
+        let key = op.key();
+        let majority = self.nodes.len() / 2 + 1;
+        for attempt in 1..=ATTEMPTS {
+            let ballot = Ballot { round: self.round.fetch_add(1, Ordering::SeqCst) + 1, node: self.index };
+            let answers = self.broadcast("prepare", json!({"key": key, "ballot": ballot})).await;
+            let mut promises: Vec<(Ballot, Value)> = Vec::new();
+            let mut conflict = 0;
+            for a in answers {
+                if a["ok"] == true {
+                    promises.push((serde_json::from_value(a["accepted"].clone()).unwrap_or_default(), a["value"].clone()));
+                } else if let Ok(b) = serde_json::from_value::<Ballot>(a["promised"].clone()) {
+                    conflict = conflict.max(b.round);
+                }
+            }
+            self.round.fetch_max(conflict, Ordering::SeqCst);
+            if promises.len() < majority {
+                if conflict > 0 && attempt < ATTEMPTS {
+                    let pause = rand::thread_rng().gen_range(1..=5 * u64::from(attempt));
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    continue;
+                }
+                return Err(NodeError::definite("unavailable", format!("{} of {} acceptors promised for key {key}", promises.len(), self.nodes.len())));
+            }
+            let current = promises.into_iter().max_by_key(|(b, _)| *b).map(|(_, v)| v).unwrap_or(Value::Null);
+            let (value, result) = op.apply(&current)?;
+            if op.is_read() && self.read_no_writeback {
+                return Ok(result);
+            }
+            let accepted = self.broadcast("accept", json!({"key": key, "ballot": ballot, "value": value})).await.into_iter().filter(|a| a["ok"] == true).count();
+            if accepted >= majority {
+                return Ok(result);
+            }
+            return Err(NodeError::indefinite("accept-unconfirmed", format!("{accepted} of {} acceptors accepted for key {key}", self.nodes.len())));
+        }
+        Err(NodeError::definite("contention", format!("no ballot won key {key} in {ATTEMPTS} attempts")))
+    }
+}
+
+impl PeerHandler for CasPaxos {
+    fn handle(&self, kind: &str, body: Value) -> BoxFuture<'_, Result<Value, String>> {
+        let kind = kind.to_owned();
+        Box::pin(async move {
+            let key = body["key"].as_str().ok_or("message has no key")?.to_owned();
+            let ballot: Ballot = serde_json::from_value(body["ballot"].clone()).map_err(|e| format!("bad ballot: {e}"))?;
+            match kind.as_str() {
+                "prepare" => self.prepare(&key, ballot),
+                "accept" => self.accept(&key, ballot, body["value"].clone()),
+                other => Err(format!("unknown message {other}")),
+            }
+        })
+    }
+}
+
+impl Design for CasPaxos {
+    fn txn(&self, req: TxnRequest) -> BoxFuture<'_, Result<Vec<Value>, NodeError>> {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(req.ops.len());
+            for (i, op) in req.ops.iter().enumerate() {
+                match self.execute(op).await {
+                    Ok(r) => results.push(r),
+                    // Earlier micro-ops already took effect: the transaction as a whole did not
+                    // certainly fail.
+                    Err(e) if i > 0 => return Err(NodeError::indefinite("partial", format!("micro-op {i} failed after earlier ones took effect: {e}"))),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(results)
+        })
+    }
+
+    fn status(&self) -> Value {
+        let a = self.acceptor();
+        json!({
+            "node": self.name,
+            "role": "acceptor-proposer",
+            "keys": a.slots.len(),
+            "round": self.round.load(Ordering::SeqCst),
+            "durable": a.log.is_some(),
+        })
+    }
+}

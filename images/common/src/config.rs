@@ -1,0 +1,79 @@
+//! Node configuration, from flags or the environment faultline's runtime sets.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// A node's configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(about = "A faultline reference node")]
+pub struct NodeConfig {
+    /// This node's name (n1, n2, …).
+    #[arg(long, env = "FAULTLINE_NODE")]
+    pub node: String,
+    /// Every node of the cluster as `name=ip` pairs, comma-separated (this one included).
+    #[arg(long, env = "FAULTLINE_PEERS", default_value = "")]
+    pub peers: String,
+    /// Where the node keeps its files.
+    #[arg(long, env = "FAULTLINE_DATA", default_value = "/data")]
+    pub data: PathBuf,
+    /// The client API's port (peers are assumed to use the same).
+    #[arg(long, env = "FAULTLINE_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Switch on a bug (several allowed).
+    #[arg(long = "bug")]
+    pub bugs: Vec<String>,
+    /// At start, drop whatever was written but never fsynced.
+    #[arg(long)]
+    pub lose_unsynced: bool,
+}
+
+/// A peer: name and `ip:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its name.
+    pub name: String,
+    /// Its `ip:port`.
+    pub addr: String,
+}
+
+impl NodeConfig {
+    /// The cluster's nodes, this one included, in the order given.
+    pub fn peers(&self) -> Result<Vec<Peer>, String> {
+        self.peers
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|pair| match pair.split_once('=') {
+                Some((name, ip)) if !name.is_empty() && !ip.is_empty() => Ok(Peer { name: name.trim().to_owned(), addr: format!("{}:{}", ip.trim(), self.port) }),
+                _ => Err(format!("peer {pair:?} is not name=ip")),
+            })
+            .collect()
+    }
+
+    /// Whether a bug is switched on.
+    pub fn has_bug(&self, bug: &str) -> bool {
+        self.bugs.iter().any(|b| b == bug)
+    }
+
+    /// Rejects bugs the design does not know.
+    pub fn check_bugs(&self, known: &[&str]) -> Result<(), String> {
+        match self.bugs.iter().find(|b| !known.contains(&b.as_str())) {
+            Some(b) => Err(format!("unknown bug {b:?}; this design knows: {}", known.join(", "))),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_peers_and_bugs() {
+        let c = NodeConfig::parse_from(["node", "--node", "n1", "--peers", "n1=10.0.0.1,n2=10.0.0.2", "--bug", "x"]);
+        assert_eq!(c.peers().unwrap()[1], Peer { name: "n2".into(), addr: "10.0.0.2:8080".into() });
+        assert!(c.has_bug("x") && !c.has_bug("y"));
+        assert!(c.check_bugs(&["y"]).unwrap_err().contains("unknown bug \"x\""));
+        let bad = NodeConfig::parse_from(["node", "--node", "n1", "--peers", "n1"]);
+        assert!(bad.peers().is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! The node's HTTP server: the client API and the peer endpoint.
+
+use crate::api::{parse_txn, NodeError, TxnRequest};
+use crate::transport::{BoxFuture, PeerHandler};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// What a design implements to be served.
+pub trait Design: PeerHandler {
+    /// Executes a client transaction: the micro-ops' results, or an error.
+    fn txn(&self, req: TxnRequest) -> BoxFuture<'_, Result<Vec<Value>, NodeError>>;
+    /// The node's status (role, term, leader, …) for `/status`.
+    fn status(&self) -> Value;
+}
+
+/// The routes: `GET /health`, `GET /status`, `POST /txn`, `POST /peer/<kind>`.
+pub fn router(design: Arc<dyn Design>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"ok": true})) }))
+        .route("/status", get(|State(d): State<Arc<dyn Design>>| async move { Json(d.status()) }))
+        .route("/txn", post(txn))
+        .route("/peer/{kind}", post(peer))
+        .with_state(design)
+}
+
+async fn txn(State(design): State<Arc<dyn Design>>, body: axum::body::Bytes) -> Response {
+    let parsed = serde_json::from_slice::<Value>(&body).map_err(|e| format!("body is not JSON: {e}")).and_then(|v| parse_txn(&v));
+    let req = match parsed {
+        Ok(r) => r,
+        Err(reason) => return (StatusCode::BAD_REQUEST, Json(json!({"error": "bad-request", "definite": true, "reason": reason}))).into_response(),
+    };
+    match design.txn(req).await {
+        Ok(ops) => Json(json!({ "ops": ops })).into_response(),
+        Err(e) => {
+            let status = if e.definite { StatusCode::CONFLICT } else { StatusCode::INTERNAL_SERVER_ERROR };
+            (status, Json(e)).into_response()
+        }
+    }
+}
+
+async fn peer(State(design): State<Arc<dyn Design>>, Path(kind): Path<String>, body: axum::body::Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "body is not JSON"}))).into_response();
+    };
+    match design.handle(&kind, body).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response(),
+    }
+}
+
+/// Logs to stderr, with the node's name on every line.
+pub fn init_logging(node: &str) {
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
+    tracing::info!(node, "starting");
+}
+
+/// Serves `design` on `0.0.0.0:<port>` until the process ends.
+pub async fn serve(port: u16, design: Arc<dyn Design>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
+    axum::serve(listener, router(design)).await
+}
