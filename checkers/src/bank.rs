@@ -97,14 +97,7 @@ pub fn check(history: &History, opts: &BankOptions) -> Result<CheckResult, Check
             ev.negative_count += 1;
         }
     }
-    let bad = ev.wrong_total_count + ev.negative_count;
-    let valid = if bad > 0 {
-        Validity::Invalid
-    } else if ev.reads == 0 {
-        Validity::Unknown
-    } else {
-        Validity::Valid
-    };
+    let valid = Validity::judge(ev.wrong_total_count + ev.negative_count, ev.reads);
     let summary = format!(
         "{} reads: {} with a wrong total{}, {} with a negative balance",
         ev.reads,

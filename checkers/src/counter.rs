@@ -106,13 +106,7 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
         }
     }
     errors.sort_by_key(|e| e.index);
-    let valid = if error_count > 0 {
-        Validity::Invalid
-    } else if reads.is_empty() {
-        Validity::Unknown
-    } else {
-        Validity::Valid
-    };
+    let valid = Validity::judge(error_count, reads.len());
     let summary = format!("{} of {} reads outside their possible bounds", error_count, reads.len());
     let explanation = errors
         .iter()
@@ -126,21 +120,9 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
 mod tests {
     use super::*;
     use crate::testgen::{counter_history, SimConfig};
-    use faultline_history::{Op, Process, Value};
     use serde_json::json;
 
-    fn hist(events: &[(u64, &str, &str, Value)]) -> History {
-        let ops = events
-            .iter()
-            .enumerate()
-            .map(|(i, (p, t, f, v))| {
-                let mut op = Op::new(serde_json::from_value(json!(t)).unwrap(), Process::Client(*p), *f, v.clone());
-                op.index = i as u64;
-                op
-            })
-            .collect();
-        History::new(ops).unwrap()
-    }
+    use crate::test_support::history_of as hist;
 
     #[test]
     fn reads_within_bounds_are_valid() {

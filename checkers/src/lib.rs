@@ -14,6 +14,8 @@ pub mod set_full;
 pub mod stats;
 pub mod testgen;
 pub mod unique_ids;
+#[cfg(test)]
+mod test_support;
 mod value;
 mod verdict;
 

@@ -110,7 +110,9 @@ pub struct SetFullEvidence {
 /// Checks a grow-only set history.
 pub fn check(history: &History, opts: &SetFullOptions) -> Result<CheckResult, CheckError> {
     let ops = history.ops();
-    let mut keys: HashMap<String, (Value, Vec<Read>, HashMap<Elem, Element>)> = HashMap::new();
+    // key text → (key, its reads, its elements)
+    type PerKey = (Value, Vec<Read>, HashMap<Elem, Element>);
+    let mut keys: HashMap<String, PerKey> = HashMap::new();
     for (inv, comp) in history.client_ops() {
         let outcome = history.outcome_of(inv);
         let f = ops[inv].f.as_str();
@@ -268,13 +270,7 @@ fn classify(
 
 fn result(ev: SetFullEvidence, opts: &SetFullOptions) -> CheckResult {
     let anomalies = ev.lost_count + ev.unexpected.len() + ev.duplicated.len() + if opts.linearizable { ev.stale_count } else { 0 };
-    let valid = if anomalies > 0 {
-        Validity::Invalid
-    } else if ev.reads == 0 {
-        Validity::Unknown
-    } else {
-        Validity::Valid
-    };
+    let valid = Validity::judge(anomalies, ev.reads);
     let summary = format!(
         "{} attempted: {} stable, {} stale, {} lost, {} never read; {} unexpected, {} duplicated ({} reads)",
         ev.attempted,
@@ -327,22 +323,9 @@ fn human_ns(ns: i64) -> String {
 mod tests {
     use super::*;
     use crate::testgen::{set_history, SimConfig};
-    use faultline_history::{Op, Process};
     use serde_json::json;
 
-    fn hist(events: &[(u64, &str, &str, Value)]) -> History {
-        let ops = events
-            .iter()
-            .enumerate()
-            .map(|(i, (p, t, f, v))| {
-                let kind: OpType = serde_json::from_value(json!(t)).unwrap();
-                let mut op = Op::new(kind, Process::Client(*p), *f, v.clone()).at(i as i64 * 1_000_000_000);
-                op.index = i as u64;
-                op
-            })
-            .collect();
-        History::new(ops).unwrap()
-    }
+    use crate::test_support::history_of as hist;
 
     fn single() -> SetFullOptions {
         SetFullOptions { single_key: true, linearizable: false }

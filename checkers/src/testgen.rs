@@ -363,9 +363,9 @@ impl Store for TxnStore {
         let mops = arg.as_array().cloned().unwrap_or_default();
         for m in &mops {
             let (f, key) = (m[0].as_str().unwrap_or(""), m[1].as_u64().unwrap_or(0));
-            if !local.contains_key(&key) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = local.entry(key) {
                 match self.read_at(key, snapshot) {
-                    Some(contents) => local.insert(key, contents.clone()),
+                    Some(contents) => slot.insert(contents.clone()),
                     None => return (OpType::Fail, arg.clone()),
                 };
             }

@@ -36,7 +36,7 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
     duplicated.sort_by_key(|(v, n)| (std::cmp::Reverse(*n), v.to_string()));
     let duplicated_count = duplicated.len();
     duplicated.truncate(100);
-    let valid = if duplicated_count > 0 { Validity::Invalid } else if acknowledged == 0 { Validity::Unknown } else { Validity::Valid };
+    let valid = Validity::judge(duplicated_count, acknowledged);
     let summary = format!("{acknowledged} ids acknowledged of {attempted} attempted; {duplicated_count} duplicated");
     let explanation = duplicated.iter().take(20).map(|(v, n)| format!("id {v} returned {n} times")).collect();
     Ok(CheckResult::new("unique-ids", valid, summary, explanation, &UniqueIdsEvidence { attempted, acknowledged, duplicated, duplicated_count }))

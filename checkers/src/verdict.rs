@@ -29,6 +29,18 @@ impl Validity {
         }
     }
 
+    /// The usual verdict of a counting checker: invalid if it found any anomaly,
+    /// unknown if it had nothing to observe (e.g. no ok read), valid otherwise.
+    pub fn judge(anomalies: usize, observations: usize) -> Validity {
+        if anomalies > 0 {
+            Validity::Invalid
+        } else if observations == 0 {
+            Validity::Unknown
+        } else {
+            Validity::Valid
+        }
+    }
+
     /// Valid when `ok`, invalid otherwise.
     pub fn from_ok(ok: bool) -> Validity {
         if ok {
@@ -112,5 +124,6 @@ mod tests {
         assert_eq!(Valid.merge(Valid), Valid);
         assert_eq!(serde_json::to_string(&[Valid, Invalid, Unknown]).unwrap(), r#"[true,false,"unknown"]"#);
         assert_eq!((Valid.exit_code(), Invalid.exit_code(), Unknown.exit_code()), (0, 1, 2));
+        assert_eq!((Validity::judge(1, 0), Validity::judge(0, 0), Validity::judge(0, 5)), (Invalid, Unknown, Valid));
     }
 }

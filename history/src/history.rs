@@ -87,10 +87,11 @@ impl History {
 
     /// Iterates over client operations as (invocation position, completion position).
     pub fn client_ops(&self) -> impl Iterator<Item = (usize, Option<usize>)> + '_ {
-        self.ops.iter().enumerate().filter_map(move |(i, op)| {
-            (op.kind == OpType::Invoke && matches!(op.process, Process::Client(_)))
-                .then(|| (i, self.completion_of(i)))
-        })
+        self.ops
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| op.kind == OpType::Invoke && matches!(op.process, Process::Client(_)))
+            .map(move |(i, _)| (i, self.completion_of(i)))
     }
 
     /// Consumes the history, returning its events.

@@ -184,7 +184,7 @@ impl ClassSearch<'_> {
         let mut steps = 0u32;
         while let Some(state @ (n, last_rw, second, adjacent)) = queue.pop_front() {
             steps += 1;
-            if steps % 1024 == 0 && Instant::now() >= self.deadline {
+            if steps.is_multiple_of(1024) && Instant::now() >= self.deadline {
                 return None;
             }
             if sources.contains(&n) && n != start && self.closes(class, last_rw, second, adjacent) {

@@ -29,8 +29,11 @@ pub(crate) struct RwRegister {
     /// Known version pairs (key, earlier, later); `None` is the initial version.
     version_edges: HashSet<(u32, Option<u32>, u32)>,
     /// Per transaction: its first access to each key when that was a read.
-    external_reads: HashMap<u32, Vec<(u32, Option<u32>)>>,
+    external_reads: HashMap<u32, ExternalReads>,
 }
+
+/// A transaction's external reads: (key, version read; `None` the initial one).
+type ExternalReads = Vec<(u32, Option<u32>)>;
 
 /// Analyzes the transactions; see the module docs.
 pub(crate) fn analyze(t: &Txns, graph: &mut GraphBuilder, opts: RwOptions) -> Result<(RwRegister, Vec<OpAnomaly>), (usize, String)> {
@@ -105,7 +108,7 @@ impl RwRegister {
 
     /// wr edges, and aborted, intermediate and garbage reads.
     fn reads(&self, t: &Txns, graph: &mut GraphBuilder, anomalies: &mut Vec<OpAnomaly>) {
-        let mut readers: Vec<(&u32, &Vec<(u32, Option<u32>)>)> = self.external_reads.iter().collect();
+        let mut readers: Vec<(&u32, &ExternalReads)> = self.external_reads.iter().collect();
         readers.sort_by_key(|(r, _)| **r);
         for (&reader, reads) in readers {
             for &(k, v) in reads {

@@ -307,12 +307,10 @@ fn parse_action(
     model: RegisterModel,
     values: &mut Model,
 ) -> Result<Action, CheckError> {
-    let allowed = match (model, f) {
-        (_, "read") | (_, "write") => true,
-        (RegisterModel::CasRegister | RegisterModel::Kv, "cas") => true,
-        (RegisterModel::Kv, "get" | "put" | "append") => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (model, f),
+        (_, "read" | "write") | (RegisterModel::CasRegister | RegisterModel::Kv, "cas") | (RegisterModel::Kv, "get" | "put" | "append")
+    );
     if !allowed {
         return Err(CheckError::bad_op(history, position, format!("f={f:?} is not an operation of the {} model", model.name())));
     }

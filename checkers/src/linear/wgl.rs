@@ -82,7 +82,7 @@ pub(crate) fn search(ops: &[KeyOp], model: &mut Model, budget: Budget) -> Outcom
     let mut entry = list.first();
     loop {
         steps += 1;
-        if steps % 4096 == 0 {
+        if steps.is_multiple_of(4096) {
             if Instant::now() >= budget.deadline {
                 return Outcome::Unknown(Exhausted::Time);
             }
