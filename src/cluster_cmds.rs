@@ -30,6 +30,8 @@ async fn up(args: ClusterUpArgs) -> Result<i32, Exit> {
     let base_image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
     let node_image = node(&docker, design.name, &base_image).await?;
     let run = args.run.clone().unwrap_or_else(|| new_run_id(design.name));
+    // Armed before anything is created, so no signal can slip past the cleanup.
+    let mut shutdown = Shutdown::listen().map_err(Exit::crash)?;
     let spec = ClusterSpec { run: run.clone(), base_image, node_image, nodes: usize::from(args.nodes), node_args: Vec::new() };
     let started = Instant::now();
     let setup = async {
@@ -39,7 +41,7 @@ async fn up(args: ClusterUpArgs) -> Result<i32, Exit> {
     };
     let outcome = tokio::select! {
         r = std::panic::AssertUnwindSafe(setup).catch_unwind() => r,
-        signal = shutdown_signal() => {
+        signal = shutdown.recv() => {
             let removed = clean::remove_labelled(&docker, Some(&run)).await.map_err(Exit::crash)?;
             eprintln!("{signal}: removed run {run} ({} containers, {} networks, {} volumes)", removed.containers, removed.networks, removed.volumes);
             return Ok(130);
@@ -65,15 +67,24 @@ async fn up(args: ClusterUpArgs) -> Result<i32, Exit> {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM, naming the signal.
-async fn shutdown_signal() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        _ = term.recv() => "terminated",
+/// SIGINT and SIGTERM, caught from the moment [`Shutdown::listen`] returns.
+struct Shutdown {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn listen() -> std::io::Result<Shutdown> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Shutdown { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    /// Resolves on the first signal, naming it.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "interrupted",
+            _ = self.terminate.recv() => "terminated",
+        }
     }
 }
 
