@@ -97,7 +97,7 @@ fn version_orders(t: &Txns, anomalies: &mut Vec<OpAnomaly>) -> HashMap<u32, Vec<
     for (txn, k, list) in ok_reads(t) {
         let (other, l) = longest[&k];
         if !l.starts_with(list) {
-            let mut a = OpAnomaly::new(
+            anomalies.push(OpAnomaly::new(
                 t,
                 "incompatible-order",
                 txn,
@@ -109,9 +109,7 @@ fn version_orders(t: &Txns, anomalies: &mut Vec<OpAnomaly>) -> HashMap<u32, Vec<
                     show_list(t, l),
                     t.txns[other as usize].index
                 ),
-            );
-            a.others.push(t.txns[other as usize].index);
-            anomalies.push(a);
+            ).with_others(t, [other]));
         }
     }
     longest.into_iter().map(|(k, (_, l))| (k, l.clone())).collect()
@@ -162,7 +160,7 @@ impl ListAppend {
                         format!("read key {} = {}, but no transaction appended {}", t.keys.value(k), show_list(t, list), t.values.value(e)),
                     )),
                     Some(el) if t.txns[el.writer as usize].status == Status::Fail => {
-                        let mut a = OpAnomaly::new(
+                        anomalies.push(OpAnomaly::new(
                             t,
                             "G1a",
                             reader,
@@ -174,9 +172,7 @@ impl ListAppend {
                                 t.values.value(e),
                                 t.txns[el.writer as usize].index
                             ),
-                        );
-                        a.others.push(t.txns[el.writer as usize].index);
-                        anomalies.push(a);
+                        ).with_others(t, [el.writer]));
                     }
                     Some(_) => {}
                 }
@@ -184,7 +180,7 @@ impl ListAppend {
             if let Some(&last) = list.last() {
                 if let Some(el) = self.elements.get(&(k, last)) {
                     if el.writer != reader && !el.final_in_txn && t.txns[el.writer as usize].status != Status::Fail {
-                        let mut a = OpAnomaly::new(
+                        anomalies.push(OpAnomaly::new(
                             t,
                             "G1b",
                             reader,
@@ -197,9 +193,7 @@ impl ListAppend {
                                 t.txns[el.writer as usize].index,
                                 t.keys.value(k)
                             ),
-                        );
-                        a.others.push(t.txns[el.writer as usize].index);
-                        anomalies.push(a);
+                        ).with_others(t, [el.writer]));
                     }
                     if t.txns[el.writer as usize].status != Status::Fail {
                         graph.add(el.writer, reader, WR);
@@ -232,7 +226,7 @@ impl ListAppend {
                     graph.add(a.writer, b.writer, WW);
                 }
                 if let (Some(aborted), true) = (aborted_before, sb != Status::Fail) {
-                    let mut an = OpAnomaly::new(
+                    anomalies.push(OpAnomaly::new(
                         t,
                         "dirty-update",
                         b.writer,
@@ -244,9 +238,7 @@ impl ListAppend {
                             show_list(t, order),
                             t.txns[aborted as usize].index
                         ),
-                    );
-                    an.others.push(t.txns[aborted as usize].index);
-                    anomalies.push(an);
+                    ).with_others(t, [aborted]));
                     break;
                 }
             }
@@ -281,15 +273,13 @@ impl ListAppend {
         for ((k, version), txns) in groups {
             let others: Vec<String> = txns[1..].iter().map(|&x| format!("T{}", t.txns[x as usize].index)).collect();
             let seen = version.map_or("the empty list".to_owned(), |v| format!("the version ending in {}", t.values.value(v)));
-            let mut a = OpAnomaly::new(
+            anomalies.push(OpAnomaly::new(
                 t,
                 "lost-update",
                 txns[0],
                 Some(k),
                 format!("read {} of key {} and then appended to it, as did {}", seen, t.keys.value(k), others.join(", ")),
-            );
-            a.others = txns[1..].iter().map(|&x| t.txns[x as usize].index).collect();
-            anomalies.push(a);
+            ).with_others(t, txns[1..].iter().copied()));
         }
     }
 }

@@ -89,6 +89,12 @@ impl OpAnomaly {
             text: format!("T{index} {text}"),
         }
     }
+
+    /// Names the other transactions involved (by their ids in `t`).
+    pub(crate) fn with_others(mut self, t: &Txns, txns: impl IntoIterator<Item = u32>) -> OpAnomaly {
+        self.others.extend(txns.into_iter().map(|x| t.txns[x as usize].index));
+        self
+    }
 }
 
 /// A transaction as shown in a cycle.

@@ -123,19 +123,17 @@ impl RwRegister {
                         format!("read key {} = {}, which no transaction wrote", t.keys.value(k), t.values.value(v)),
                     )),
                     Some(&(w, _)) if t.txns[w as usize].status == Status::Fail => {
-                        let mut a = OpAnomaly::new(
+                        anomalies.push(OpAnomaly::new(
                             t,
                             "G1a",
                             reader,
                             Some(k),
                             format!("read key {} = {}, written by the aborted T{}", t.keys.value(k), t.values.value(v), name(w)),
-                        );
-                        a.others.push(name(w));
-                        anomalies.push(a);
+                        ).with_others(t, [w]));
                     }
                     Some(&(w, is_final)) => {
                         if !is_final && w != reader {
-                            let mut a = OpAnomaly::new(
+                            anomalies.push(OpAnomaly::new(
                                 t,
                                 "G1b",
                                 reader,
@@ -147,9 +145,7 @@ impl RwRegister {
                                     name(w),
                                     t.keys.value(k)
                                 ),
-                            );
-                            a.others.push(name(w));
-                            anomalies.push(a);
+                            ).with_others(t, [w]));
                         }
                         graph.add(w, reader, WR);
                     }

@@ -103,14 +103,16 @@ fn g1c_circular_information_flow() {
     assert_eq!(r.evidence["not"], json!(["read-committed"]));
 }
 
+/// T2 reads x before T3's appends and y after them.
+fn read_skew() -> H {
+    let mut h = H::default();
+    h.txn(0, "ax1 ay1").invoke(1, "rx ry").txn(2, "ax2 ay2").ok(1, "rx[1] ry[1,2]").txn(3, "rx[1,2]");
+    h
+}
+
 #[test]
 fn g_single_read_skew() {
-    let r = la(H::default()
-        .txn(0, "ax1 ay1")
-        .invoke(1, "rx ry")
-        .txn(2, "ax2 ay2")
-        .ok(1, "rx[1] ry[1,2]")
-        .txn(3, "rx[1,2]"));
+    let r = la(&read_skew());
     assert_eq!(types(&r), vec!["G-single"]);
     assert_eq!(r.evidence["not"], json!(["repeatable-read", "snapshot-isolation"]));
 }
@@ -185,12 +187,7 @@ fn stale_read_is_a_realtime_anomaly() {
 
 #[test]
 fn explanation_text() {
-    let r = la(H::default()
-        .txn(0, "ax1 ay1")
-        .invoke(1, "rx ry")
-        .txn(2, "ax2 ay2")
-        .ok(1, "rx[1] ry[1,2]")
-        .txn(3, "rx[1,2]"));
+    let r = la(&read_skew());
     let text = r.evidence["cycles"][0]["text"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect::<Vec<_>>().join("\n");
     assert_eq!(
         text,
