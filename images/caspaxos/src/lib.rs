@@ -55,6 +55,8 @@ struct Slot {
 /// The acceptor: per-key state, and where it is persisted (nowhere with
 /// `volatile-acceptor`).
 struct Acceptor {
+    /// Set when the node is stopped (a crash in tests): it answers nothing more.
+    stopped: bool,
     slots: HashMap<String, Slot>,
     log: Option<DurableLog>,
     since_compaction: usize,
@@ -128,7 +130,7 @@ impl CasPaxos {
             index,
             nodes: opts.nodes,
             transport,
-            acceptor: Mutex::new(Acceptor { slots, log, since_compaction: 0 }),
+            acceptor: Mutex::new(Acceptor { stopped: false, slots, log, since_compaction: 0 }),
             round: AtomicU64::new(round),
             read_no_writeback: opts.bugs.iter().any(|b| b == "read-no-writeback"),
         })
@@ -138,9 +140,18 @@ impl CasPaxos {
         self.acceptor.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The acceptor, unless the node was stopped.
+    fn live_acceptor(&self) -> Result<std::sync::MutexGuard<'_, Acceptor>, String> {
+        let a = self.acceptor();
+        if a.stopped {
+            return Err(format!("{} is stopped", self.name));
+        }
+        Ok(a)
+    }
+
     /// Phase 1 at this acceptor.
     fn prepare(&self, key: &str, ballot: Ballot) -> Result<Value, String> {
-        let mut a = self.acceptor();
+        let mut a = self.live_acceptor()?;
         let slot = a.slots.entry(key.to_owned()).or_default();
         if ballot > slot.promised && ballot > slot.accepted {
             slot.promised = ballot;
@@ -154,7 +165,7 @@ impl CasPaxos {
 
     /// Phase 2 at this acceptor.
     fn accept(&self, key: &str, ballot: Ballot, value: Value) -> Result<Value, String> {
-        let mut a = self.acceptor();
+        let mut a = self.live_acceptor()?;
         let slot = a.slots.entry(key.to_owned()).or_default();
         if ballot >= slot.promised && ballot > slot.accepted {
             *slot = Slot { promised: ballot, accepted: ballot, value };
@@ -261,5 +272,9 @@ impl Design for CasPaxos {
             "round": self.round.load(Ordering::SeqCst),
             "durable": a.log.is_some(),
         })
+    }
+
+    fn stop(&self) {
+        self.acceptor().stopped = true;
     }
 }

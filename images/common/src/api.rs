@@ -6,7 +6,7 @@
 //! `{"error": "...", "definite": true|false, "leader": "n2"}`: `definite: true` means
 //! the transaction certainly did not take effect.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// One micro-operation of a transaction.
@@ -68,6 +68,22 @@ impl MicroOp {
     pub fn is_read(&self) -> bool {
         matches!(self, MicroOp::Read(_))
     }
+
+    /// Its wire form, `[f, key, value]` (a read's value is null).
+    pub fn to_value(&self) -> Value {
+        match self {
+            MicroOp::Read(k) => json!(["r", k, null]),
+            MicroOp::Write(k, v) => json!(["w", k, v]),
+            MicroOp::Cas(k, old, new) => json!(["cas", k, [old, new]]),
+            MicroOp::Append(k, v) => json!(["append", k, v]),
+            MicroOp::Incr(k, d) => json!(["incr", k, d]),
+        }
+    }
+
+    /// Parses the wire form; the error says what is wrong.
+    pub fn from_value(m: &Value) -> Result<MicroOp, String> {
+        parse_mop(m)
+    }
 }
 
 /// A parsed `POST /txn` body.
@@ -114,7 +130,7 @@ fn parse_mop(m: &Value) -> Result<MicroOp, String> {
 }
 
 /// An error answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{error}: {reason}")]
 pub struct NodeError {
     /// A short code, e.g. `not-leader`, `unavailable`, `cas-mismatch`.
@@ -122,7 +138,7 @@ pub struct NodeError {
     /// True when the transaction certainly did not take effect.
     pub definite: bool,
     /// The leader, when known and relevant.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,
     /// Why, in words.
     pub reason: String,
@@ -138,6 +154,12 @@ impl NodeError {
     pub fn indefinite(error: &str, reason: impl Into<String>) -> NodeError {
         NodeError { error: error.to_owned(), definite: false, leader: None, reason: reason.into() }
     }
+
+    /// The same error, naming the leader to ask instead.
+    pub fn with_leader(mut self, leader: Option<String>) -> NodeError {
+        self.leader = leader;
+        self
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +172,9 @@ mod tests {
         assert_eq!(req.client, "p3");
         assert_eq!(req.ops[3], MicroOp::Cas("z".into(), json!(1), json!(2)));
         assert_eq!(req.ops[5], MicroOp::Read("4".into()));
+        for op in &req.ops {
+            assert_eq!(&MicroOp::from_value(&op.to_value()).unwrap(), op, "the wire form round-trips");
+        }
     }
 
     #[test]

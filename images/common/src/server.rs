@@ -16,6 +16,8 @@ pub trait Design: PeerHandler {
     fn txn(&self, req: TxnRequest) -> BoxFuture<'_, Result<Vec<Value>, NodeError>>;
     /// The node's status (role, term, leader, …) for `/status`.
     fn status(&self) -> Value;
+    /// Stops the node's background work (a crash, in tests without processes).
+    fn stop(&self) {}
 }
 
 /// The routes: `GET /health`, `GET /status`, `POST /txn`, `POST /peer/<kind>`.
@@ -63,4 +65,48 @@ pub fn init_logging(node: &str) {
 pub async fn serve(port: u16, design: Arc<dyn Design>) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
     axum::serve(listener, router(design)).await
+}
+
+/// What a design's `main` hands to [`run`]: the cluster's names, where the data lives,
+/// the bugs switched on, and an HTTP transport to the peers.
+pub struct Startup {
+    /// The configuration as given.
+    pub config: crate::config::NodeConfig,
+    /// Every node's name, this one included.
+    pub nodes: Vec<String>,
+    /// Peer messages over HTTP.
+    pub transport: Arc<crate::transport::HttpTransport>,
+}
+
+/// A design binary's whole `main`: parses the configuration, checks the bugs against
+/// `known`, builds the node with `build`, serves it. Errors go to stderr and the exit
+/// code, never a panic.
+pub async fn run<F>(design: &str, known: &[&str], build: F) -> std::process::ExitCode
+where
+    F: FnOnce(Startup) -> std::io::Result<Arc<dyn Design>>,
+{
+    use clap::Parser;
+    let config = crate::config::NodeConfig::parse();
+    init_logging(&config.node);
+    let node = config.node.clone();
+    let port = config.port;
+    let started = async {
+        config.check_bugs(known)?;
+        let peers = config.peers()?;
+        let addrs = peers.iter().map(|p| (p.name.clone(), p.addr.clone())).collect();
+        let transport = Arc::new(crate::transport::HttpTransport::new(addrs, std::time::Duration::from_millis(500)));
+        let nodes = peers.into_iter().map(|p| p.name).collect();
+        let bugs = config.bugs.clone();
+        let built = build(Startup { config, nodes, transport }).map_err(|e| format!("cannot start: {e}"))?;
+        tracing::info!(node = %node, ?bugs, "{design} ready");
+        serve(port, built).await.map_err(|e| format!("cannot serve on port {port}: {e}"))
+    };
+    match started.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{design} {node}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,22 @@
+//! Raft: a single-leader, strict-serializable key-value store (DESIGN §3).
+//!
+//! One leader per term, elected with randomized timeouts by nodes whose term and vote
+//! are persisted before they answer. The leader appends client transactions to its log,
+//! replicates them in batches, and commits an entry of its own term once a majority
+//! holds it on disk (a no-op at the start of each term makes that prompt). Committed
+//! entries are applied in order to a key-value state machine; a transaction applies
+//! atomically, and client sessions (client, seq) make a re-proposed entry apply once.
+//! Reads use ReadIndex: wait for this term's first entry to commit, confirm leadership
+//! with one heartbeat round, answer once applied up to that point. Followers answer
+//! `not-leader` (definite) naming the leader. Snapshots bound the log.
+//!
+//! Bugs (DESIGN §4): `stale-follower-read`, `stale-leader-read`, `no-noop`,
+//! `async-commit`, `no-fsync`, `forget-vote`, `no-vote-restriction`,
+//! `retry-without-session`; each is described in the crate's README.
+
+pub mod log;
+pub mod machine;
+pub mod node;
+pub mod store;
+
+pub use node::{Options, Raft, Role, Timing, BUGS};
