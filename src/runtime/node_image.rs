@@ -40,6 +40,20 @@ pub const DESIGNS: &[Design] = &[
         about: "a trivial node that replicates nothing: for testing the runtime and the faults' plumbing",
     },
     Design {
+        name: "raft",
+        package: "faultline-raft",
+        binary: "raft",
+        dir: "images/raft",
+        about: "single leader, strict serializable: Raft with ReadIndex reads and client sessions",
+    },
+    Design {
+        name: "dynamo",
+        package: "faultline-dynamo",
+        binary: "dynamo",
+        dir: "images/dynamo",
+        about: "leaderless, eventually consistent: consistent hashing, R/W quorums, read repair, hinted handoff",
+    },
+    Design {
         name: "caspaxos",
         package: "faultline-caspaxos",
         binary: "caspaxos",

@@ -15,14 +15,13 @@
 //! `volatile-acceptor` keeps acceptor state in memory only (a restarted acceptor forgets
 //! its promises and accepted values, so two values can be chosen).
 
-use node_common::api::{MicroOp, NodeError, TxnRequest};
+use node_common::api::{per_micro_op, MicroOp, NodeError, TxnRequest};
 use node_common::server::Design;
-use node_common::storage::DurableLog;
+use node_common::storage::{GroupCommit, KeyedStore};
 use node_common::transport::{BoxFuture, PeerHandler, Transport};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,8 +31,6 @@ use std::time::Duration;
 pub const BUGS: [&str; 2] = ["read-no-writeback", "volatile-acceptor"];
 /// Prepare attempts before giving up under contention.
 const ATTEMPTS: u32 = 5;
-/// Acceptor records written between two compactions of the acceptor log.
-const COMPACT_EVERY: usize = 10_000;
 
 /// A ballot: a round number, with the proposer's index to break ties.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -52,30 +49,12 @@ struct Slot {
     value: Value,
 }
 
-/// The acceptor: per-key state, and where it is persisted (nowhere with
+/// The acceptor: per-key state, persisted before it answers (kept in memory only with
 /// `volatile-acceptor`).
 struct Acceptor {
     /// Set when the node is stopped (a crash in tests): it answers nothing more.
     stopped: bool,
-    slots: HashMap<String, Slot>,
-    log: Option<DurableLog>,
-    since_compaction: usize,
-}
-
-impl Acceptor {
-    /// Durably records a key's new state (before the acceptor answers).
-    fn persist(&mut self, key: &str) -> Result<(), String> {
-        let Some(log) = self.log.as_mut() else { return Ok(()) };
-        let slot = &self.slots[key];
-        log.append(&json!({"key": key, "slot": slot}), true).map_err(|e| format!("persisting acceptor state: {e}"))?;
-        self.since_compaction += 1;
-        if self.since_compaction >= COMPACT_EVERY {
-            let records: Vec<Value> = self.slots.iter().map(|(k, s)| json!({"key": k, "slot": s})).collect();
-            log.rewrite(&records).map_err(|e| format!("compacting acceptor state: {e}"))?;
-            self.since_compaction = 0;
-        }
-        Ok(())
-    }
+    slots: KeyedStore<Slot>,
 }
 
 /// How to start a node.
@@ -101,6 +80,7 @@ pub struct CasPaxos {
     transport: Arc<dyn Transport>,
     acceptor: Mutex<Acceptor>,
     round: AtomicU64,
+    group_commit: GroupCommit,
     read_no_writeback: bool,
 }
 
@@ -112,26 +92,16 @@ impl CasPaxos {
             return Err(std::io::Error::other(format!("{} is not among the nodes {:?}", opts.name, opts.nodes)));
         }
         let volatile = opts.bugs.iter().any(|b| b == "volatile-acceptor");
-        let mut slots = HashMap::new();
-        let log = if volatile {
-            None
-        } else {
-            let (log, records) = DurableLog::open(&opts.data, "acceptor", opts.lose_unsynced)?;
-            for r in records {
-                if let (Some(key), Ok(slot)) = (r["key"].as_str(), serde_json::from_value::<Slot>(r["slot"].clone())) {
-                    slots.insert(key.to_owned(), slot);
-                }
-            }
-            Some(log)
-        };
-        let round = slots.values().map(|s: &Slot| s.promised.round.max(s.accepted.round)).max().unwrap_or(0);
+        let slots: KeyedStore<Slot> = KeyedStore::open(&opts.data, "acceptor", opts.lose_unsynced, !volatile)?;
+        let round = slots.iter().map(|(_, s)| s.promised.round.max(s.accepted.round)).max().unwrap_or(0);
         Ok(CasPaxos {
             name: opts.name,
             index,
             nodes: opts.nodes,
             transport,
-            acceptor: Mutex::new(Acceptor { stopped: false, slots, log, since_compaction: 0 }),
+            acceptor: Mutex::new(Acceptor { stopped: false, slots }),
             round: AtomicU64::new(round),
+            group_commit: GroupCommit::default(),
             read_no_writeback: opts.bugs.iter().any(|b| b == "read-no-writeback"),
         })
     }
@@ -149,30 +119,30 @@ impl CasPaxos {
         Ok(a)
     }
 
-    /// Phase 1 at this acceptor.
-    fn prepare(&self, key: &str, ballot: Ballot) -> Result<Value, String> {
+    /// Phase 1 at this acceptor: the answer, and the ticket of the state change that
+    /// must be durable before it is sent.
+    fn prepare(&self, key: &str, ballot: Ballot) -> Result<(Value, u64), String> {
         let mut a = self.live_acceptor()?;
-        let slot = a.slots.entry(key.to_owned()).or_default();
+        let mut slot = a.slots.get(key).cloned().unwrap_or_default();
         if ballot > slot.promised && ballot > slot.accepted {
             slot.promised = ballot;
             let answer = json!({"ok": true, "accepted": slot.accepted, "value": slot.value});
-            a.persist(key)?;
-            Ok(answer)
+            let ticket = a.slots.put(key, slot, false).map_err(|e| format!("persisting acceptor state: {e}"))?;
+            Ok((answer, ticket))
         } else {
-            Ok(json!({"ok": false, "promised": slot.promised.max(slot.accepted)}))
+            Ok((json!({"ok": false, "promised": slot.promised.max(slot.accepted)}), 0))
         }
     }
 
-    /// Phase 2 at this acceptor.
-    fn accept(&self, key: &str, ballot: Ballot, value: Value) -> Result<Value, String> {
+    /// Phase 2 at this acceptor (answer and ticket, as for [`CasPaxos::prepare`]).
+    fn accept(&self, key: &str, ballot: Ballot, value: Value) -> Result<(Value, u64), String> {
         let mut a = self.live_acceptor()?;
-        let slot = a.slots.entry(key.to_owned()).or_default();
+        let slot = a.slots.get(key).cloned().unwrap_or_default();
         if ballot >= slot.promised && ballot > slot.accepted {
-            *slot = Slot { promised: ballot, accepted: ballot, value };
-            a.persist(key)?;
-            Ok(json!({"ok": true}))
+            let ticket = a.slots.put(key, Slot { promised: ballot, accepted: ballot, value }, false).map_err(|e| format!("persisting acceptor state: {e}"))?;
+            Ok((json!({"ok": true}), ticket))
         } else {
-            Ok(json!({"ok": false, "promised": slot.promised.max(slot.accepted)}))
+            Ok((json!({"ok": false, "promised": slot.promised.max(slot.accepted)}), 0))
         }
     }
 
@@ -237,30 +207,23 @@ impl PeerHandler for CasPaxos {
         Box::pin(async move {
             let key = body["key"].as_str().ok_or("message has no key")?.to_owned();
             let ballot: Ballot = serde_json::from_value(body["ballot"].clone()).map_err(|e| format!("bad ballot: {e}"))?;
-            match kind.as_str() {
-                "prepare" => self.prepare(&key, ballot),
-                "accept" => self.accept(&key, ballot, body["value"].clone()),
-                other => Err(format!("unknown message {other}")),
-            }
+            let (answer, ticket) = match kind.as_str() {
+                "prepare" => self.prepare(&key, ballot)?,
+                "accept" => self.accept(&key, ballot, body["value"].clone())?,
+                other => return Err(format!("unknown message {other}")),
+            };
+            // Persisted before answering: one fsync for every change made meanwhile.
+            let begin = || self.live_acceptor().map_err(std::io::Error::other)?.slots.begin_sync();
+            let finish = |done| self.live_acceptor().map_err(std::io::Error::other)?.slots.finish_sync(done);
+            self.group_commit.wait(ticket, begin, finish).await.map_err(|e| format!("persisting acceptor state: {e}"))?;
+            Ok(answer)
         })
     }
 }
 
 impl Design for CasPaxos {
     fn txn(&self, req: TxnRequest) -> BoxFuture<'_, Result<Vec<Value>, NodeError>> {
-        Box::pin(async move {
-            let mut results = Vec::with_capacity(req.ops.len());
-            for (i, op) in req.ops.iter().enumerate() {
-                match self.execute(op).await {
-                    Ok(r) => results.push(r),
-                    // Earlier micro-ops already took effect: the transaction as a whole did not
-                    // certainly fail.
-                    Err(e) if i > 0 => return Err(NodeError::indefinite("partial", format!("micro-op {i} failed after earlier ones took effect: {e}"))),
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(results)
-        })
+        Box::pin(async move { per_micro_op(&req.ops, |op| self.execute(op)).await })
     }
 
     fn status(&self) -> Value {
@@ -270,7 +233,7 @@ impl Design for CasPaxos {
             "role": "acceptor-proposer",
             "keys": a.slots.len(),
             "round": self.round.load(Ordering::SeqCst),
-            "durable": a.log.is_some(),
+            "durable": a.slots.is_durable(),
         })
     }
 

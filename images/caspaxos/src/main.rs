@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    run("caspaxos", &BUGS, |s: Startup| {
+    run("caspaxos", &BUGS, &[], |s: Startup| {
         let opts = Options { name: s.config.node, nodes: s.nodes, data: s.config.data, bugs: s.config.bugs, lose_unsynced: s.config.lose_unsynced };
         Ok(Arc::new(CasPaxos::open(opts, s.transport)?))
     })

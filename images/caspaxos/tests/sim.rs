@@ -26,7 +26,7 @@ const SCHEDULES: u64 = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_caspaxos_stays_linearizable_under_random_faults() {
-    let shape = ScheduleShape { nodes: 5, clients: 6, ops_per_client: 25, fault_steps: 40, fault_pause_ms: (1, 3), op_pause_ms: (0, 0), keys: 2 };
+    let shape = ScheduleShape { nodes: 5, clients: 6, ops_per_client: 25, fault_steps: 40, fault_pause_ms: (1, 3), op_pause_ms: (0, 0), cas: true, keys: 2 };
     let mut kinds: Vec<OpType> = Vec::new();
     let started = std::time::Instant::now();
     for seed in 0..SCHEDULES {

@@ -86,6 +86,25 @@ impl MicroOp {
     }
 }
 
+/// Runs a transaction one micro-op at a time with `execute` (designs whose transactions
+/// are not atomic). A failure after the first micro-op is indefinite: earlier ones
+/// already took effect.
+pub async fn per_micro_op<'a, F, Fut>(ops: &'a [MicroOp], mut execute: F) -> Result<Vec<Value>, NodeError>
+where
+    F: FnMut(&'a MicroOp) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, NodeError>>,
+{
+    let mut results = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        match execute(op).await {
+            Ok(r) => results.push(r),
+            Err(e) if i > 0 => return Err(NodeError::indefinite("partial", format!("micro-op {i} failed after earlier ones took effect: {e}"))),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(results)
+}
+
 /// A parsed `POST /txn` body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnRequest {

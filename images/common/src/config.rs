@@ -25,6 +25,9 @@ pub struct NodeConfig {
     /// At start, drop whatever was written but never fsynced.
     #[arg(long)]
     pub lose_unsynced: bool,
+    /// A design knob as `key=value` (several allowed), e.g. `--opt r=1`.
+    #[arg(long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
 }
 
 /// A peer: name and `ip:port`.
@@ -54,6 +57,18 @@ impl NodeConfig {
         self.bugs.iter().any(|b| b == bug)
     }
 
+    /// The knobs given with `--opt`, checked against the keys the design knows.
+    pub fn knobs(&self, known: &[&str]) -> Result<Vec<(String, String)>, String> {
+        self.opts
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if known.contains(&k) => Ok((k.to_owned(), v.to_owned())),
+                Some((k, _)) => Err(format!("unknown option {k:?}; this design knows: {}", known.join(", "))),
+                None => Err(format!("option {kv:?} is not key=value")),
+            })
+            .collect()
+    }
+
     /// Rejects bugs the design does not know.
     pub fn check_bugs(&self, known: &[&str]) -> Result<(), String> {
         match self.bugs.iter().find(|b| !known.contains(&b.as_str())) {
@@ -73,6 +88,10 @@ mod tests {
         assert_eq!(c.peers().unwrap()[1], Peer { name: "n2".into(), addr: "10.0.0.2:8080".into() });
         assert!(c.has_bug("x") && !c.has_bug("y"));
         assert!(c.check_bugs(&["y"]).unwrap_err().contains("unknown bug \"x\""));
+        let knobs = NodeConfig::parse_from(["node", "--node", "n1", "--opt", "r=1", "--opt", "w"]);
+        assert!(knobs.knobs(&["r", "w"]).unwrap_err().contains("not key=value"));
+        assert_eq!(NodeConfig::parse_from(["node", "--node", "n1", "--opt", "r=1"]).knobs(&["r"]).unwrap(), vec![("r".to_owned(), "1".to_owned())]);
+        assert!(NodeConfig::parse_from(["node", "--node", "n1", "--opt", "q=1"]).knobs(&["r"]).unwrap_err().contains("unknown option"));
         let bad = NodeConfig::parse_from(["node", "--node", "n1", "--peers", "n1"]);
         assert!(bad.peers().is_err());
     }

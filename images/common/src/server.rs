@@ -74,14 +74,16 @@ pub struct Startup {
     pub config: crate::config::NodeConfig,
     /// Every node's name, this one included.
     pub nodes: Vec<String>,
+    /// The `--opt key=value` knobs, checked against the design's list.
+    pub knobs: Vec<(String, String)>,
     /// Peer messages over HTTP.
     pub transport: Arc<crate::transport::HttpTransport>,
 }
 
-/// A design binary's whole `main`: parses the configuration, checks the bugs against
-/// `known`, builds the node with `build`, serves it. Errors go to stderr and the exit
-/// code, never a panic.
-pub async fn run<F>(design: &str, known: &[&str], build: F) -> std::process::ExitCode
+/// A design binary's whole `main`: parses the configuration, checks the bugs and knobs
+/// against the design's lists, builds the node with `build`, serves it. Errors go to
+/// stderr and the exit code, never a panic.
+pub async fn run<F>(design: &str, bugs: &[&str], knobs: &[&str], build: F) -> std::process::ExitCode
 where
     F: FnOnce(Startup) -> std::io::Result<Arc<dyn Design>>,
 {
@@ -91,13 +93,14 @@ where
     let node = config.node.clone();
     let port = config.port;
     let started = async {
-        config.check_bugs(known)?;
+        config.check_bugs(bugs)?;
+        let knobs = config.knobs(knobs)?;
         let peers = config.peers()?;
         let addrs = peers.iter().map(|p| (p.name.clone(), p.addr.clone())).collect();
         let transport = Arc::new(crate::transport::HttpTransport::new(addrs, std::time::Duration::from_millis(500)));
         let nodes = peers.into_iter().map(|p| p.name).collect();
         let bugs = config.bugs.clone();
-        let built = build(Startup { config, nodes, transport }).map_err(|e| format!("cannot start: {e}"))?;
+        let built = build(Startup { config, nodes, knobs, transport }).map_err(|e| format!("cannot start: {e}"))?;
         tracing::info!(node = %node, ?bugs, "{design} ready");
         serve(port, built).await.map_err(|e| format!("cannot serve on port {port}: {e}"))
     };

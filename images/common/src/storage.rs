@@ -7,7 +7,10 @@
 //! truncates it to the synced length, which is how faultline simulates losing writes
 //! that were never fsynced. A torn last record is ignored.
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -78,11 +81,28 @@ impl DurableLog {
     }
 
     /// Writes the synced length in place: a fixed-width number in one small write, so a
-    /// crash leaves the old or the new value, never a torn one.
+    /// crash leaves the old or the new value, never a torn one. It is not fsynced: it is
+    /// read after a process is killed, which keeps the page cache, and its whole purpose
+    /// is to say what a lost page cache would have lost.
     fn write_marker(&mut self) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
-        self.marker.write_all_at(format!("{:020}\n", self.synced).as_bytes(), 0)?;
-        self.marker.sync_data()
+        self.marker.write_all_at(format!("{:020}\n", self.synced).as_bytes(), 0)
+    }
+
+    /// A handle to fsync outside any lock, and the length it covers; then
+    /// [`DurableLog::mark_synced`].
+    pub fn sync_handle(&self) -> io::Result<(File, u64)> {
+        Ok((self.file.try_clone()?, self.len))
+    }
+
+    /// Records that the first `len` bytes were fsynced through a [`DurableLog::sync_handle`].
+    pub fn mark_synced(&mut self, len: u64) -> io::Result<()> {
+        let len = len.min(self.len);
+        if len > self.synced {
+            self.synced = len;
+            self.write_marker()?;
+        }
+        Ok(())
     }
 
     /// Replaces the log's content by `records` (compaction), durably.
@@ -102,6 +122,194 @@ impl DurableLog {
     /// Bytes written, and bytes known to be on disk.
     pub fn lengths(&self) -> (u64, u64) {
         (self.len, self.synced)
+    }
+}
+
+/// A persistent map from keys to states: each change is one record appended to a
+/// [`DurableLog`] (fsynced when asked), and the log is compacted to one record per key
+/// every `compact_every` changes. Without a log (`durable: false`) it lives in memory.
+pub struct KeyedStore<T> {
+    map: HashMap<String, T>,
+    log: Option<DurableLog>,
+    since_compaction: usize,
+    compact_every: usize,
+    /// Changes written, and changes known to be on disk (tickets for [`GroupCommit`]).
+    written: u64,
+    synced: u64,
+}
+
+impl<T: Serialize + DeserializeOwned> KeyedStore<T> {
+    /// Opens `<dir>/<name>.log` (see [`DurableLog::open`]) and recovers the map; or an
+    /// empty map in memory when not `durable`.
+    pub fn open(dir: &Path, name: &str, lose_unsynced: bool, durable: bool) -> io::Result<KeyedStore<T>> {
+        let mut map = HashMap::new();
+        let log = if durable {
+            let (log, records) = DurableLog::open(dir, name, lose_unsynced)?;
+            for (n, r) in records.into_iter().enumerate() {
+                let key = r["key"].as_str().ok_or_else(|| io::Error::other(format!("{name}.log record {}: no key", n + 1)))?.to_owned();
+                if r["removed"] == true {
+                    map.remove(&key);
+                    continue;
+                }
+                let state = serde_json::from_value(r["state"].clone()).map_err(|e| io::Error::other(format!("{name}.log record {}: {e}", n + 1)))?;
+                map.insert(key, state);
+            }
+            Some(log)
+        } else {
+            None
+        };
+        Ok(KeyedStore { map, log, since_compaction: 0, compact_every: 10_000, written: 0, synced: 0 })
+    }
+
+    /// A key's state.
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.map.get(key)
+    }
+
+    /// Every key and state.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &T)> {
+        self.map.iter()
+    }
+
+    /// How many keys it holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether it holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Whether changes reach the disk.
+    pub fn is_durable(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// Sets a key's state and writes it (fsynced when `sync`) before returning. The
+    /// answer is the change's ticket: it is durable once [`KeyedStore::sync`] reaches it.
+    pub fn put(&mut self, key: &str, state: T, sync: bool) -> io::Result<u64> {
+        self.record(json!({"key": key, "state": &state}), sync)?;
+        self.map.insert(key.to_owned(), state);
+        self.maybe_compact()?;
+        Ok(self.written)
+    }
+
+    /// Starts a group fsync of every change written so far: what to fsync, outside
+    /// the store's lock, before [`KeyedStore::finish_sync`].
+    pub fn begin_sync(&self) -> io::Result<PendingSync> {
+        let (file, len) = match &self.log {
+            Some(log) => log.sync_handle().map(|(f, len)| (Some(f), len))?,
+            None => (None, 0),
+        };
+        Ok(PendingSync { file, len, ticket: self.written })
+    }
+
+    /// Records a finished group fsync; answers the last durable ticket.
+    pub fn finish_sync(&mut self, done: PendingSync) -> io::Result<u64> {
+        if let Some(log) = self.log.as_mut() {
+            log.mark_synced(done.len)?;
+        }
+        self.synced = self.synced.max(done.ticket);
+        Ok(self.synced)
+    }
+
+    /// The last durable ticket.
+    pub fn synced(&self) -> u64 {
+        self.synced
+    }
+
+    /// Forgets a key, persistently.
+    pub fn remove(&mut self, key: &str, sync: bool) -> io::Result<()> {
+        if self.map.remove(key).is_some() {
+            self.record(json!({"key": key, "removed": true}), sync)?;
+        }
+        self.maybe_compact()
+    }
+
+    fn record(&mut self, record: Value, sync: bool) -> io::Result<()> {
+        self.written += 1;
+        if let Some(log) = self.log.as_mut() {
+            log.append(&record, sync)?;
+            self.since_compaction += 1;
+        }
+        if sync || self.log.is_none() {
+            self.synced = self.written;
+        }
+        Ok(())
+    }
+
+    fn maybe_compact(&mut self) -> io::Result<()> {
+        if self.since_compaction >= self.compact_every {
+            if let Some(log) = self.log.as_mut() {
+                let records: Vec<Value> = self.map.iter().map(|(k, s)| json!({"key": k, "state": s})).collect();
+                log.rewrite(&records)?;
+            }
+            self.since_compaction = 0;
+            self.synced = self.written;
+        }
+        Ok(())
+    }
+}
+
+/// A group fsync in progress: the file to fsync, the length and the ticket it covers.
+pub struct PendingSync {
+    file: Option<File>,
+    len: u64,
+    ticket: u64,
+}
+
+/// Group commit: many writers wait for their changes to be durable, and one fsync
+/// covers everyone who wrote before it. A writer writes without fsync (getting a
+/// ticket), releases its locks, then calls [`GroupCommit::wait`]; the first waiter runs
+/// the fsync, outside the store's lock, and the others wait for it.
+pub struct GroupCommit {
+    durable: tokio::sync::watch::Sender<u64>,
+    flushing: std::sync::atomic::AtomicBool,
+}
+
+impl Default for GroupCommit {
+    fn default() -> GroupCommit {
+        GroupCommit { durable: tokio::sync::watch::channel(0).0, flushing: std::sync::atomic::AtomicBool::new(false) }
+    }
+}
+
+impl GroupCommit {
+    /// Returns once `ticket` is durable. `begin` and `finish` are
+    /// [`KeyedStore::begin_sync`] and [`KeyedStore::finish_sync`], each taken under the
+    /// caller's lock; the fsync between them runs without it.
+    pub async fn wait(&self, ticket: u64, begin: impl Fn() -> io::Result<PendingSync>, finish: impl Fn(PendingSync) -> io::Result<u64>) -> io::Result<()> {
+        let flush = || {
+            let pending = begin()?;
+            if let Some(f) = &pending.file {
+                f.sync_data()?;
+            }
+            finish(pending)
+        };
+        use std::sync::atomic::Ordering;
+        let mut durable = self.durable.subscribe();
+        loop {
+            if *durable.borrow_and_update() >= ticket {
+                return Ok(());
+            }
+            if !self.flushing.swap(true, Ordering::AcqRel) {
+                // An fsync blocks: keep it off the async workers where the runtime allows.
+                let done = match tokio::runtime::Handle::current().runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(flush),
+                    _ => flush(),
+                };
+                self.flushing.store(false, Ordering::Release);
+                let synced = done?;
+                self.durable.send_if_modified(|d| {
+                    let newer = synced > *d;
+                    *d = (*d).max(synced);
+                    newer
+                });
+                continue;
+            }
+            // Someone else is flushing; their fsync may not cover us, so look again after.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(5), durable.changed()).await;
+        }
     }
 }
 
@@ -136,6 +344,23 @@ mod tests {
         let (log, kept) = DurableLog::open(dir.path(), "state", true).unwrap();
         assert_eq!(kept, vec![json!({"a": 1})], "losing unsynced writes keeps the synced prefix");
         assert_eq!(log.lengths().0, log.lengths().1);
+    }
+
+    #[test]
+    fn a_keyed_store_recovers_and_compacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store: KeyedStore<u64> = KeyedStore::open(dir.path(), "kv", false, true).unwrap();
+        store.compact_every = 3;
+        for i in 0..5 {
+            store.put(if i % 2 == 0 { "a" } else { "b" }, i, true).unwrap();
+        }
+        store.put("c", 9, true).unwrap();
+        store.remove("c", true).unwrap();
+        drop(store);
+        let store: KeyedStore<u64> = KeyedStore::open(dir.path(), "kv", true, true).unwrap();
+        assert_eq!((store.get("a"), store.get("b"), store.len()), (Some(&4), Some(&3), 2));
+        let volatile: KeyedStore<u64> = KeyedStore::open(dir.path(), "kv", false, false).unwrap();
+        assert!(volatile.is_empty() && !volatile.is_durable());
     }
 
     #[test]

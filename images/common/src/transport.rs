@@ -44,9 +44,10 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    fn call(&self, to: &str, kind: &str, body: Value) -> BoxFuture<'_, Result<Value, String>> {
-        let url = self.addrs.get(to).map(|a| format!("http://{a}/peer/{kind}"));
+impl HttpTransport {
+    /// Posts `body` to `path` on node `to`; a non-2xx answer is an error carrying its body.
+    pub fn post(&self, to: &str, path: &str, body: Value) -> BoxFuture<'_, Result<Value, String>> {
+        let url = self.addrs.get(to).map(|a| format!("http://{a}{path}"));
         Box::pin(async move {
             let url = url.ok_or("unknown peer")?;
             let request = hyper::Request::post(&url)
@@ -66,6 +67,12 @@ impl Transport for HttpTransport {
             };
             tokio::time::timeout(self.timeout, exchange).await.map_err(|_| format!("{url}: timed out"))?
         })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn call(&self, to: &str, kind: &str, body: Value) -> BoxFuture<'_, Result<Value, String>> {
+        self.post(to, &format!("/peer/{kind}"), body)
     }
 }
 

@@ -71,7 +71,7 @@ const AT_ONCE: u64 = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_raft_stays_linearizable_under_random_faults() {
-    let shape = ScheduleShape { nodes: 5, clients: 5, ops_per_client: 40, fault_steps: 25, fault_pause_ms: (5, 40), op_pause_ms: (2, 20), keys: 2 };
+    let shape = ScheduleShape { nodes: 5, clients: 5, ops_per_client: 40, fault_steps: 25, fault_pause_ms: (5, 40), op_pause_ms: (2, 20), cas: true, keys: 2 };
     let mut kinds: Vec<OpType> = Vec::new();
     let started = Instant::now();
     for batch in 0..SCHEDULES / AT_ONCE {

@@ -2,9 +2,11 @@
 //! in-process nodes on a simulated network (partitions, dropped messages, crashes and
 //! restarts from disk), a [`Recorder`] that writes the operations clients see as a
 //! faultline history, and [`random_register_schedule`], a seeded random fault schedule
-//! whose history is checked for linearizability by faultline's own checker.
+//! whose history is checked for linearizability by faultline's own checker; and
+//! [`loopback`], real HTTP servers on loopback ports for throughput measurements.
 
 mod cluster;
+pub mod loopback;
 mod recorder;
 mod schedule;
 

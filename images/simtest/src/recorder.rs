@@ -7,6 +7,7 @@ use faultline_history::{Op, OpType, Process};
 use node_common::api::{MicroOp, NodeError};
 use serde_json::{json, Value};
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// How an operation ended, for the client that ran it.
 #[derive(Debug)]
@@ -26,16 +27,41 @@ impl Outcome {
     }
 }
 
-/// A history being recorded.
-#[derive(Default)]
-pub struct Recorder(Mutex<Vec<Op>>);
+/// A history being recorded, with times from a monotonic clock.
+pub struct Recorder {
+    ops: Mutex<Vec<Op>>,
+    started: Instant,
+}
+
+impl Default for Recorder {
+    fn default() -> Recorder {
+        Recorder { ops: Mutex::new(Vec::new()), started: Instant::now() }
+    }
+}
 
 impl Recorder {
     fn push(&self, kind: OpType, process: u64, f: &str, value: Value) {
-        let mut ops = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ops = self.lock();
         let mut op = Op::new(kind, Process::Client(process), f, value);
         op.index = ops.len() as u64;
+        op.time = self.started.elapsed().as_nanos() as i64;
         ops.push(op);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Op>> {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a counter op on key `c` (f `add` with the delta, or `read` of the total) on
+    /// node `node` as `process`, recording invoke and completion.
+    pub async fn counter(&self, cluster: &Cluster, process: u64, node: usize, delta: Option<i64>) -> Outcome {
+        let (f, invoke, op) = match delta {
+            Some(d) => ("add", json!(d), MicroOp::Incr("c".into(), d)),
+            None => ("read", Value::Null, MicroOp::Read("c".into())),
+        };
+        self.push(OpType::Invoke, process, f, invoke.clone());
+        let outcome = cluster.txn(node, &format!("p{process}"), next_seq(), vec![op]).await;
+        self.complete(process, f, invoke, outcome.map(|mut r| if f == "read" { r.pop().map_or(Value::Null, |m| m[2].clone()) } else { Value::Null }))
     }
 
     /// Runs a register op (read, write or cas, on `[key, value]`) on node `node` as
@@ -86,13 +112,13 @@ impl Recorder {
 
     /// The history so far.
     pub fn history(&self) -> History {
-        let ops = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let ops = self.lock().clone();
         History::new(ops).expect("the recorder pairs every invoke with one completion")
     }
 
     /// The kinds of every event so far.
     pub fn kinds(&self) -> Vec<OpType> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|o| o.kind).collect()
+        self.lock().iter().map(|o| o.kind).collect()
     }
 
     /// Checks the register history for linearizability (cas-register model).

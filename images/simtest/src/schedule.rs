@@ -26,6 +26,8 @@ pub struct ScheduleShape {
     pub fault_pause_ms: (u64, u64),
     /// Each client pauses between two operations for a time drawn from this range, in ms.
     pub op_pause_ms: (u64, u64),
+    /// Whether clients also run cas (else only reads and blind writes).
+    pub cas: bool,
     /// Registers the clients share.
     pub keys: u32,
 }
@@ -61,7 +63,7 @@ pub async fn random_register_schedule(factory: Factory, shape: &ScheduleShape, s
                     *n += 1;
                     *n
                 };
-                let op = match rng.gen_range(0..3) {
+                let op = match rng.gen_range(0..if shape.cas { 3 } else { 2 }) {
                     0 => MicroOp::Read(key),
                     1 => MicroOp::Write(key, json!(fresh)),
                     _ => MicroOp::Cas(key, json!(rng.gen_range(0..fresh)), json!(fresh)),
