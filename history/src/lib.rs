@@ -11,6 +11,7 @@ mod error;
 mod history;
 mod jsonl;
 mod op;
+pub mod generator;
 
 pub use error::{HistoryError, ParseError};
 pub use history::History;

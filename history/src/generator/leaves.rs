@@ -1,0 +1,122 @@
+//! Generators that make operations: fixed ones, from a function, and sleeps.
+
+use super::{Ctx, Event, Gen, Generator, Invocation, Step};
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+
+/// A small, fast, seedable random number generator (splitmix64), carried inside
+/// generators by value so they stay pure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when n is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+
+    /// A derived generator, for a child that needs its own stream.
+    pub fn split(&mut self) -> Rng {
+        Rng(self.next_u64())
+    }
+}
+
+/// Operations from a function of a random stream and a counter: `(f, value)` each
+/// time, forever. The counter starts at 0 and goes up by one per operation (for unique
+/// values).
+pub fn from_fn(seed: u64, f: impl Fn(&mut Rng, u64) -> (String, Value) + Send + Sync + 'static) -> Gen {
+    Arc::new(FromFn { f: Arc::new(f), rng: Rng(seed), n: 0 })
+}
+
+type OpFn = Arc<dyn Fn(&mut Rng, u64) -> (String, Value) + Send + Sync>;
+
+struct FromFn {
+    f: OpFn,
+    rng: Rng,
+    n: u64,
+}
+
+impl fmt::Debug for FromFn {
+    fn fmt(&self, fmt: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(fmt, "FromFn(n={})", self.n)
+    }
+}
+
+impl Generator for FromFn {
+    fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
+        let Some(thread) = ctx.some_free() else { return Some((Step::Pending, self)) };
+        let mut rng = self.rng;
+        let (f, value) = (self.f)(&mut rng, self.n);
+        let next = Arc::new(FromFn { f: self.f.clone(), rng, n: self.n + 1 });
+        Some((Step::Op(Invocation { thread, at: ctx.time, f, value }), next))
+    }
+
+    fn update(self: Arc<Self>, _: &Ctx, _: &Event) -> Gen {
+        self
+    }
+}
+
+/// One operation, then nothing.
+pub fn once(f: &str, value: Value) -> Gen {
+    ops(vec![(f.to_owned(), value)])
+}
+
+/// These operations, in order, then nothing.
+pub fn ops(list: Vec<(String, Value)>) -> Gen {
+    Arc::new(Ops { list: Arc::new(list), next: 0 })
+}
+
+#[derive(Debug)]
+struct Ops {
+    list: Arc<Vec<(String, Value)>>,
+    next: usize,
+}
+
+impl Generator for Ops {
+    fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
+        let (f, value) = self.list.get(self.next)?.clone();
+        let Some(thread) = ctx.some_free() else { return Some((Step::Pending, self)) };
+        let next = Arc::new(Ops { list: self.list.clone(), next: self.next + 1 });
+        Some((Step::Op(Invocation { thread, at: ctx.time, f, value }), next))
+    }
+
+    fn update(self: Arc<Self>, _: &Ctx, _: &Event) -> Gen {
+        self
+    }
+}
+
+/// Nothing for `dt` nanoseconds from the first time it is asked, then nothing more.
+pub fn sleep(dt: u64) -> Gen {
+    Arc::new(Sleep { dt, until: None })
+}
+
+#[derive(Debug)]
+struct Sleep {
+    dt: u64,
+    until: Option<u64>,
+}
+
+impl Generator for Sleep {
+    fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
+        let until = self.until.unwrap_or(ctx.time + self.dt);
+        (ctx.time < until).then(|| (Step::Pending, Arc::new(Sleep { dt: self.dt, until: Some(until) }) as Gen))
+    }
+
+    fn update(self: Arc<Self>, _: &Ctx, _: &Event) -> Gen {
+        self
+    }
+}
