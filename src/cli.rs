@@ -15,6 +15,10 @@ pub struct Cli {
 /// faultline's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a chaos test: a cluster in Docker, a workload under faults, the verdict.
+    Test(Box<TestArgs>),
+    /// Check a stored run again, with the checkers of its workload.
+    Analyze(AnalyzeArgs),
     /// Check a recorded history offline (faultline JSONL, Jepsen EDN, Porcupine logs).
     Check(CheckArgs),
     /// Build the images faultline runs (built from a Debian rootfs: nothing is pulled).
@@ -33,6 +37,85 @@ pub enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+}
+
+/// Options of `faultline test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The design under test (raft, dynamo, caspaxos, beacon).
+    #[arg(long)]
+    pub design: String,
+    /// Switch on a bug in the nodes (several allowed).
+    #[arg(long = "bug")]
+    pub bugs: Vec<String>,
+    /// A design knob, `key=value` (several allowed), e.g. `--node-opt r=1`.
+    #[arg(long = "node-opt")]
+    pub node_opts: Vec<String>,
+    /// The workload: register, set, counter, bank, list-append, rw-register.
+    #[arg(long, default_value = "register")]
+    pub workload: String,
+    /// The consistency model transactional workloads are checked against.
+    #[arg(long)]
+    pub consistency_model: Option<String>,
+    /// Faults, comma-separated (partition, kill, pause, clock, packet), a scripted
+    /// schedule (isolate-leader, kill-during-election), or none.
+    #[arg(long, default_value = "partition")]
+    pub nemesis: String,
+    /// Seconds a fault lasts, and between faults.
+    #[arg(long, default_value_t = 5.0)]
+    pub nemesis_interval: f64,
+    /// Which nodes faults strike, comma-separated: one, minority, majority, all, leader.
+    #[arg(long, value_delimiter = ',')]
+    pub nemesis_targets: Vec<String>,
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Client threads (default: twice the nodes).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Client operations per second, all threads together (0: unlimited).
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Seconds of workload under faults.
+    #[arg(long, default_value_t = 30.0)]
+    pub time_limit: f64,
+    /// The seed of every random choice (default: from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How many tests to run one after another (seeds seed, seed+1, …).
+    #[arg(long, default_value_t = 1)]
+    pub test_count: u32,
+    /// Nodes drop writes they never fsynced each time they start (kill = power loss).
+    #[arg(long)]
+    pub lose_unsynced: bool,
+    /// Seconds a client operation may take before it is recorded as unknown (info).
+    #[arg(long, default_value_t = 2.0)]
+    pub op_timeout: f64,
+    /// Seconds to let the cluster recover after healing, before final reads.
+    #[arg(long, default_value_t = 3.0)]
+    pub recovery: f64,
+    /// Leave the cluster running at the end.
+    #[arg(long)]
+    pub leave_running: bool,
+    /// The results store.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// The run's name in the store (default: design-workload).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Rerun a stored run: its options, its seed and its recorded faults.
+    #[arg(long)]
+    pub replay: Option<PathBuf>,
+    /// The base image.
+    #[command(flatten)]
+    pub base: BaseImageArg,
+}
+
+/// Options of `faultline analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// A stored run's directory (e.g. store/latest).
+    pub run: PathBuf,
 }
 
 /// `faultline cluster …`

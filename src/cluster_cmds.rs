@@ -6,6 +6,7 @@
 use crate::cli::{ClusterCommand, ClusterUpArgs, RunArg};
 use crate::docker_cmds::{base, node};
 use crate::exit::Exit;
+use crate::shutdown::Shutdown;
 use anyhow::anyhow;
 use bollard::query_parameters::ListContainersOptions;
 use bollard::Docker;
@@ -63,27 +64,6 @@ async fn up(args: ClusterUpArgs) -> Result<i32, Exit> {
         Err(panic) => {
             let _ = clean::remove_labelled(&docker, Some(&run)).await;
             std::panic::resume_unwind(panic)
-        }
-    }
-}
-
-/// SIGINT and SIGTERM, caught from the moment [`Shutdown::listen`] returns.
-struct Shutdown {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Shutdown {
-    fn listen() -> std::io::Result<Shutdown> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Shutdown { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
-    }
-
-    /// Resolves on the first signal, naming it.
-    async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.interrupt.recv() => "interrupted",
-            _ = self.terminate.recv() => "terminated",
         }
     }
 }

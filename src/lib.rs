@@ -1,7 +1,11 @@
 //! faultline: Jepsen-style chaos testing for replicated databases, in Docker.
 //!
 //! The binary's building blocks: [`runtime`] talks to Docker (images built with no
-//! registry, labelled objects, cleanup, the capability probe). The checkers live in the
-//! `faultline-checkers` crate and the history model in `faultline-history`.
+//! registry, labelled objects, cleanup, the capability probe); [`runner`] is
+//! `faultline test` end to end (cluster, workload under faults, heal, final reads,
+//! check, store). The checkers live in `faultline-checkers`, the history model and the
+//! generator algebra in `faultline-history`, workloads in `faultline-workloads` and
+//! faults in `faultline-nemesis`.
 
+pub mod runner;
 pub mod runtime;

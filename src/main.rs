@@ -9,6 +9,8 @@ mod cli;
 mod cluster_cmds;
 mod docker_cmds;
 mod exit;
+mod shutdown;
+mod test_cmd;
 
 use clap::Parser;
 use exit::Exit;
@@ -31,6 +33,8 @@ fn run() -> i32 {
         }
     };
     let outcome = match cli.command {
+        cli::Command::Test(args) => docker_cmds::block_on(test_cmd::run(*args)),
+        cli::Command::Analyze(args) => test_cmd::analyze(&args),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Images { command: cli::ImagesCommand::Build(args) } => docker_cmds::block_on(docker_cmds::images_build(args)),
         cli::Command::Cluster { command } => docker_cmds::block_on(cluster_cmds::run(command)),

@@ -10,7 +10,7 @@
 //! Every object carries the run's labels.
 
 use super::exec::{exec, exec_ok, ExecOutput};
-use super::http::NodeClient;
+use faultline_workloads::http::NodeClient;
 use super::{clean, labels, RuntimeError};
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
@@ -194,6 +194,28 @@ impl Cluster {
             return Ok(());
         }
         exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
+    }
+
+    /// Replaces every network fault of `node` by: drop everything from and to `from`,
+    /// and drop `loss_percent` % of other incoming packets at random (iptables
+    /// `statistic`; DESIGN §5's fallback where netem is missing). One exec, so the
+    /// node is never left half-configured by an interrupted change.
+    pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32) -> Result<(), RuntimeError> {
+        let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}")];
+        for peer in from {
+            rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP && iptables -w -A {CHAIN_OUT} -d {ip} -j DROP", ip = peer.ip));
+        }
+        if loss_percent > 0 {
+            let p = f64::from(loss_percent.min(100)) / 100.0;
+            rules.push(format!("iptables -w -A {CHAIN_IN} -m statistic --mode random --probability {p} -j DROP"));
+        }
+        exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
+    }
+
+    /// Sets the wall-clock offset (seconds) libfaketime applies to `node`'s process.
+    pub async fn set_clock(&self, node: &Node, offset_s: i64) -> Result<(), RuntimeError> {
+        let cmd = format!("echo {offset_s:+} > {FAKETIME_FILE}");
+        exec_ok(&self.docker, &node.holder, &["sh", "-c", &cmd]).await.map(|_| ())
     }
 
     /// Removes every partition rule of `node`.

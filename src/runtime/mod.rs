@@ -11,7 +11,6 @@ mod connect;
 mod error;
 pub mod cluster;
 pub mod exec;
-pub mod http;
 pub mod labels;
 pub mod node_image;
 pub mod probe;

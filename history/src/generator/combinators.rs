@@ -1,7 +1,7 @@
 //! Generators made of generators.
 
 use super::leaves::Rng;
-use super::{soonest, Ctx, Event, EventKind, Gen, Generator, Step, Thread};
+use super::{combine, Ctx, Event, EventKind, Gen, Generator, Step, Thread};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
@@ -222,13 +222,10 @@ struct EachThread {
 impl Generator for EachThread {
     fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
         let threads: Vec<Thread> = ctx.all.iter().copied().collect();
-        let answers = threads.iter().enumerate().map(|(i, t)| {
-            let gen = self.per.get(t).cloned().unwrap_or_else(|| self.template.clone());
-            (i, gen.op(&ctx.restrict(|x| x == *t)))
-        });
-        let (i, step, next) = soonest(answers)?;
-        let mut per = (*self.per).clone();
-        per.insert(threads[i], next);
+        let old: Vec<Gen> = threads.iter().map(|t| self.per.get(t).cloned().unwrap_or_else(|| self.template.clone())).collect();
+        let answers = threads.iter().zip(&old).map(|(t, g)| g.clone().op(&ctx.restrict(|x| x == *t))).collect();
+        let (step, gens) = combine(&old, answers)?;
+        let per: BTreeMap<Thread, Gen> = threads.into_iter().zip(gens).collect();
         Some((step, Arc::new(EachThread { template: self.template.clone(), per: Arc::new(per) })))
     }
 
@@ -310,9 +307,8 @@ struct Any {
 
 impl Generator for Any {
     fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
-        let (i, step, next) = soonest(self.gens.iter().enumerate().map(|(i, g)| (i, g.clone().op(ctx))))?;
-        let mut gens = (*self.gens).clone();
-        gens[i] = next;
+        let answers = self.gens.iter().map(|g| g.clone().op(ctx)).collect();
+        let (step, gens) = combine(&self.gens, answers)?;
         Some((step, Arc::new(Any { gens: Arc::new(gens) })))
     }
 

@@ -1,6 +1,6 @@
 //! Generators that make operations: fixed ones, from a function, and sleeps.
 
-use super::{Ctx, Event, Gen, Generator, Invocation, Step};
+use super::{Ctx, Event, Gen, Generator, Invocation, Step, Thread};
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ impl Rng {
 }
 
 /// Operations from a function of a random stream and a counter: `(f, value)` each
-/// time, forever. The counter starts at 0 and goes up by one per operation (for unique
+/// time, forever, each on a free thread picked from the same stream. The counter starts at 0 and goes up by one per operation (for unique
 /// values).
 pub fn from_fn(seed: u64, f: impl Fn(&mut Rng, u64) -> (String, Value) + Send + Sync + 'static) -> Gen {
     Arc::new(FromFn { f: Arc::new(f), rng: Rng(seed), n: 0 })
@@ -58,8 +58,12 @@ impl fmt::Debug for FromFn {
 
 impl Generator for FromFn {
     fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
-        let Some(thread) = ctx.some_free() else { return Some((Step::Pending, self)) };
+        if ctx.free.is_empty() {
+            return Some((Step::Pending, self));
+        }
         let mut rng = self.rng;
+        // A random free thread, so every thread (and the node it talks to) gets work.
+        let thread = ctx.free.iter().nth(rng.below(ctx.free.len() as u64) as usize).copied().unwrap_or(Thread::Nemesis);
         let (f, value) = (self.f)(&mut rng, self.n);
         let next = Arc::new(FromFn { f: self.f.clone(), rng, n: self.n + 1 });
         Some((Step::Op(Invocation { thread, at: ctx.time, f, value }), next))

@@ -123,23 +123,46 @@ pub trait Generator: Debug + Send + Sync + 'static {
     fn update(self: Arc<Self>, _ctx: &Ctx, _event: &Event) -> Gen;
 }
 
-/// Of several candidate answers, the operation due soonest (ties: the first), else
-/// pending if any is pending, else nothing.
-pub(crate) fn soonest(answers: impl IntoIterator<Item = (usize, Option<(Step, Gen)>)>) -> Option<(usize, Step, Gen)> {
-    let mut best: Option<(usize, Step, Gen)> = None;
-    for (i, answer) in answers {
-        let Some((step, gen)) = answer else { continue };
-        let better = match (&best, &step) {
-            (None, _) => true,
-            (Some((_, Step::Pending, _)), Step::Op(_)) => true,
-            (Some((_, Step::Op(a), _)), Step::Op(b)) => b.at < a.at,
-            _ => false,
-        };
-        if better {
-            best = Some((i, step, gen));
+/// Combines the answers of several generators asked at once: the operation due
+/// soonest (ties: the first) is the step, else pending if any is pending, else nothing.
+/// The returned generators are the chosen child's next, every pending child's next
+/// (a pending answer commits nothing, and may start a timer that must keep running),
+/// and the others unchanged.
+pub(crate) fn combine(old: &[Gen], answers: Vec<Option<(Step, Gen)>>) -> Option<(Step, Vec<Gen>)> {
+    let mut chosen: Option<usize> = None;
+    let mut pending = false;
+    for (i, a) in answers.iter().enumerate() {
+        match a {
+            Some((Step::Op(inv), _)) => {
+                let better = match chosen.and_then(|c| answers[c].as_ref()) {
+                    Some((Step::Op(best), _)) => inv.at < best.at,
+                    _ => true,
+                };
+                if better {
+                    chosen = Some(i);
+                }
+            }
+            Some((Step::Pending, _)) => pending = true,
+            None => {}
         }
     }
-    best
+    if chosen.is_none() && !pending {
+        return None;
+    }
+    let mut step = Step::Pending;
+    let gens = answers
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Some((Step::Pending, next)) => next,
+            Some((s @ Step::Op(_), next)) if Some(i) == chosen => {
+                step = s;
+                next
+            }
+            _ => old[i].clone(),
+        })
+        .collect();
+    Some((step, gens))
 }
 
 #[cfg(test)]

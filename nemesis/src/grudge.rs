@@ -1,0 +1,90 @@
+//! Partition shapes as grudges: for each node, the nodes whose packets it drops.
+
+use faultline_history::generator::Rng;
+use std::collections::BTreeMap;
+
+/// For each node, the nodes it drops packets from (and to).
+pub type Grudge = BTreeMap<String, Vec<String>>;
+
+/// The partition shapes.
+pub const SHAPES: [&str; 5] = ["one", "halves", "majorities-ring", "bridge", "isolate-leader"];
+
+/// A grudge that cuts every node of `a` off from every node of `b`.
+pub fn split(a: &[String], b: &[String]) -> Grudge {
+    let mut g = Grudge::new();
+    for x in a {
+        g.insert(x.clone(), b.to_vec());
+    }
+    for y in b {
+        g.insert(y.clone(), a.to_vec());
+    }
+    g
+}
+
+/// `node` cut off from every other node.
+pub fn isolate(node: &str, nodes: &[String]) -> Grudge {
+    let others: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();
+    split(&[node.to_owned()], &others)
+}
+
+fn shuffled(nodes: &[String], rng: &mut Rng) -> Vec<String> {
+    let mut v = nodes.to_vec();
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    v
+}
+
+/// The grudge of a shape (all but `isolate-leader`, which needs the leader).
+pub fn shape(name: &str, nodes: &[String], rng: &mut Rng) -> Result<Grudge, String> {
+    let v = shuffled(nodes, rng);
+    let n = v.len();
+    Ok(match name {
+        "one" => isolate(&v[0], nodes),
+        "halves" => split(&v[..n / 2], &v[n / 2..]),
+        "bridge" => {
+            // Two halves that cannot talk, and one node between them that talks to both.
+            let half = n / 2;
+            split(&v[..half], v.get(half + 1..).unwrap_or(&[]))
+        }
+        "majorities-ring" => {
+            // Each node keeps the nodes within distance m on a ring: a majority each,
+            // but no two the same majority.
+            let m = (n / 2).div_ceil(2);
+            let mut g = Grudge::new();
+            for (i, node) in v.iter().enumerate() {
+                let dropped = v.iter().enumerate().filter(|(j, _)| {
+                    let d = (i as isize - *j as isize).unsigned_abs();
+                    d.min(n - d) > m
+                });
+                g.insert(node.clone(), dropped.map(|(_, x)| x.clone()).collect());
+            }
+            g
+        }
+        other => return Err(format!("unknown partition shape {other:?}; one of {}", SHAPES.join(", "))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn shapes_cut_what_they_should() {
+        let mut rng = Rng(1);
+        let halves = shape("halves", &nodes(5), &mut rng).unwrap();
+        let sizes: Vec<usize> = halves.values().map(Vec::len).collect();
+        assert!(sizes.iter().all(|s| *s == 2 || *s == 3), "{halves:?}");
+        let one = shape("one", &nodes(5), &mut rng).unwrap();
+        assert_eq!(one.values().filter(|v| v.len() == 4).count(), 1);
+        let ring = shape("majorities-ring", &nodes(5), &mut rng).unwrap();
+        assert!(ring.values().all(|v| v.len() == 2), "each node sees itself and two others: {ring:?}");
+        let bridge = shape("bridge", &nodes(5), &mut rng).unwrap();
+        assert_eq!(bridge.len(), 4, "the bridge node keeps everyone: {bridge:?}");
+        assert!(shape("star", &nodes(3), &mut rng).is_err());
+    }
+}

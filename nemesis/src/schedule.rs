@@ -1,0 +1,159 @@
+//! When and where faults strike: random schedules from a list of kinds, scripted ones
+//! for bugs random faults find rarely, and replays of a recorded run's faults.
+
+use crate::catalogue::{FaultKind, Target};
+use crate::grudge;
+use faultline_history::generator::{self, delay, from_fn, nemesis, ops, repeat, sleep, then, Gen, Rng};
+use faultline_history::Op;
+use serde_json::{json, Value};
+
+/// The scripted schedules.
+pub const SCRIPTED: [&str; 2] = ["isolate-leader", "kill-during-election"];
+
+const SECOND: u64 = 1_000_000_000;
+
+/// Picks `count` distinct nodes at random.
+fn pick(nodes: &[String], count: usize, rng: &mut Rng) -> Vec<String> {
+    let mut v = nodes.to_vec();
+    for i in (1..v.len()).rev() {
+        v.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    v.truncate(count);
+    v.sort();
+    v
+}
+
+/// The start operation of a fault of `kind`, with its targets decided now.
+fn start(kind: FaultKind, nodes: &[String], targets: &[Target], rng: &mut Rng) -> (String, Value) {
+    let f = format!("start-{}", kind.name());
+    let target = targets[rng.below(targets.len() as u64) as usize];
+    let chosen = |rng: &mut Rng| match target {
+        Target::Leader => json!({"target": "leader"}),
+        t => json!({"target": t.name(), "nodes": pick(nodes, t.count(nodes.len()), rng)}),
+    };
+    let value = match kind {
+        FaultKind::Partition => {
+            let shape = grudge::SHAPES[rng.below(grudge::SHAPES.len() as u64) as usize];
+            match grudge::shape(shape, nodes, rng) {
+                Ok(g) => json!({"shape": shape, "grudge": g}),
+                Err(_) => json!({"shape": "isolate-leader"}),
+            }
+        }
+        FaultKind::Clock => {
+            let mut v = chosen(rng);
+            let skew = 1 + rng.below(60) as i64;
+            v["offset_s"] = json!(if rng.below(2) == 0 { skew } else { -skew });
+            v
+        }
+        FaultKind::Packet => {
+            let mut v = chosen(rng);
+            v["loss_percent"] = json!(10 + 10 * rng.below(5));
+            v
+        }
+        FaultKind::Kill | FaultKind::Pause => chosen(rng),
+    };
+    (f, value)
+}
+
+/// A random schedule: every `interval` ns a fault of one of `kinds` (picked at random)
+/// starts, and `interval` ns later it stops; forever. Targets are drawn from
+/// `targets` (all of them when empty).
+pub fn random_schedule(kinds: &[FaultKind], targets: &[Target], nodes: &[String], interval: u64, seed: u64) -> Gen {
+    let (kinds, nodes) = (kinds.to_vec(), nodes.to_vec());
+    let targets = if targets.is_empty() { Target::ALL.to_vec() } else { targets.to_vec() };
+    let step = from_fn(seed, move |rng, n| {
+        // The kind of fault number n/2 depends on the seed and n/2 alone, so its stop
+        // knows what it stops without state.
+        let kind = kinds[Rng(seed ^ (n / 2).wrapping_mul(0x9e37_79b9)).below(kinds.len() as u64) as usize];
+        if n % 2 == 0 {
+            start(kind, &nodes, &targets, rng)
+        } else {
+            (format!("stop-{}", kind.name()), Value::Null)
+        }
+    });
+    nemesis(then(vec![sleep(interval), delay(interval, step)]))
+}
+
+/// A scripted schedule by name (see [`SCRIPTED`]), repeating every `interval` ns.
+pub fn scripted_schedule(name: &str, interval: u64) -> Result<Gen, String> {
+    let round = match name {
+        "isolate-leader" => then(vec![
+            sleep(interval),
+            ops(vec![("start-partition".into(), json!({"shape": "isolate-leader"}))]),
+            sleep(interval),
+            ops(vec![("stop-partition".into(), Value::Null)]),
+        ]),
+        // Kill the leader; while the others elect a new one, bounce (kill and restart
+        // at once) a voter; later restart the leader.
+        "kill-during-election" => then(vec![
+            sleep(interval),
+            ops(vec![("start-kill".into(), json!({"target": "leader"}))]),
+            sleep(SECOND / 2),
+            ops(vec![("bounce".into(), json!({"target": "one-alive"}))]),
+            sleep(interval),
+            ops(vec![("stop-kill".into(), Value::Null)]),
+        ]),
+        other => return Err(format!("unknown scripted schedule {other:?}; one of {}", SCRIPTED.join(", "))),
+    };
+    Ok(nemesis(repeat(round)))
+}
+
+/// Replays the faults of a recorded run: the nemesis invocations of `faults`, each at
+/// its recorded time, with its recorded targets (the leader resolved as recorded).
+pub fn replay_schedule(faults: &[Op]) -> Gen {
+    let mut steps = Vec::new();
+    let mut last = 0u64;
+    for op in faults.iter().filter(|o| o.kind == faultline_history::OpType::Invoke) {
+        let at = op.time.max(0) as u64;
+        steps.push(sleep(at.saturating_sub(last)));
+        steps.push(ops(vec![(op.f.clone(), op.value.clone())]));
+        last = at;
+    }
+    nemesis(then(steps))
+}
+
+/// How many operations a schedule would start in its first `seconds` (for previews).
+pub fn preview(gen: Gen, seconds: u64) -> Vec<generator::Simulated> {
+    generator::simulate(generator::time_limit(seconds * SECOND, gen), 0, 0, 10_000, |_| generator::EventKind::Info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes() -> Vec<String> {
+        (1..=5).map(|i| format!("n{i}")).collect()
+    }
+
+    #[test]
+    fn random_schedules_alternate_start_and_stop_and_are_seeded() {
+        let gen = || random_schedule(&[FaultKind::Partition, FaultKind::Kill], &[], &nodes(), 10 * SECOND, 42);
+        let a = preview(gen(), 65);
+        assert_eq!(a, preview(gen(), 65));
+        let fs: Vec<&str> = a.iter().map(|s| s.f.as_str()).collect();
+        assert_eq!(fs.len(), 6);
+        assert_eq!(a.iter().map(|s| s.time / SECOND).collect::<Vec<_>>(), [10, 20, 30, 40, 50, 60]);
+        for pair in fs.chunks(2) {
+            assert_eq!(pair[0].strip_prefix("start-"), pair[1].strip_prefix("stop-"), "{fs:?}");
+        }
+        assert_ne!(preview(random_schedule(&[FaultKind::Partition, FaultKind::Kill], &[], &nodes(), 10 * SECOND, 7), 65), a);
+    }
+
+    #[test]
+    fn scripted_schedules_and_replays() {
+        let s = preview(scripted_schedule("kill-during-election", 5 * SECOND).unwrap(), 12);
+        let fs: Vec<&str> = s.iter().map(|x| x.f.as_str()).collect();
+        assert_eq!(fs, ["start-kill", "bounce", "stop-kill"]);
+        assert!(scripted_schedule("chaos", SECOND).is_err());
+        let recorded: Vec<Op> = s
+            .iter()
+            .map(|x| {
+                let mut op = Op::new(faultline_history::OpType::Invoke, faultline_history::Process::Nemesis, x.f.clone(), x.value.clone());
+                op.time = x.time as i64;
+                op
+            })
+            .collect();
+        let replayed = preview(replay_schedule(&recorded), 60);
+        assert_eq!(replayed, s, "a replay invokes the same faults at the same times");
+    }
+}

@@ -1,0 +1,85 @@
+//! The nemesis's view of a Docker cluster: [`ClusterControl`] over the runtime.
+
+use crate::runtime::cluster::Cluster;
+use crate::runtime::probe::Probe;
+use faultline_nemesis::execute::BoxFuture;
+use faultline_nemesis::{ClusterControl, FaultKind};
+use faultline_workloads::adapter::Adapter;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A Docker cluster, the capabilities probed on this machine, and how to ask nodes
+/// for their status.
+pub struct DockerControl {
+    /// The cluster.
+    pub cluster: Arc<Cluster>,
+    /// What this machine can do.
+    pub probe: Probe,
+    /// For `/status` (the leader).
+    pub adapter: Arc<dyn Adapter>,
+    /// Whether the design's binary honours libfaketime (not Go, not static).
+    pub clock_skewable: bool,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl ClusterControl for DockerControl {
+    fn nodes(&self) -> Vec<String> {
+        self.cluster.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    fn supports(&self, kind: FaultKind) -> Result<(), String> {
+        let need = |cap: &str| if self.probe.has(cap) { Ok(()) } else { Err(format!("this machine lacks {cap} (see `faultline doctor`)")) };
+        match kind {
+            FaultKind::Partition => need("iptables"),
+            FaultKind::Packet => need("iptables-statistic"),
+            FaultKind::Clock if !self.clock_skewable => Err("this design's binary ignores libfaketime".to_owned()),
+            FaultKind::Clock => need("libfaketime"),
+            FaultKind::Kill | FaultKind::Pause => Ok(()),
+        }
+    }
+
+    fn set_network<'a>(&'a self, grudge: &'a BTreeMap<String, Vec<String>>, loss: &'a BTreeMap<String, u32>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let changes = self.cluster.nodes.iter().map(|node| async move {
+                let dropped: Vec<&_> = grudge.get(&node.name).into_iter().flatten().filter_map(|p| self.cluster.node(p).ok()).collect();
+                self.cluster.set_network(node, &dropped, loss.get(&node.name).copied().unwrap_or(0)).await.map_err(err)
+            });
+            futures_util::future::join_all(changes).await.into_iter().collect::<Result<Vec<()>, String>>().map(|_| ())
+        })
+    }
+
+    fn kill<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.cluster.kill(self.cluster.node(node).map_err(err)?, "SIGKILL").await.map_err(err) })
+    }
+
+    fn start<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.cluster.restart(self.cluster.node(node).map_err(err)?).await.map_err(err) })
+    }
+
+    fn pause<'a>(&'a self, node: &'a str, paused: bool) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let n = self.cluster.node(node).map_err(err)?;
+            if paused { self.cluster.pause(n).await } else { self.cluster.unpause(n).await }.map_err(err)
+        })
+    }
+
+    fn set_clock<'a>(&'a self, node: &'a str, offset_s: i64) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.cluster.set_clock(self.cluster.node(node).map_err(err)?, offset_s).await.map_err(err) })
+    }
+
+    fn leader(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let asks = self.cluster.nodes.iter().map(|n| self.adapter.status(&n.name));
+            let statuses = futures_util::future::join_all(asks).await;
+            statuses
+                .into_iter()
+                .flatten()
+                .filter(|s| s["role"] == "leader")
+                .max_by_key(|s| s["term"].as_u64().unwrap_or(0))
+                .and_then(|s| s["node"].as_str().map(str::to_owned))
+        })
+    }
+}

@@ -1,0 +1,345 @@
+//! `faultline test`, end to end (DESIGN §1): images, cluster, run, heal, final reads,
+//! teardown, check, store. The steps are in [`run_test`], in order.
+
+pub mod control;
+pub mod interpreter;
+pub mod store;
+
+use crate::runtime::cluster::{new_run_id, Cluster, ClusterSpec, PORT};
+use crate::runtime::{base_image, clean, connect, node_image, probe, RuntimeError};
+use control::DockerControl;
+use faultline_checkers::{CheckResult, History};
+use faultline_history::generator::{self, Gen};
+use faultline_history::{JsonlWriter, Op, OpType, Process};
+use faultline_nemesis::{Executor, FaultKind, Target};
+use faultline_workloads::adapter::{Adapter, NodeApi};
+use faultline_workloads::{Workload, WorkloadOptions};
+use futures_util::FutureExt;
+use interpreter::{HistoryLog, Interpreter};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::RunDir;
+
+/// Everything a test run is told (all of it goes into `test.json`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct TestOptions {
+    /// The run's name in the store (default `<design>-<workload>`).
+    pub name: String,
+    /// The design under test.
+    pub design: String,
+    /// Bugs switched on in the nodes.
+    pub bugs: Vec<String>,
+    /// Design knobs, `key=value`.
+    pub node_opts: Vec<String>,
+    /// The workload.
+    pub workload: String,
+    /// The consistency model for transactional workloads.
+    pub consistency_model: Option<String>,
+    /// Fault kinds (`partition,kill`), a scripted schedule, or `none`.
+    pub nemesis: String,
+    /// Seconds between a fault's start and stop, and between faults.
+    pub nemesis_interval_s: f64,
+    /// Which nodes faults strike (empty: any target).
+    pub nemesis_targets: Vec<String>,
+    /// Nodes in the cluster.
+    pub nodes: usize,
+    /// Client threads.
+    pub concurrency: usize,
+    /// Client operations per second, all threads together (0: as fast as they go).
+    pub rate: f64,
+    /// Seconds of workload under faults.
+    pub time_limit_s: f64,
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// Nodes drop unsynced writes whenever they start (with kill: a power loss).
+    pub lose_unsynced: bool,
+    /// Leave the cluster running at the end.
+    pub leave_running: bool,
+    /// The results store.
+    pub store: PathBuf,
+    /// Seconds a client operation may take before it is `info`.
+    pub op_timeout_s: f64,
+    /// Seconds to let the cluster recover after healing, before final reads.
+    pub recovery_s: f64,
+    /// Use this image as the base instead of faultline's own.
+    pub base_image: Option<String>,
+    /// Replay the faults of this stored run.
+    pub replay: Option<PathBuf>,
+}
+
+/// What a run produced.
+pub struct TestOutcome {
+    /// The run's directory.
+    pub dir: PathBuf,
+    /// The checkers' verdict.
+    pub result: CheckResult,
+    /// Counts of ok / fail / info client completions.
+    pub counts: [usize; 3],
+    /// Seconds of each stage: setup, run, heal and final reads, teardown, check.
+    pub stages: Vec<(&'static str, f64)>,
+    /// Faults executed.
+    pub faults: usize,
+}
+
+/// Why a run did not produce a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    /// The options make no sense; exit 254.
+    #[error("{0}")]
+    BadOptions(String),
+    /// Docker or the machine failed; exit 255.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// Files of the store.
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    /// The history could not be checked.
+    #[error("checking the history: {0}")]
+    Check(String),
+    /// A signal arrived; everything of the run was removed.
+    #[error("{signal}: removed run {run}; the history so far is in {dir}")]
+    Interrupted { signal: &'static str, run: String, dir: PathBuf },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TestError {
+    let what = what.into();
+    move |source| TestError::Io { what, source }
+}
+
+/// A future that resolves, naming a signal, when the run must stop.
+pub type Interrupt = Pin<Box<dyn Future<Output = &'static str> + Send>>;
+
+/// Everything decided before Docker is touched: a bad option fails here, fast.
+struct Plan {
+    workload: Arc<dyn Workload>,
+    kinds: Vec<FaultKind>,
+    targets: Vec<Target>,
+    scripted: Option<String>,
+    replay: Option<Vec<Op>>,
+    node_args: Vec<String>,
+}
+
+fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
+    let bad = TestError::BadOptions;
+    node_image::design(&opts.design).map_err(bad)?;
+    let mut wopts = WorkloadOptions::default();
+    if let Some(m) = &opts.consistency_model {
+        wopts.consistency_model = m.parse().map_err(|e: String| bad(e))?;
+    }
+    let workload: Arc<dyn Workload> = faultline_workloads::by_name(&opts.workload, &wopts).map_err(bad)?.into();
+    let scripted = faultline_nemesis::SCRIPTED.contains(&opts.nemesis.as_str()).then(|| opts.nemesis.clone());
+    let kinds = if scripted.is_some() { vec![FaultKind::Partition, FaultKind::Kill] } else { FaultKind::parse_list(&opts.nemesis).map_err(bad)? };
+    let targets = Target::parse_list(&opts.nemesis_targets.join(",")).map_err(bad)?;
+    if opts.nodes == 0 || opts.nodes > 9 {
+        return Err(bad(format!("--nodes must be 1 to 9, not {}", opts.nodes)));
+    }
+    if opts.concurrency == 0 {
+        return Err(bad("--concurrency must be at least 1".into()));
+    }
+    if !(opts.time_limit_s > 0.0 && opts.nemesis_interval_s > 0.0 && opts.op_timeout_s > 0.0) || opts.rate < 0.0 {
+        return Err(bad("--time-limit, --nemesis-interval and --op-timeout must be positive, --rate not negative".into()));
+    }
+    let replay = match &opts.replay {
+        Some(dir) => {
+            let path = dir.join("faults.jsonl");
+            Some(faultline_history::read_jsonl_file(&path).map_err(|e| bad(format!("cannot replay: {e}")))?)
+        }
+        None => None,
+    };
+    let mut node_args = Vec::new();
+    for b in &opts.bugs {
+        node_args.extend(["--bug".to_owned(), b.clone()]);
+    }
+    for o in &opts.node_opts {
+        node_args.extend(["--opt".to_owned(), o.clone()]);
+    }
+    if opts.lose_unsynced {
+        node_args.push("--lose-unsynced".to_owned());
+    }
+    Ok(Plan { workload, kinds, targets, scripted, replay, node_args })
+}
+
+const SECOND: f64 = 1e9;
+
+/// The generator of the main phase: the workload at the asked rate plus the faults,
+/// for the time limit.
+fn main_generator(opts: &TestOptions, plan: &Plan, nodes: &[String]) -> Result<Gen, TestError> {
+    let mut clients = plan.workload.generator(opts.seed);
+    if opts.rate > 0.0 {
+        clients = generator::stagger((SECOND / opts.rate) as u64, opts.seed ^ 0x5eed, clients);
+    }
+    let interval = (opts.nemesis_interval_s * SECOND) as u64;
+    let faults = match (&plan.replay, &plan.scripted) {
+        (Some(recorded), _) => faultline_nemesis::replay_schedule(recorded),
+        (None, Some(name)) => faultline_nemesis::scripted_schedule(name, interval).map_err(TestError::BadOptions)?,
+        (None, None) if plan.kinds.is_empty() => generator::nemesis(generator::ops(Vec::new())),
+        (None, None) => faultline_nemesis::random_schedule(&plan.kinds, &plan.targets, nodes, interval, opts.seed),
+    };
+    Ok(generator::time_limit((opts.time_limit_s * SECOND) as u64, generator::any(vec![generator::clients(clients), faults])))
+}
+
+/// Runs a test. `on_event` sees every history event (for progress); `interrupt`
+/// resolves on Ctrl-C or SIGTERM, after which everything of the run is removed.
+pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWatcher>, interrupt: Interrupt) -> Result<TestOutcome, TestError> {
+    let plan = plan(opts)?;
+    let mut stages = Vec::new();
+    let t0 = Instant::now();
+    // Images and the machine's capabilities.
+    let docker = connect().await?;
+    let base = match &opts.base_image {
+        Some(b) => b.clone(),
+        None => base_image::ensure(&docker, &base_image::Recipe::for_host()?).await?.image,
+    };
+    let design = node_image::design(&opts.design).map_err(TestError::BadOptions)?;
+    let node_image = node_image::ensure(&docker, design, &base).await?.image;
+    let probe = probe::probe(&docker, &base).await?;
+    // The store.
+    let dir = RunDir::create(&opts.store, &opts.name).map_err(io(format!("creating the run directory in {}", opts.store.display())))?;
+    let run = new_run_id(&opts.design);
+    let test_json = json!({
+        "options": opts, "run": run, "faultline": env!("CARGO_PKG_VERSION"),
+        "images": {"base": base, "node": node_image}, "probe": probe,
+        "started": chrono::Utc::now().to_rfc3339(),
+    });
+    dir.write_json("test.json", &test_json).map_err(io("writing test.json"))?;
+    let writer = JsonlWriter::create(&dir.file("history.jsonl")).map_err(io("creating history.jsonl"))?;
+    let mut log = HistoryLog::new(writer);
+    log.on_event = on_event;
+    let history = Arc::new(Mutex::new(log));
+
+    let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, node_args: plan.node_args.clone() };
+    let body = run_cluster(opts, &dir.path, &plan, &docker, &spec, probe, design.name, history.clone(), &mut stages, t0);
+    let outcome = tokio::select! {
+        r = std::panic::AssertUnwindSafe(body).catch_unwind() => r,
+        signal = interrupt => {
+            let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
+            clean::remove_labelled(&docker, Some(&run)).await?;
+            return Err(TestError::Interrupted { signal, run, dir: dir.path.clone() });
+        }
+    };
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
+            if !opts.leave_running {
+                let _ = clean::remove_labelled(&docker, Some(&run)).await;
+            }
+            return Err(e);
+        }
+        Err(panic) => {
+            let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
+            let _ = clean::remove_labelled(&docker, Some(&run)).await;
+            std::panic::resume_unwind(panic)
+        }
+    }
+    // Check.
+    let t = Instant::now();
+    let ops = faultline_history::read_jsonl_file(&dir.file("history.jsonl")).map_err(|e| TestError::Check(e.to_string()))?;
+    dir.write_faults(&ops).map_err(io("writing faults.jsonl"))?;
+    let counts = count_completions(&ops);
+    let faults = ops.iter().filter(|o| o.process == Process::Nemesis && o.kind == OpType::Invoke && (o.f.starts_with("start-") || o.f == "bounce")).count();
+    let h = History::new(ops).map_err(|e| TestError::Check(e.to_string()))?;
+    let result = plan.workload.check(&h).map_err(|e| TestError::Check(e.to_string()))?;
+    stages.push(("check", t.elapsed().as_secs_f64()));
+    let results = json!({
+        "valid": result.valid, "checker": result.checker, "summary": result.summary, "result": result,
+        "counts": {"ok": counts[0], "fail": counts[1], "info": counts[2]}, "faults": faults,
+        "stages": stages.iter().map(|(s, t)| json!({"stage": s, "seconds": t})).collect::<Vec<_>>(),
+        "wall_s": t0.elapsed().as_secs_f64(),
+    });
+    dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
+    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults })
+}
+
+fn count_completions(ops: &[Op]) -> [usize; 3] {
+    let mut c = [0; 3];
+    for op in ops.iter().filter(|o| matches!(o.process, Process::Client(_))) {
+        match op.kind {
+            OpType::Ok => c[0] += 1,
+            OpType::Fail => c[1] += 1,
+            OpType::Info => c[2] += 1,
+            OpType::Invoke => {}
+        }
+    }
+    c
+}
+
+/// The part of a run that has a cluster: create it, run, heal, final reads, logs,
+/// teardown (node logs go to `dir`).
+#[allow(clippy::too_many_arguments)]
+async fn run_cluster(
+    opts: &TestOptions,
+    dir: &std::path::Path,
+    plan: &Plan,
+    docker: &bollard::Docker,
+    spec: &ClusterSpec,
+    probe: probe::Probe,
+    design: &str,
+    history: Arc<Mutex<HistoryLog>>,
+    stages: &mut Vec<(&'static str, f64)>,
+    t0: Instant,
+) -> Result<(), TestError> {
+    let cluster = Arc::new(Cluster::create(docker, spec).await?);
+    cluster.wait_healthy(Duration::from_secs(60)).await?;
+    let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
+    let addrs = cluster.nodes.iter().map(|n| (n.name.clone(), format!("{}:{PORT}", n.ip))).collect();
+    let adapter: Arc<dyn Adapter> = Arc::new(NodeApi::new(addrs, Duration::from_secs_f64(opts.op_timeout_s)));
+    let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, adapter: adapter.clone(), clock_skewable: design != "etcd" });
+    let executor = Arc::new(Executor::new(control, &plan.kinds).map_err(TestError::BadOptions)?);
+    stages.push(("setup", t0.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    let interpreter = Interpreter {
+        workload: plan.workload.clone(),
+        adapter,
+        executor: executor.clone(),
+        nodes,
+        concurrency: opts.concurrency,
+        op_timeout: Duration::from_secs_f64(opts.op_timeout_s),
+        started: Instant::now(),
+        history: history.clone(),
+    };
+    interpreter.run(main_generator(opts, plan, &interpreter.nodes)?).await.map_err(io("writing history.jsonl"))?;
+    stages.push(("run", t.elapsed().as_secs_f64()));
+
+    // Heal everything, let the cluster recover, then the final reads.
+    let t = Instant::now();
+    let healed = executor.heal_all().await;
+    record_heal(&interpreter, healed).map_err(io("writing history.jsonl"))?;
+    cluster.wait_healthy(Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs_f64(opts.recovery_s)).await;
+    if let Some(finals) = plan.workload.final_generator() {
+        interpreter.run(finals).await.map_err(io("writing history.jsonl"))?;
+    }
+    history.lock().unwrap_or_else(|p| p.into_inner()).sync().map_err(io("syncing history.jsonl"))?;
+    stages.push(("heal and final reads", t.elapsed().as_secs_f64()));
+
+    let t = Instant::now();
+    cluster.collect_logs(dir).await?;
+    if !opts.leave_running {
+        cluster.teardown().await?;
+    }
+    stages.push(("teardown", t.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+/// Records the final heal as a nemesis event pair.
+fn record_heal(interpreter: &Interpreter, healed: Result<Value, String>) -> std::io::Result<()> {
+    let mut log = interpreter.history.lock().unwrap_or_else(|p| p.into_inner());
+    let time = interpreter.started.elapsed().as_nanos() as i64;
+    let mut invoke = Op::new(OpType::Invoke, Process::Nemesis, "heal", Value::Null);
+    invoke.time = time;
+    log.append(invoke)?;
+    let mut done = Op::new(OpType::Info, Process::Nemesis, "heal", Value::Null);
+    done.time = interpreter.started.elapsed().as_nanos() as i64;
+    match healed {
+        Ok(v) => done.value = v,
+        Err(e) => done.error = Some(Value::String(e)),
+    }
+    log.append(done)
+}

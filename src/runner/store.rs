@@ -1,0 +1,56 @@
+//! The results store: `store/<test-name>/<timestamp>/` with `test.json` (every option,
+//! the seed, versions, the capability probe), `history.jsonl`, `faults.jsonl`,
+//! `results.json` and `nodes/<n>/node.log`; `store/latest` points at the newest run.
+
+use faultline_history::{Op, Process};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A run's directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `<store>/<name>/<timestamp>/` and points `<store>/latest` at it.
+    pub fn create(store: &Path, name: &str) -> std::io::Result<RunDir> {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        let path = store.join(name).join(stamp);
+        std::fs::create_dir_all(&path)?;
+        let latest = store.join("latest");
+        let _ = std::fs::remove_file(&latest);
+        let target = path.strip_prefix(store).unwrap_or(&path).to_owned();
+        std::os::unix::fs::symlink(&target, &latest)?;
+        Ok(RunDir { path })
+    }
+
+    /// A file in the run's directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Writes a JSON file, pretty, in the run's directory.
+    pub fn write_json(&self, name: &str, value: &Value) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+        std::fs::write(self.file(name), text + "\n")
+    }
+
+    /// Copies the nemesis events of the history into `faults.jsonl` (for reports and
+    /// `--replay`).
+    pub fn write_faults(&self, history: &[Op]) -> std::io::Result<()> {
+        let mut w = faultline_history::JsonlWriter::create(&self.file("faults.jsonl"))?;
+        for op in history.iter().filter(|o| o.process == Process::Nemesis) {
+            w.append(op)?;
+        }
+        w.sync()
+    }
+}
+
+/// Reads a stored run's `test.json`.
+pub fn read_test_json(run: &Path) -> Result<Value, String> {
+    let path = run.join("test.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))
+}

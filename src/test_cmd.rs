@@ -1,0 +1,190 @@
+//! `faultline test` and `faultline analyze`: options in, progress while it runs, a
+//! one-screen summary and the verdict's exit code out.
+
+use crate::cli::{AnalyzeArgs, TestArgs};
+use crate::exit::Exit;
+use crate::shutdown::Shutdown;
+use anyhow::anyhow;
+use faultline::runner::{run_test, store, TestError, TestOptions, TestOutcome};
+use faultline_checkers::{CheckResult, History, Validity};
+use faultline_history::{Op, OpType, Process};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The options of a run, from the command line or (with `--replay`) from a stored run.
+fn options(args: &TestArgs, seed: u64) -> Result<TestOptions, Exit> {
+    if let Some(run) = &args.replay {
+        let stored = store::read_test_json(run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+        let mut opts: TestOptions = serde_json::from_value(stored["options"].clone()).map_err(|e| Exit::bad_input(anyhow!("{}: options unreadable: {e}", run.display())))?;
+        opts.replay = Some(run.clone());
+        opts.store = args.store.clone();
+        return Ok(opts);
+    }
+    Ok(TestOptions {
+        name: args.name.clone().unwrap_or_else(|| format!("{}-{}", args.design, args.workload)),
+        design: args.design.clone(),
+        bugs: args.bugs.clone(),
+        node_opts: args.node_opts.clone(),
+        workload: args.workload.clone(),
+        consistency_model: args.consistency_model.clone(),
+        nemesis: args.nemesis.clone(),
+        nemesis_interval_s: args.nemesis_interval,
+        nemesis_targets: args.nemesis_targets.clone(),
+        nodes: args.nodes,
+        concurrency: args.concurrency.unwrap_or(2 * args.nodes),
+        rate: args.rate,
+        time_limit_s: args.time_limit,
+        seed,
+        lose_unsynced: args.lose_unsynced,
+        leave_running: args.leave_running,
+        store: args.store.clone(),
+        op_timeout_s: args.op_timeout,
+        recovery_s: args.recovery,
+        base_image: args.base.base_image.clone(),
+        replay: None,
+    })
+}
+
+/// Runs `faultline test`: `--test-count` runs one after another; the exit code is the
+/// worst verdict.
+pub async fn run(args: TestArgs) -> Result<i32, Exit> {
+    let first_seed = args.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    let mut worst = Validity::Valid;
+    for k in 0..u64::from(args.test_count.max(1)) {
+        let opts = options(&args, first_seed + k)?;
+        let mut shutdown = Shutdown::listen().map_err(Exit::crash)?;
+        let interrupt = Box::pin(async move { shutdown.recv().await });
+        let progress = Progress::new(opts.time_limit_s);
+        println!("faultline test: {} {} / {} / nemesis {} / seed {}{}", opts.design, bug_list(&opts.bugs), opts.workload, opts.nemesis, opts.seed, opts.replay.as_ref().map_or(String::new(), |r| format!(" (replaying {})", r.display())));
+        let outcome = run_test(&opts, Some(progress.watcher()), interrupt).await;
+        progress.finish();
+        match outcome {
+            Ok(outcome) => {
+                summarize(&outcome);
+                worst = worst.merge(outcome.result.valid);
+            }
+            Err(TestError::Interrupted { signal, run, dir }) => {
+                eprintln!("faultline: {signal}: removed everything of run {run}; the history written so far is in {}", dir.display());
+                return Ok(130);
+            }
+            Err(TestError::BadOptions(e)) => return Err(Exit::bad_input(anyhow!(e))),
+            Err(e) => return Err(Exit::crash(e)),
+        }
+    }
+    Ok(worst.exit_code())
+}
+
+fn bug_list(bugs: &[String]) -> String {
+    if bugs.is_empty() {
+        "(no bugs)".into()
+    } else {
+        format!("--bug {}", bugs.join(" --bug "))
+    }
+}
+
+fn summarize(o: &TestOutcome) {
+    let [ok, fail, info] = o.counts;
+    println!("  run directory: {}", o.dir.display());
+    println!("  client ops: {ok} ok, {fail} fail, {info} info; faults: {}", o.faults);
+    print_result(&o.result);
+    let stages: Vec<String> = o.stages.iter().map(|(s, t)| format!("{s} {t:.1} s")).collect();
+    println!("  stages: {}", stages.join(", "));
+    println!("verdict: {}", o.result.valid);
+}
+
+fn print_result(r: &CheckResult) {
+    println!("  {}: {} — {}", r.checker, r.valid, r.summary);
+    for line in r.explanation.iter().take(25) {
+        println!("    {line}");
+    }
+    if r.explanation.len() > 25 {
+        println!("    … {} more lines in results.json", r.explanation.len() - 25);
+    }
+}
+
+/// `faultline analyze <run>`: checks a stored history again with its workload.
+pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
+    let stored = store::read_test_json(&args.run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let opts: TestOptions = serde_json::from_value(stored["options"].clone()).map_err(|e| Exit::bad_input(anyhow!("{}: options unreadable: {e}", args.run.display())))?;
+    let mut wopts = faultline_workloads::WorkloadOptions::default();
+    if let Some(m) = &opts.consistency_model {
+        wopts.consistency_model = m.parse().map_err(|e: String| Exit::bad_input(anyhow!(e)))?;
+    }
+    let workload = faultline_workloads::by_name(&opts.workload, &wopts).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let path: PathBuf = args.run.join("history.jsonl");
+    let ops = faultline_history::read_jsonl_file(&path).map_err(Exit::bad_input)?;
+    let history = History::new(ops).map_err(|e| Exit::bad_input(anyhow!("{}: {e}", path.display())))?;
+    let started = Instant::now();
+    let result = workload.check(&history).map_err(|e| Exit::bad_input(anyhow!("{}: {e}", path.display())))?;
+    println!("{} ({} events; {} / {} / seed {})", path.display(), history.len(), opts.design, opts.workload, opts.seed);
+    print_result(&result);
+    println!("verdict: {} (checked in {:.1} ms)", result.valid, started.elapsed().as_secs_f64() * 1e3);
+    Ok(result.valid.exit_code())
+}
+
+/// Progress while a test runs: a bar on a terminal, a plain line every 5 s otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    state: std::sync::Arc<Mutex<Tally>>,
+}
+
+#[derive(Default)]
+struct Tally {
+    counts: [u64; 3],
+    faults: Vec<String>,
+    last_line: Option<Instant>,
+}
+
+impl Progress {
+    fn new(time_limit_s: f64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new((time_limit_s * 1000.0) as u64);
+            bar.set_style(indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress { bar, state: Default::default() }
+    }
+
+    fn watcher(&self) -> Box<dyn Fn(&Op) + Send> {
+        let (bar, state) = (self.bar.clone(), self.state.clone());
+        let started = Instant::now();
+        Box::new(move |op: &Op| {
+            let mut t = state.lock().unwrap_or_else(|p| p.into_inner());
+            match (op.process, op.kind) {
+                (Process::Client(_), OpType::Ok) => t.counts[0] += 1,
+                (Process::Client(_), OpType::Fail) => t.counts[1] += 1,
+                (Process::Client(_), OpType::Info) => t.counts[2] += 1,
+                (Process::Nemesis, OpType::Invoke) => {
+                    if let Some(kind) = op.f.strip_prefix("start-") {
+                        t.faults.push(kind.to_owned());
+                    } else if let Some(kind) = op.f.strip_prefix("stop-") {
+                        t.faults.retain(|f| f != kind);
+                    }
+                }
+                _ => {}
+            }
+            let faults = if t.faults.is_empty() { "none".to_owned() } else { t.faults.join(",") };
+            let msg = format!("{} ok, {} fail, {} info; faults: {faults}", t.counts[0], t.counts[1], t.counts[2]);
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(started.elapsed().as_millis() as u64);
+                    bar.set_message(msg);
+                }
+                None if t.last_line.is_none_or(|l| l.elapsed() >= Duration::from_secs(5)) => {
+                    t.last_line = Some(Instant::now());
+                    eprintln!("[{:>5.1} s] {msg}", started.elapsed().as_secs_f64());
+                }
+                None => {}
+            }
+        })
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

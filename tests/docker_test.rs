@@ -1,0 +1,120 @@
+//! `faultline test` end to end against Docker: real clusters of the reference designs,
+//! real faults, real verdicts. The binary is run as a user runs it. These tests need
+//! Docker; where it is unreachable they fail and say so. They run one at a time (a
+//! shared lock) so they do not compete for the machine's two cores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn store() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary store")
+}
+
+/// Runs `faultline test` with `args` (plus a store); answers its output and the run's
+/// directory.
+fn test(store: &Path, args: &[&str]) -> (Output, PathBuf) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--store", store.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("faultline runs");
+    eprintln!("faultline test {} → exit {:?} in {:.1} s\n{}{}", args.join(" "), out.status.code(), started.elapsed().as_secs_f64(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out, store.join("latest"))
+}
+
+fn results(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).expect("results.json")).expect("JSON")
+}
+
+fn leftover_containers() -> usize {
+    let out = Command::new("docker").args(["ps", "-aq", "--filter", "label=io.faultline"]).output().expect("docker ps");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+#[test]
+fn correct_raft_register_under_partitions_and_kills_is_valid() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "partition,kill", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "11"]);
+    assert_eq!(out.status.code(), Some(0), "correct raft must be valid");
+    let r = results(&dir);
+    assert!(r["counts"]["ok"].as_u64() > Some(100) && r["faults"].as_u64() >= Some(2), "{r}");
+    for f in ["test.json", "history.jsonl", "faults.jsonl", "nodes/n1/node.log"] {
+        assert!(dir.join(f).exists(), "{f} is stored");
+    }
+    let again = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["analyze", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
+    assert_eq!(leftover_containers(), 0);
+}
+
+#[test]
+fn raft_with_stale_follower_reads_under_partitions_is_invalid() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "raft", "--bug", "stale-follower-read", "--workload", "register", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "3"]);
+    assert_eq!(out.status.code(), Some(1), "stale reads must be found");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not linearizable"), "{text}");
+    assert_eq!(results(&dir)["valid"], false);
+}
+
+#[test]
+fn dynamo_list_append_shows_anomalies() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "dynamo", "--workload", "list-append", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "5"]);
+    assert_eq!(out.status.code(), Some(1), "dynamo transactions are not atomic");
+    let r = results(&dir);
+    assert_eq!(r["valid"], false, "{}", r["summary"]);
+}
+
+#[test]
+fn correct_caspaxos_register_under_partitions_and_pauses_is_valid() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "caspaxos", "--workload", "register", "--nemesis", "partition,pause", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "7"]);
+    assert_eq!(out.status.code(), Some(0), "correct caspaxos must be valid");
+    assert!(results(&dir)["counts"]["ok"].as_u64() > Some(100));
+}
+
+#[test]
+fn an_interrupted_run_removes_its_cluster_and_keeps_a_readable_history() {
+    let s = store();
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["test", "--store", s.path().to_str().unwrap(), "--design", "raft", "--workload", "set", "--nemesis", "kill", "--time-limit", "60", "--seed", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faultline starts");
+    // Wait until the run is writing its history, then interrupt it.
+    let history = s.path().join("latest").join("history.jsonl");
+    let until = Instant::now() + Duration::from_secs(600);
+    while std::fs::metadata(&history).map_or(0, |m| m.len()) < 2_000 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let out = child.wait_with_output().expect("faultline exits");
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(leftover_containers(), 0, "nothing of the run is left");
+    let ops = faultline_history::read_jsonl_file(&history).expect("the history prefix is readable");
+    assert!(ops.len() > 10, "{} events", ops.len());
+}
+
+#[test]
+fn bad_options_exit_254_with_the_reason() {
+    for (args, reason) in [
+        (vec!["--design", "raft", "--nodes", "0"], "--nodes must be 1 to 9"),
+        (vec!["--design", "raft", "--nemesis", "flood"], "unknown fault \"flood\""),
+        (vec!["--design", "paxos-made-simple"], "unknown design"),
+        (vec!["--design", "raft", "--workload", "queue"], "unknown workload"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("test").args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {err}");
+        assert!(err.contains(reason), "{args:?}: {err}");
+    }
+}

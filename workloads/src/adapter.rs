@@ -1,0 +1,105 @@
+//! How a workload's transactions reach a system: an [`Adapter`] runs micro-ops on a
+//! node and says what became of them. [`NodeApi`] speaks the reference nodes'
+//! `POST /txn` (DESIGN §3); other systems (etcd) get adapters of their own.
+
+use crate::http::NodeClient;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A boxed future, so adapters can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What became of a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TxnOutcome {
+    /// It took effect; the micro-ops' results.
+    Ok(Vec<Value>),
+    /// It certainly did not take effect; why.
+    Fail(String),
+    /// Unknown (timeout, lost connection, an indefinite error); why.
+    Info(String),
+}
+
+/// Runs transactions on a system's nodes.
+pub trait Adapter: Send + Sync {
+    /// Runs `ops` on `node` for session `client` with sequence number `seq`.
+    fn txn<'a>(&'a self, node: &'a str, client: &'a str, seq: u64, ops: Vec<Value>) -> BoxFuture<'a, TxnOutcome>;
+    /// The node's status (role, term, leader, …).
+    fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Value, String>>;
+}
+
+/// The reference nodes' HTTP API.
+pub struct NodeApi {
+    client: NodeClient,
+    addrs: HashMap<String, String>,
+}
+
+impl NodeApi {
+    /// Nodes by name → `ip:port`; every request gives up after `timeout`.
+    pub fn new(addrs: HashMap<String, String>, timeout: Duration) -> NodeApi {
+        NodeApi { client: NodeClient::new(timeout), addrs }
+    }
+
+    fn url(&self, node: &str, path: &str) -> Result<String, String> {
+        self.addrs.get(node).map(|a| format!("http://{a}{path}")).ok_or_else(|| format!("unknown node {node}"))
+    }
+}
+
+/// Maps an HTTP answer of `POST /txn` to an outcome: 200 is ok; an error body says
+/// whether it is definite; anything else (no answer, garbage) is unknown.
+pub fn txn_outcome(answer: Result<(u16, Value), String>) -> TxnOutcome {
+    match answer {
+        Ok((200, body)) => match body["ops"].as_array() {
+            Some(ops) => TxnOutcome::Ok(ops.clone()),
+            None => TxnOutcome::Info(format!("200 without ops: {body}")),
+        },
+        Ok((status, body)) => {
+            let why = match body["reason"].as_str() {
+                Some(reason) => format!("{}: {reason}", body["error"].as_str().unwrap_or("error")),
+                None => format!("HTTP {status}: {body}"),
+            };
+            if body["definite"] == true {
+                TxnOutcome::Fail(why)
+            } else {
+                TxnOutcome::Info(why)
+            }
+        }
+        Err(e) => TxnOutcome::Info(e),
+    }
+}
+
+impl Adapter for NodeApi {
+    fn txn<'a>(&'a self, node: &'a str, client: &'a str, seq: u64, ops: Vec<Value>) -> BoxFuture<'a, TxnOutcome> {
+        Box::pin(async move {
+            let url = match self.url(node, "/txn") {
+                Ok(u) => u,
+                Err(e) => return TxnOutcome::Fail(e),
+            };
+            txn_outcome(self.client.post_json(&url, &json!({"client": client, "seq": seq, "ops": ops})).await)
+        })
+    }
+
+    fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Value, String>> {
+        Box::pin(async move {
+            let (_, body) = self.client.get_json(&self.url(node, "/status")?).await?;
+            Ok(body)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_map_to_outcomes() {
+        assert_eq!(txn_outcome(Ok((200, json!({"ops": [["r", "x", 1]]})))), TxnOutcome::Ok(vec![json!(["r", "x", 1])]));
+        assert_eq!(txn_outcome(Ok((409, json!({"error": "not-leader", "definite": true, "reason": "n2 leads"})))), TxnOutcome::Fail("not-leader: n2 leads".into()));
+        assert!(matches!(txn_outcome(Ok((500, json!({"error": "timeout", "definite": false, "reason": "slow"})))), TxnOutcome::Info(_)));
+        assert!(matches!(txn_outcome(Err("connection reset".into())), TxnOutcome::Info(_)));
+        assert!(matches!(txn_outcome(Ok((200, json!({"weird": 1})))), TxnOutcome::Info(_)));
+    }
+}

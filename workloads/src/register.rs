@@ -1,0 +1,64 @@
+//! `register`: reads, writes and compare-and-sets on independent keys, every written
+//! value unique per key; checked linearizable (cas-register model) key by key.
+
+use crate::{read, result_value, Workload};
+use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
+use faultline_checkers::{CheckError, CheckResult};
+use faultline_history::generator::{from_fn, Gen};
+use faultline_history::History;
+use serde_json::{json, Value};
+
+/// Keys in use at once; they rotate every [`OPS_PER_KEY_SET`] operations so each key's
+/// history stays short enough to check quickly.
+const ACTIVE_KEYS: u64 = 3;
+const OPS_PER_KEY_SET: u64 = 300;
+
+/// The register workload.
+pub struct Register;
+
+impl Workload for Register {
+    fn name(&self) -> &'static str {
+        "register"
+    }
+
+    fn generator(&self, seed: u64) -> Gen {
+        from_fn(seed, |rng, n| {
+            let key = (n / OPS_PER_KEY_SET) * ACTIVE_KEYS + rng.below(ACTIVE_KEYS);
+            let fresh = n + 1;
+            match rng.below(10) {
+                0..=4 => ("read".into(), json!([key, null])),
+                5..=7 => ("write".into(), json!([key, fresh])),
+                _ => ("cas".into(), json!([key, [fresh.saturating_sub(1 + rng.below(8)), fresh]])),
+            }
+        })
+    }
+
+    fn final_generator(&self) -> Option<Gen> {
+        None
+    }
+
+    fn to_txn(&self, f: &str, value: &Value) -> Result<Vec<Value>, String> {
+        let key = format!("r{}", value[0]);
+        Ok(match f {
+            "read" => vec![read(&key)],
+            "write" => vec![json!(["w", key, value[1]])],
+            "cas" => vec![json!(["cas", key, value[1]])],
+            other => return Err(format!("register has no operation {other:?}")),
+        })
+    }
+
+    fn completion(&self, f: &str, invoked: &Value, results: &[Value]) -> Value {
+        match f {
+            "read" => json!([invoked[0], result_value(results, 0)]),
+            _ => invoked.clone(),
+        }
+    }
+
+    fn check(&self, history: &History) -> Result<CheckResult, CheckError> {
+        linear::check(history, &LinearOptions::new(RegisterModel::CasRegister))
+    }
+
+    fn checkers(&self) -> &'static [&'static str] {
+        &["linearizable (cas-register, per key)"]
+    }
+}

@@ -1,0 +1,53 @@
+//! `set`: adds of unique elements to one set (appends to one key), reads of the whole
+//! set now and then and once more at the end; checked by set-full (lost, stale,
+//! never-read, duplicated elements).
+
+use crate::{final_reads, read, result_value, Workload};
+use faultline_checkers::set_full::{self, SetFullOptions};
+use faultline_checkers::{CheckError, CheckResult};
+use faultline_history::generator::{from_fn, Gen};
+use faultline_history::History;
+use serde_json::{json, Value};
+
+const KEY: &str = "set";
+
+/// The set workload.
+pub struct Set;
+
+impl Workload for Set {
+    fn name(&self) -> &'static str {
+        "set"
+    }
+
+    fn generator(&self, seed: u64) -> Gen {
+        from_fn(seed, |rng, n| if rng.below(10) == 0 { ("read".into(), Value::Null) } else { ("add".into(), json!(n)) })
+    }
+
+    fn final_generator(&self) -> Option<Gen> {
+        Some(final_reads("read"))
+    }
+
+    fn to_txn(&self, f: &str, value: &Value) -> Result<Vec<Value>, String> {
+        match f {
+            "add" => Ok(vec![json!(["append", KEY, value])]),
+            "read" => Ok(vec![read(KEY)]),
+            other => Err(format!("set has no operation {other:?}")),
+        }
+    }
+
+    fn completion(&self, f: &str, invoked: &Value, results: &[Value]) -> Value {
+        match (f, result_value(results, 0)) {
+            ("read", Value::Null) => json!([]),
+            ("read", v) => v,
+            _ => invoked.clone(),
+        }
+    }
+
+    fn check(&self, history: &History) -> Result<CheckResult, CheckError> {
+        set_full::check(history, &SetFullOptions { single_key: true, linearizable: true })
+    }
+
+    fn checkers(&self) -> &'static [&'static str] {
+        &["set-full"]
+    }
+}
