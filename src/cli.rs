@@ -43,8 +43,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct TestArgs {
     /// The design under test (raft, dynamo, caspaxos, beacon).
-    #[arg(long)]
-    pub design: String,
+    #[arg(long, required_unless_present = "replay")]
+    pub design: Option<String>,
     /// Switch on a bug in the nodes (several allowed).
     #[arg(long = "bug")]
     pub bugs: Vec<String>,

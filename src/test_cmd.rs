@@ -22,9 +22,10 @@ fn options(args: &TestArgs, seed: u64) -> Result<TestOptions, Exit> {
         opts.store = args.store.clone();
         return Ok(opts);
     }
+    let design = args.design.clone().unwrap_or_default();
     Ok(TestOptions {
-        name: args.name.clone().unwrap_or_else(|| format!("{}-{}", args.design, args.workload)),
-        design: args.design.clone(),
+        name: args.name.clone().unwrap_or_else(|| format!("{design}-{}", args.workload)),
+        design,
         bugs: args.bugs.clone(),
         node_opts: args.node_opts.clone(),
         workload: args.workload.clone(),

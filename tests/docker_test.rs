@@ -50,6 +50,18 @@ fn correct_raft_register_under_partitions_and_kills_is_valid() {
     let again = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["analyze", dir.to_str().unwrap()]).output().unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
     assert_eq!(leftover_containers(), 0);
+
+    // A replay runs the same faults, in the same order, at the same times (± 1 s).
+    let original = std::fs::canonicalize(&dir).unwrap();
+    let (out, replayed) = test(s.path(), &["--replay", original.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let faults = |d: &Path| -> Vec<(String, serde_json::Value, i64)> {
+        let ops = faultline_history::read_jsonl_file(&d.join("faults.jsonl")).unwrap();
+        ops.into_iter().filter(|o| o.kind == faultline_history::OpType::Invoke && o.f != "heal").map(|o| (o.f, o.value, o.time / 1_000_000_000)).collect()
+    };
+    let (a, b) = (faults(&original), faults(&replayed));
+    assert_eq!(a.iter().map(|x| (&x.0, &x.1)).collect::<Vec<_>>(), b.iter().map(|x| (&x.0, &x.1)).collect::<Vec<_>>());
+    assert!(a.iter().zip(&b).all(|(x, y)| (x.2 - y.2).abs() <= 1), "{a:?} vs {b:?}");
 }
 
 #[test]

@@ -148,7 +148,7 @@ impl Cluster {
 
     /// GETs a node's `path` (e.g. `/health`, `/status`).
     pub async fn get(&self, node: &Node, path: &str) -> Result<serde_json::Value, String> {
-        match self.http.get_json(&self.url(node, path)).await? {
+        match self.http.get_json(&self.url(node, path)).await.map_err(String::from)? {
             (200, v) => Ok(v),
             (status, v) => Err(format!("{} answered {status}: {v}", node.name)),
         }
@@ -156,7 +156,7 @@ impl Cluster {
 
     /// POSTs a transaction to a node: `(status, answer)`, or why there was no answer.
     pub async fn txn(&self, node: &Node, body: &serde_json::Value) -> Result<(u16, serde_json::Value), String> {
-        self.http.post_json(&self.url(node, "/txn"), body).await
+        self.http.post_json(&self.url(node, "/txn"), body).await.map_err(String::from)
     }
 
     /// Waits until every node answers `/health`; returns how long that took.

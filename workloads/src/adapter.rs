@@ -2,7 +2,7 @@
 //! node and says what became of them. [`NodeApi`] speaks the reference nodes'
 //! `POST /txn` (DESIGN §3); other systems (etcd) get adapters of their own.
 
-use crate::http::NodeClient;
+use crate::http::{NodeClient, RequestError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::future::Future;
@@ -49,8 +49,9 @@ impl NodeApi {
 }
 
 /// Maps an HTTP answer of `POST /txn` to an outcome: 200 is ok; an error body says
-/// whether it is definite; anything else (no answer, garbage) is unknown.
-pub fn txn_outcome(answer: Result<(u16, Value), String>) -> TxnOutcome {
+/// whether it is definite; a connection that could not even be made is a failure
+/// (nothing was sent); anything else (no answer, garbage) is unknown.
+pub fn txn_outcome(answer: Result<(u16, Value), RequestError>) -> TxnOutcome {
     match answer {
         Ok((200, body)) => match body["ops"].as_array() {
             Some(ops) => TxnOutcome::Ok(ops.clone()),
@@ -67,7 +68,8 @@ pub fn txn_outcome(answer: Result<(u16, Value), String>) -> TxnOutcome {
                 TxnOutcome::Info(why)
             }
         }
-        Err(e) => TxnOutcome::Info(e),
+        Err(e) if e.not_sent => TxnOutcome::Fail(e.message),
+        Err(e) => TxnOutcome::Info(e.message),
     }
 }
 
@@ -84,7 +86,7 @@ impl Adapter for NodeApi {
 
     fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Value, String>> {
         Box::pin(async move {
-            let (_, body) = self.client.get_json(&self.url(node, "/status")?).await?;
+            let (_, body) = self.client.get_json(&self.url(node, "/status")?).await.map_err(String::from)?;
             Ok(body)
         })
     }
@@ -99,7 +101,8 @@ mod tests {
         assert_eq!(txn_outcome(Ok((200, json!({"ops": [["r", "x", 1]]})))), TxnOutcome::Ok(vec![json!(["r", "x", 1])]));
         assert_eq!(txn_outcome(Ok((409, json!({"error": "not-leader", "definite": true, "reason": "n2 leads"})))), TxnOutcome::Fail("not-leader: n2 leads".into()));
         assert!(matches!(txn_outcome(Ok((500, json!({"error": "timeout", "definite": false, "reason": "slow"})))), TxnOutcome::Info(_)));
-        assert!(matches!(txn_outcome(Err("connection reset".into())), TxnOutcome::Info(_)));
+        assert!(matches!(txn_outcome(Err(RequestError { message: "connection reset".into(), not_sent: false })), TxnOutcome::Info(_)));
+        assert!(matches!(txn_outcome(Err(RequestError { message: "connection refused".into(), not_sent: true })), TxnOutcome::Fail(_)));
         assert!(matches!(txn_outcome(Ok((200, json!({"weird": 1})))), TxnOutcome::Info(_)));
     }
 }

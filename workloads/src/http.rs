@@ -7,6 +7,28 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 
+/// Why a request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// What happened, naming the request.
+    pub message: String,
+    /// True when the request certainly never reached the server (the connection was
+    /// refused or could not be made), so it cannot have taken effect.
+    pub not_sent: bool,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<RequestError> for String {
+    fn from(e: RequestError) -> String {
+        e.message
+    }
+}
+
 /// An HTTP/1.1 client with a per-request timeout.
 #[derive(Clone)]
 pub struct NodeClient {
@@ -23,29 +45,30 @@ impl NodeClient {
     }
 
     /// GETs `url` and parses the JSON answer; the error says what went wrong.
-    pub async fn get_json(&self, url: &str) -> Result<(u16, serde_json::Value), String> {
+    pub async fn get_json(&self, url: &str) -> Result<(u16, serde_json::Value), RequestError> {
         self.send("GET", url, None).await
     }
 
     /// POSTs a JSON body to `url` and parses the JSON answer.
-    pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<(u16, serde_json::Value), String> {
+    pub async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<(u16, serde_json::Value), RequestError> {
         self.send("POST", url, Some(body)).await
     }
 
-    async fn send(&self, method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<(u16, serde_json::Value), String> {
+    async fn send(&self, method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<(u16, serde_json::Value), RequestError> {
+        let failed = |message: String, not_sent: bool| RequestError { message, not_sent };
         let request = hyper::Request::builder()
             .method(method)
             .uri(url)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
-            .map_err(|e| format!("bad request to {url}: {e}"))?;
+            .map_err(|e| failed(format!("bad request to {url}: {e}"), true))?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| format!("{method} {url}: {e}"))?;
+            let response = self.client.request(request).await.map_err(|e| failed(format!("{method} {url}: {e}"), e.is_connect()))?;
             let status = response.status().as_u16();
-            let body = response.into_body().collect().await.map_err(|e| format!("{method} {url}: {e}"))?.to_bytes();
-            let json = serde_json::from_slice(&body).map_err(|e| format!("{method} {url}: answer is not JSON: {e}"))?;
+            let body = response.into_body().collect().await.map_err(|e| failed(format!("{method} {url}: {e}"), false))?.to_bytes();
+            let json = serde_json::from_slice(&body).map_err(|e| failed(format!("{method} {url}: answer is not JSON: {e}"), false))?;
             Ok((status, json))
         };
-        tokio::time::timeout(self.timeout, exchange).await.map_err(|_| format!("{method} {url}: no answer within {:?}", self.timeout))?
+        tokio::time::timeout(self.timeout, exchange).await.map_err(|_| failed(format!("{method} {url}: no answer within {:?}", self.timeout), false))?
     }
 }

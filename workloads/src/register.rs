@@ -55,7 +55,9 @@ impl Workload for Register {
     }
 
     fn check(&self, history: &History) -> Result<CheckResult, CheckError> {
-        linear::check(history, &LinearOptions::new(RegisterModel::CasRegister))
+        let mut opts = LinearOptions::new(RegisterModel::CasRegister);
+        opts.time_budget = std::time::Duration::from_secs(120);
+        linear::check(history, &opts)
     }
 
     fn checkers(&self) -> &'static [&'static str] {
