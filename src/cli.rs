@@ -64,9 +64,14 @@ pub struct TestArgs {
     /// Seconds a fault lasts, and between faults.
     #[arg(long, default_value_t = 5.0)]
     pub nemesis_interval: f64,
-    /// Which nodes faults strike, comma-separated: one, minority, majority, all, leader.
+    /// Which nodes faults strike, comma-separated: one, minority, majority, all,
+    /// leader, or node names (n1,n3) for exactly those.
     #[arg(long, value_delimiter = ',')]
     pub nemesis_targets: Vec<String>,
+    /// Every partition is this grudge: JSON, node → nodes it drops packets from,
+    /// e.g. '{"n1":["n2","n3"],"n2":["n1"],"n3":["n1"]}'.
+    #[arg(long)]
+    pub nemesis_grudge: Option<String>,
     /// Nodes in the cluster.
     #[arg(long, default_value_t = 5)]
     pub nodes: usize,

@@ -33,6 +33,7 @@ fn options(args: &TestArgs, seed: u64) -> Result<TestOptions, Exit> {
         nemesis: args.nemesis.clone(),
         nemesis_interval_s: args.nemesis_interval,
         nemesis_targets: args.nemesis_targets.clone(),
+        nemesis_grudge: args.nemesis_grudge.clone(),
         nodes: args.nodes,
         concurrency: args.concurrency.unwrap_or(2 * args.nodes),
         rate: args.rate,

@@ -40,6 +40,8 @@ struct Faults {
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
     skewed: BTreeSet<String>,
+    /// Clock strobes running; `stop-clock` ends them.
+    strobes: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Runs fault operations and remembers what it broke, so `stop-*` and
@@ -66,6 +68,14 @@ impl Executor {
     async fn targets(&self, value: &Value) -> Result<Vec<String>, String> {
         match value["target"].as_str() {
             Some("leader") => self.control.leader().await.map(|l| vec![l]).ok_or_else(|| "no node leads right now".to_owned()),
+            Some("explicit") => {
+                let nodes = self.control.nodes();
+                let named: Vec<String> = value["nodes"].as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_owned)).collect();
+                match named.iter().find(|n| !nodes.contains(n)) {
+                    Some(n) => Err(format!("{n} is not a node of this cluster")),
+                    None => Ok(named),
+                }
+            }
             Some("one-alive") => {
                 let killed = self.faults().killed.clone();
                 self.control.nodes().into_iter().find(|n| !killed.contains(n)).map(|n| vec![n]).ok_or_else(|| "every node is down".to_owned())
@@ -159,10 +169,19 @@ impl Executor {
                     self.control.set_clock(t, offset).await?;
                     self.faults().skewed.insert(t.clone());
                 }
-                Ok(json!({"nodes": targets, "offset_s": offset}))
+                if let Some(period) = value["strobe_ms"].as_u64() {
+                    self.strobe(targets.clone(), offset, std::time::Duration::from_millis(period.max(10)));
+                }
+                Ok(json!({"nodes": targets, "offset_s": offset, "strobe_ms": value["strobe_ms"]}))
             }
             "stop-clock" => {
-                let skewed = std::mem::take(&mut self.faults().skewed);
+                let skewed = {
+                    let mut f = self.faults();
+                    for strobe in f.strobes.drain(..) {
+                        strobe.abort();
+                    }
+                    std::mem::take(&mut f.skewed)
+                };
                 for t in &skewed {
                     self.control.set_clock(t, 0).await?;
                 }
@@ -170,6 +189,23 @@ impl Executor {
             }
             other => Err(format!("unknown fault operation {other:?}")),
         }
+    }
+
+    /// Flips the targets' clocks between `offset` and none every `period` until the
+    /// next `stop-clock` (a strobe).
+    fn strobe(&self, targets: Vec<String>, offset: i64, period: std::time::Duration) {
+        let control = self.control.clone();
+        let task = tokio::spawn(async move {
+            let mut on = true;
+            loop {
+                tokio::time::sleep(period).await;
+                on = !on;
+                for t in &targets {
+                    let _ = control.set_clock(t, if on { offset } else { 0 }).await;
+                }
+            }
+        });
+        self.faults().strobes.push(task);
     }
 
     /// Undoes every fault still in force: network, kills, pauses, clocks. Every step is

@@ -3,11 +3,12 @@
 use faultline_history::generator::Rng;
 use std::collections::BTreeMap;
 
-/// For each node, the nodes it drops packets from (and to).
+/// For each node, the nodes whose packets it drops. A symmetric partition lists both
+/// directions; a one-way partition only one.
 pub type Grudge = BTreeMap<String, Vec<String>>;
 
-/// The partition shapes.
-pub const SHAPES: [&str; 5] = ["one", "halves", "majorities-ring", "bridge", "isolate-leader"];
+/// The partition shapes (besides an explicit grudge).
+pub const SHAPES: [&str; 6] = ["one", "halves", "majorities-ring", "bridge", "one-way", "isolate-leader"];
 
 /// A grudge that cuts every node of `a` off from every node of `b`.
 pub fn split(a: &[String], b: &[String]) -> Grudge {
@@ -41,6 +42,8 @@ pub fn shape(name: &str, nodes: &[String], rng: &mut Rng) -> Result<Grudge, Stri
     let n = v.len();
     Ok(match name {
         "one" => isolate(&v[0], nodes),
+        // One node hears nobody, but everyone hears it.
+        "one-way" => Grudge::from([(v[0].clone(), v[1..].to_vec())]),
         "halves" => split(&v[..n / 2], &v[n / 2..]),
         "bridge" => {
             // Two halves that cannot talk, and one node between them that talks to both.
@@ -83,8 +86,19 @@ mod tests {
         assert_eq!(one.values().filter(|v| v.len() == 4).count(), 1);
         let ring = shape("majorities-ring", &nodes(5), &mut rng).unwrap();
         assert!(ring.values().all(|v| v.len() == 2), "each node sees itself and two others: {ring:?}");
+        let one_way = shape("one-way", &nodes(5), &mut rng).unwrap();
+        assert_eq!((one_way.len(), one_way.values().next().map(Vec::len)), (1, Some(4)));
         let bridge = shape("bridge", &nodes(5), &mut rng).unwrap();
         assert_eq!(bridge.len(), 4, "the bridge node keeps everyone: {bridge:?}");
         assert!(shape("star", &nodes(3), &mut rng).is_err());
+    }
+}
+
+/// Parses an explicit grudge, `{"n1": ["n2", "n3"], …}`, checking the node names.
+pub fn parse_explicit(text: &str, nodes: &[String]) -> Result<Grudge, String> {
+    let g: Grudge = serde_json::from_str(text).map_err(|e| format!("--nemesis-grudge must be a JSON object of node → nodes it drops packets from: {e}"))?;
+    match g.iter().flat_map(|(k, v)| std::iter::once(k).chain(v)).find(|n| !nodes.contains(n)) {
+        Some(n) => Err(format!("--nemesis-grudge names {n:?}, which is not a node ({})", nodes.join(", "))),
+        None => Ok(g),
     }
 }

@@ -12,4 +12,4 @@ pub mod schedule;
 
 pub use catalogue::{FaultKind, Target};
 pub use execute::{ClusterControl, Executor};
-pub use schedule::{random_schedule, replay_schedule, scripted_schedule, SCRIPTED};
+pub use schedule::{random_schedule, replay_schedule, scripted_schedule, Aim, SCRIPTED};

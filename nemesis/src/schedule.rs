@@ -23,26 +23,50 @@ fn pick(nodes: &[String], count: usize, rng: &mut Rng) -> Vec<String> {
     v
 }
 
+/// Where random faults strike: target kinds to draw from, explicit nodes, and an
+/// explicit grudge for partitions.
+#[derive(Debug, Clone, Default)]
+pub struct Aim {
+    /// Target kinds (all when empty and no explicit nodes).
+    pub targets: Vec<Target>,
+    /// Explicit nodes: every kill, pause, clock and packet fault strikes exactly these.
+    pub nodes: Vec<String>,
+    /// Every partition is this grudge.
+    pub grudge: Option<grudge::Grudge>,
+}
+
 /// The start operation of a fault of `kind`, with its targets decided now.
-fn start(kind: FaultKind, nodes: &[String], targets: &[Target], rng: &mut Rng) -> (String, Value) {
+fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> (String, Value) {
     let f = format!("start-{}", kind.name());
-    let target = targets[rng.below(targets.len() as u64) as usize];
-    let chosen = |rng: &mut Rng| match target {
-        Target::Leader => json!({"target": "leader"}),
-        t => json!({"target": t.name(), "nodes": pick(nodes, t.count(nodes.len()), rng)}),
+    let chosen = |rng: &mut Rng| {
+        if !aim.nodes.is_empty() {
+            return json!({"target": "explicit", "nodes": aim.nodes});
+        }
+        let targets: &[Target] = if aim.targets.is_empty() { &Target::ALL } else { &aim.targets };
+        match targets[rng.below(targets.len() as u64) as usize] {
+            Target::Leader => json!({"target": "leader"}),
+            t => json!({"target": t.name(), "nodes": pick(nodes, t.count(nodes.len()), rng)}),
+        }
     };
     let value = match kind {
-        FaultKind::Partition => {
-            let shape = grudge::SHAPES[rng.below(grudge::SHAPES.len() as u64) as usize];
-            match grudge::shape(shape, nodes, rng) {
-                Ok(g) => json!({"shape": shape, "grudge": g}),
-                Err(_) => json!({"shape": "isolate-leader"}),
+        FaultKind::Partition => match &aim.grudge {
+            Some(g) => json!({"shape": "explicit", "grudge": g}),
+            None => {
+                let shape = grudge::SHAPES[rng.below(grudge::SHAPES.len() as u64) as usize];
+                match grudge::shape(shape, nodes, rng) {
+                    Ok(g) => json!({"shape": shape, "grudge": g}),
+                    Err(_) => json!({"shape": "isolate-leader"}),
+                }
             }
-        }
+        },
         FaultKind::Clock => {
             let mut v = chosen(rng);
             let skew = 1 + rng.below(60) as i64;
             v["offset_s"] = json!(if rng.below(2) == 0 { skew } else { -skew });
+            // Half the time a strobe: the clock jumps between the offset and none.
+            if rng.below(2) == 0 {
+                v["strobe_ms"] = json!(100 + 100 * rng.below(5));
+            }
             v
         }
         FaultKind::Packet => {
@@ -56,17 +80,15 @@ fn start(kind: FaultKind, nodes: &[String], targets: &[Target], rng: &mut Rng) -
 }
 
 /// A random schedule: every `interval` ns a fault of one of `kinds` (picked at random)
-/// starts, and `interval` ns later it stops; forever. Targets are drawn from
-/// `targets` (all of them when empty).
-pub fn random_schedule(kinds: &[FaultKind], targets: &[Target], nodes: &[String], interval: u64, seed: u64) -> Gen {
-    let (kinds, nodes) = (kinds.to_vec(), nodes.to_vec());
-    let targets = if targets.is_empty() { Target::ALL.to_vec() } else { targets.to_vec() };
+/// starts, and `interval` ns later it stops; forever. Targets follow `aim`.
+pub fn random_schedule(kinds: &[FaultKind], aim: &Aim, nodes: &[String], interval: u64, seed: u64) -> Gen {
+    let (kinds, nodes, aim) = (kinds.to_vec(), nodes.to_vec(), aim.clone());
     let step = from_fn(seed, move |rng, n| {
         // The kind of fault number n/2 depends on the seed and n/2 alone, so its stop
         // knows what it stops without state.
         let kind = kinds[Rng(seed ^ (n / 2).wrapping_mul(0x9e37_79b9)).below(kinds.len() as u64) as usize];
         if n % 2 == 0 {
-            start(kind, &nodes, &targets, rng)
+            start(kind, &nodes, &aim, rng)
         } else {
             (format!("stop-{}", kind.name()), Value::Null)
         }
@@ -127,7 +149,7 @@ mod tests {
 
     #[test]
     fn random_schedules_alternate_start_and_stop_and_are_seeded() {
-        let gen = || random_schedule(&[FaultKind::Partition, FaultKind::Kill], &[], &nodes(), 10 * SECOND, 42);
+        let gen = || random_schedule(&[FaultKind::Partition, FaultKind::Kill], &Aim::default(), &nodes(), 10 * SECOND, 42);
         let a = preview(gen(), 65);
         assert_eq!(a, preview(gen(), 65));
         let fs: Vec<&str> = a.iter().map(|s| s.f.as_str()).collect();
@@ -136,7 +158,14 @@ mod tests {
         for pair in fs.chunks(2) {
             assert_eq!(pair[0].strip_prefix("start-"), pair[1].strip_prefix("stop-"), "{fs:?}");
         }
-        assert_ne!(preview(random_schedule(&[FaultKind::Partition, FaultKind::Kill], &[], &nodes(), 10 * SECOND, 7), 65), a);
+        assert_ne!(preview(random_schedule(&[FaultKind::Partition, FaultKind::Kill], &Aim::default(), &nodes(), 10 * SECOND, 7), 65), a);
+        let aimed = Aim { nodes: vec!["n2".into()], grudge: Some(grudge::split(&["n1".into()], &["n3".into()])), ..Aim::default() };
+        for s in preview(random_schedule(&[FaultKind::Partition, FaultKind::Pause], &aimed, &nodes(), SECOND, 1), 20).iter().filter(|s| s.f.starts_with("start-")) {
+            match s.f.as_str() {
+                "start-pause" => assert_eq!(s.value["nodes"], json!(["n2"])),
+                _ => assert_eq!(s.value["shape"], "explicit"),
+            }
+        }
     }
 
     #[test]

@@ -44,8 +44,12 @@ pub struct TestOptions {
     pub nemesis: String,
     /// Seconds between a fault's start and stop, and between faults.
     pub nemesis_interval_s: f64,
-    /// Which nodes faults strike (empty: any target).
+    /// Which nodes faults strike: target kinds (one, minority, majority, all, leader)
+    /// or node names (empty: any target kind).
     pub nemesis_targets: Vec<String>,
+    /// An explicit grudge every partition uses, as JSON (`{"n1": ["n2"]}`).
+    #[serde(default)]
+    pub nemesis_grudge: Option<String>,
     /// Nodes in the cluster.
     pub nodes: usize,
     /// Client threads.
@@ -118,7 +122,7 @@ pub type Interrupt = Pin<Box<dyn Future<Output = &'static str> + Send>>;
 struct Plan {
     workload: Arc<dyn Workload>,
     kinds: Vec<FaultKind>,
-    targets: Vec<Target>,
+    aim: faultline_nemesis::Aim,
     scripted: Option<String>,
     replay: Option<Vec<Op>>,
     node_args: Vec<String>,
@@ -134,10 +138,16 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let workload: Arc<dyn Workload> = faultline_workloads::by_name(&opts.workload, &wopts).map_err(bad)?.into();
     let scripted = faultline_nemesis::SCRIPTED.contains(&opts.nemesis.as_str()).then(|| opts.nemesis.clone());
     let kinds = if scripted.is_some() { vec![FaultKind::Partition, FaultKind::Kill] } else { FaultKind::parse_list(&opts.nemesis).map_err(bad)? };
-    let targets = Target::parse_list(&opts.nemesis_targets.join(",")).map_err(bad)?;
     if opts.nodes == 0 || opts.nodes > 9 {
         return Err(bad(format!("--nodes must be 1 to 9, not {}", opts.nodes)));
     }
+    let node_names: Vec<String> = (1..=opts.nodes).map(|i| format!("n{i}")).collect();
+    let (named, kinds_of_target): (Vec<String>, Vec<String>) = opts.nemesis_targets.iter().cloned().partition(|t| node_names.contains(t));
+    let aim = faultline_nemesis::Aim {
+        targets: Target::parse_list(&kinds_of_target.join(",")).map_err(bad)?,
+        nodes: named,
+        grudge: opts.nemesis_grudge.as_deref().map(|g| faultline_nemesis::grudge::parse_explicit(g, &node_names)).transpose().map_err(bad)?,
+    };
     if opts.concurrency == 0 {
         return Err(bad("--concurrency must be at least 1".into()));
     }
@@ -161,7 +171,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     if opts.lose_unsynced {
         node_args.push("--lose-unsynced".to_owned());
     }
-    Ok(Plan { workload, kinds, targets, scripted, replay, node_args })
+    Ok(Plan { workload, kinds, aim, scripted, replay, node_args })
 }
 
 const SECOND: f64 = 1e9;
@@ -178,7 +188,7 @@ fn main_generator(opts: &TestOptions, plan: &Plan, nodes: &[String]) -> Result<G
         (Some(recorded), _) => faultline_nemesis::replay_schedule(recorded),
         (None, Some(name)) => faultline_nemesis::scripted_schedule(name, interval).map_err(TestError::BadOptions)?,
         (None, None) if plan.kinds.is_empty() => generator::nemesis(generator::ops(Vec::new())),
-        (None, None) => faultline_nemesis::random_schedule(&plan.kinds, &plan.targets, nodes, interval, opts.seed),
+        (None, None) => faultline_nemesis::random_schedule(&plan.kinds, &plan.aim, nodes, interval, opts.seed),
     };
     Ok(generator::time_limit((opts.time_limit_s * SECOND) as u64, generator::any(vec![generator::clients(clients), faults])))
 }

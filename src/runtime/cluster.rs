@@ -196,14 +196,15 @@ impl Cluster {
         exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
     }
 
-    /// Replaces every network fault of `node` by: drop everything from and to `from`,
-    /// and drop `loss_percent` % of other incoming packets at random (iptables
-    /// `statistic`; DESIGN §5's fallback where netem is missing). One exec, so the
-    /// node is never left half-configured by an interrupted change.
+    /// Replaces every network fault of `node` by: drop every packet that comes from
+    /// `from` (its side of a grudge: a symmetric partition lists both sides, a one-way
+    /// one only the receiving side), and drop `loss_percent` % of other incoming
+    /// packets at random (iptables `statistic`; DESIGN §5's fallback where netem is
+    /// missing). One exec, so the node is never left half-configured.
     pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32) -> Result<(), RuntimeError> {
         let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}")];
         for peer in from {
-            rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP && iptables -w -A {CHAIN_OUT} -d {ip} -j DROP", ip = peer.ip));
+            rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP", ip = peer.ip));
         }
         if loss_percent > 0 {
             let p = f64::from(loss_percent.min(100)) / 100.0;
