@@ -68,6 +68,15 @@ pub fn shape(name: &str, nodes: &[String], rng: &mut Rng) -> Result<Grudge, Stri
     })
 }
 
+/// Parses an explicit grudge, `{"n1": ["n2", "n3"], …}`, checking the node names.
+pub fn parse_explicit(text: &str, nodes: &[String]) -> Result<Grudge, String> {
+    let g: Grudge = serde_json::from_str(text).map_err(|e| format!("--nemesis-grudge must be a JSON object of node → nodes it drops packets from: {e}"))?;
+    match g.iter().flat_map(|(k, v)| std::iter::once(k).chain(v)).find(|n| !nodes.contains(n)) {
+        Some(n) => Err(format!("--nemesis-grudge names {n:?}, which is not a node ({})", nodes.join(", "))),
+        None => Ok(g),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,14 +100,8 @@ mod tests {
         let bridge = shape("bridge", &nodes(5), &mut rng).unwrap();
         assert_eq!(bridge.len(), 4, "the bridge node keeps everyone: {bridge:?}");
         assert!(shape("star", &nodes(3), &mut rng).is_err());
-    }
-}
-
-/// Parses an explicit grudge, `{"n1": ["n2", "n3"], …}`, checking the node names.
-pub fn parse_explicit(text: &str, nodes: &[String]) -> Result<Grudge, String> {
-    let g: Grudge = serde_json::from_str(text).map_err(|e| format!("--nemesis-grudge must be a JSON object of node → nodes it drops packets from: {e}"))?;
-    match g.iter().flat_map(|(k, v)| std::iter::once(k).chain(v)).find(|n| !nodes.contains(n)) {
-        Some(n) => Err(format!("--nemesis-grudge names {n:?}, which is not a node ({})", nodes.join(", "))),
-        None => Ok(g),
+        assert_eq!(parse_explicit(r#"{"n1":["n2"]}"#, &nodes(3)).unwrap().len(), 1);
+        assert!(parse_explicit(r#"{"n1":["n9"]}"#, &nodes(3)).unwrap_err().contains("not a node"));
+        assert!(parse_explicit("[1]", &nodes(3)).is_err());
     }
 }
