@@ -4,11 +4,10 @@
 
 use faultline_checkers::elle::{self, ElleOptions, TxnKind};
 use faultline_checkers::Validity;
-use faultline_history::OpType;
 use node_common::api::MicroOp;
 use raft::{Options, Raft, Role, Timing};
 use serde_json::json;
-use simtest::{random_register_schedule, Cluster, Factory, Recorder, ScheduleShape, Start};
+use simtest::{random_register_schedule, Cluster, Factory, Recorder, ScheduleShape, Start, Tally};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,7 +71,7 @@ const AT_ONCE: u64 = 10;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn correct_raft_stays_linearizable_under_random_faults() {
     let shape = ScheduleShape { nodes: 5, clients: 5, ops_per_client: 40, fault_steps: 25, fault_pause_ms: (5, 40), op_pause_ms: (2, 20), cas: true, keys: 2 };
-    let mut kinds: Vec<OpType> = Vec::new();
+    let mut tally = Tally::default();
     let started = Instant::now();
     for batch in 0..SCHEDULES / AT_ONCE {
         let runs = (batch * AT_ONCE..(batch + 1) * AT_ONCE).map(|seed| {
@@ -81,15 +80,11 @@ async fn correct_raft_stays_linearizable_under_random_faults() {
         });
         for run in futures_util::future::join_all(runs).await {
             let (seed, outcome) = run.unwrap();
-            let r = &outcome.result;
-            assert_eq!(r.valid, Validity::Valid, "seed {seed}: {}\n{}", r.summary, r.explanation.join("\n"));
-            kinds.extend(outcome.kinds);
+            tally.add(seed, &outcome);
         }
     }
-    let count = |t: OpType| kinds.iter().filter(|k| **k == t).count();
-    let (ok, fail, info) = (count(OpType::Ok), count(OpType::Fail), count(OpType::Info));
-    eprintln!("{SCHEDULES} schedules, {} events ({ok} ok, {fail} fail, {info} info), all linearizable, in {:.1} s", kinds.len(), started.elapsed().as_secs_f64());
-    assert!(ok > 1000 && fail > 100 && info > 10, "the faults must bite and the cluster must work: {ok} ok, {fail} fail, {info} info");
+    eprintln!("{SCHEDULES} schedules, {tally}, all linearizable, in {:.1} s", started.elapsed().as_secs_f64());
+    assert!(tally.ok > 1000 && tally.fail > 100 && tally.info > 10, "the faults must bite and the cluster must work: {tally}");
 }
 
 fn w(v: i64) -> MicroOp {

@@ -12,4 +12,4 @@ mod schedule;
 
 pub use cluster::{Cluster, Factory, Start};
 pub use recorder::{Outcome, Recorder};
-pub use schedule::{random_register_schedule, ScheduleOutcome, ScheduleShape};
+pub use schedule::{random_register_schedule, ScheduleOutcome, ScheduleShape, Tally};

@@ -130,3 +130,40 @@ pub async fn random_register_schedule(factory: Factory, shape: &ScheduleShape, s
     cluster.stop_all();
     ScheduleOutcome { result: recorder.check_register(), kinds: recorder.kinds() }
 }
+
+/// Totals over many schedules, each required to be linearizable.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Completions of each kind, and events in all.
+    pub ok: usize,
+    /// Definite failures.
+    pub fail: usize,
+    /// Unknown outcomes.
+    pub info: usize,
+    /// Every event.
+    pub events: usize,
+}
+
+impl Tally {
+    /// Counts a schedule's events; panics, naming the seed and the evidence, if its
+    /// history was not linearizable.
+    pub fn add(&mut self, seed: u64, outcome: &ScheduleOutcome) {
+        let r = &outcome.result;
+        assert_eq!(r.valid, faultline_checkers::Validity::Valid, "seed {seed}: {}\n{}", r.summary, r.explanation.join("\n"));
+        for kind in &outcome.kinds {
+            match kind {
+                OpType::Ok => self.ok += 1,
+                OpType::Fail => self.fail += 1,
+                OpType::Info => self.info += 1,
+                OpType::Invoke => {}
+            }
+        }
+        self.events += outcome.kinds.len();
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} events ({} ok, {} fail, {} info)", self.events, self.ok, self.fail, self.info)
+    }
+}
