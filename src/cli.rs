@@ -19,6 +19,8 @@ pub enum Command {
     Test(Box<TestArgs>),
     /// Check a stored run again, with the checkers of its workload.
     Analyze(AnalyzeArgs),
+    /// Write a stored run's report.html again from its files.
+    Report(AnalyzeArgs),
     /// Check a recorded history offline (faultline JSONL, Jepsen EDN, Porcupine logs).
     Check(CheckArgs),
     /// Build the images faultline runs (built from a Debian rootfs: nothing is pulled).

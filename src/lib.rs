@@ -7,5 +7,6 @@
 //! generator algebra in `faultline-history`, workloads in `faultline-workloads` and
 //! faults in `faultline-nemesis`.
 
+pub mod report;
 pub mod runner;
 pub mod runtime;

@@ -88,7 +88,7 @@ fn bug_list(bugs: &[String]) -> String {
 
 fn summarize(o: &TestOutcome) {
     let [ok, fail, info] = o.counts;
-    println!("  run directory: {}", o.dir.display());
+    println!("  run directory: {} (open report.html)", o.dir.display());
     println!("  client ops: {ok} ok, {fail} fail, {info} info; faults: {}", o.faults);
     print_result(&o.result);
     let stages: Vec<String> = o.stages.iter().map(|(s, t)| format!("{s} {t:.1} s")).collect();
@@ -124,6 +124,13 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
     print_result(&result);
     println!("verdict: {} (checked in {:.1} ms)", result.valid, started.elapsed().as_secs_f64() * 1e3);
     Ok(result.valid.exit_code())
+}
+
+/// `faultline report <run>`: writes the run's `report.html` again.
+pub fn report(args: &AnalyzeArgs) -> Result<i32, Exit> {
+    let path = faultline::report::write_report(&args.run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    println!("{}", path.display());
+    Ok(0)
 }
 
 /// Progress while a test runs: a bar on a terminal, a plain line every 5 s otherwise.

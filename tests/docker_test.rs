@@ -44,7 +44,7 @@ fn correct_raft_register_under_partitions_and_kills_is_valid() {
     assert_eq!(out.status.code(), Some(0), "correct raft must be valid");
     let r = results(&dir);
     assert!(r["counts"]["ok"].as_u64() > Some(100) && r["faults"].as_u64() >= Some(2), "{r}");
-    for f in ["test.json", "history.jsonl", "faults.jsonl", "nodes/n1/node.log"] {
+    for f in ["test.json", "history.jsonl", "faults.jsonl", "results.json", "report.html", "nodes/n1/node.log"] {
         assert!(dir.join(f).exists(), "{f} is stored");
     }
     let again = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["analyze", dir.to_str().unwrap()]).output().unwrap();
@@ -72,6 +72,8 @@ fn raft_with_stale_follower_reads_under_partitions_is_invalid() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not linearizable"), "{text}");
     assert_eq!(results(&dir)["valid"], false);
+    let report = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(report.contains("INVALID") && report.contains(r#"class="fault""#) && report.contains("not linearizable"), "the report shows the verdict, the fault windows and the finding");
 }
 
 #[test]

@@ -263,6 +263,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         "wall_s": t0.elapsed().as_secs_f64(),
     });
     dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
+    crate::report::write_report(&dir.path).map_err(TestError::Check)?;
     Ok(TestOutcome { dir: dir.path, result, counts, stages, faults })
 }
 

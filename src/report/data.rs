@@ -1,0 +1,207 @@
+//! What a run's report shows, computed from its stored files: latencies, throughput,
+//! fault windows and per-phase availability. Kept apart from the HTML so tests can
+//! check the numbers, not the bytes.
+
+use faultline_history::{Op, OpType, Process};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One client operation, for the latency chart.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Point {
+    /// When it was invoked (s since the test began).
+    pub t: f64,
+    /// How long it took (ms).
+    pub latency_ms: f64,
+    /// Its function.
+    pub f: String,
+    /// How it ended: ok, fail or info.
+    pub outcome: &'static str,
+}
+
+/// A fault's window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Window {
+    /// The fault kind (partition, kill, …).
+    pub kind: String,
+    /// Start and end (s); an unstopped fault ends at the final heal.
+    pub start: f64,
+    /// End.
+    pub end: f64,
+    /// What was done, as recorded.
+    pub detail: String,
+}
+
+/// Availability and latency of one phase.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Phase {
+    /// before faults, during faults, after heal.
+    pub name: &'static str,
+    /// Its span (s).
+    pub from: f64,
+    /// End.
+    pub to: f64,
+    /// Completed client operations.
+    pub ops: usize,
+    /// ok / completed.
+    pub availability: f64,
+    /// info / completed.
+    pub info_rate: f64,
+    /// The longest time without any ok completion (s).
+    pub longest_gap_s: f64,
+    /// Latency quantiles of ok operations (ms).
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+}
+
+/// Everything the report draws.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportData {
+    /// Client operations.
+    pub points: Vec<Point>,
+    /// Completions per second, by outcome: (second, ok, fail, info).
+    pub throughput: Vec<(u64, usize, usize, usize)>,
+    /// Fault windows.
+    pub faults: Vec<Window>,
+    /// Per-phase figures.
+    pub phases: Vec<Phase>,
+    /// The test's length (s).
+    pub duration: f64,
+}
+
+const S: f64 = 1e9;
+
+/// Computes the report's data from a history.
+pub fn compute(ops: &[Op]) -> ReportData {
+    let mut invoked: BTreeMap<u64, &Op> = BTreeMap::new();
+    let mut points = Vec::new();
+    let mut open: BTreeMap<String, (f64, String)> = BTreeMap::new();
+    let mut faults = Vec::new();
+    let mut heal_at = None;
+    let duration = ops.iter().map(|o| o.time).max().unwrap_or(0) as f64 / S;
+    for op in ops {
+        let t = op.time as f64 / S;
+        match (op.process, op.kind) {
+            (Process::Client(p), OpType::Invoke) => {
+                invoked.insert(p, op);
+            }
+            (Process::Client(p), kind) => {
+                if let Some(inv) = invoked.remove(&p) {
+                    let outcome = match kind {
+                        OpType::Ok => "ok",
+                        OpType::Fail => "fail",
+                        _ => "info",
+                    };
+                    points.push(Point { t: inv.time as f64 / S, latency_ms: (op.time - inv.time) as f64 / 1e6, f: inv.f.clone(), outcome });
+                }
+            }
+            (Process::Nemesis, OpType::Invoke) if op.f == "heal" => heal_at = Some(t),
+            (Process::Nemesis, OpType::Invoke) => {
+                if let Some(kind) = op.f.strip_prefix("start-") {
+                    open.insert(kind.to_owned(), (t, String::new()));
+                } else if let Some(kind) = op.f.strip_prefix("stop-") {
+                    if let Some((start, detail)) = open.remove(kind) {
+                        faults.push(Window { kind: kind.to_owned(), start, end: t, detail });
+                    }
+                } else if op.f == "bounce" {
+                    faults.push(Window { kind: "bounce".into(), start: t, end: t + 0.2, detail: op.value.to_string() });
+                }
+            }
+            (Process::Nemesis, _) => {
+                if let Some(kind) = op.f.strip_prefix("start-") {
+                    if let Some(w) = open.get_mut(kind) {
+                        w.1 = op.error.as_ref().map_or_else(|| op.value.to_string(), |e| format!("failed: {e}"));
+                    }
+                }
+            }
+        }
+    }
+    let end = heal_at.unwrap_or(duration);
+    faults.extend(open.into_iter().map(|(kind, (start, detail))| Window { kind, start, end, detail }));
+    faults.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut throughput: BTreeMap<u64, (usize, usize, usize)> = BTreeMap::new();
+    for p in &points {
+        let e = throughput.entry((p.t + p.latency_ms / 1e3) as u64).or_default();
+        match p.outcome {
+            "ok" => e.0 += 1,
+            "fail" => e.1 += 1,
+            _ => e.2 += 1,
+        }
+    }
+    let first_fault = faults.first().map_or(end, |w| w.start);
+    let phases = vec![phase("before faults", 0.0, first_fault, &points), phase("during faults", first_fault, end, &points), phase("after heal", end, duration.max(end), &points)];
+    ReportData { points, throughput: throughput.into_iter().map(|(s, (a, b, c))| (s, a, b, c)).collect(), faults, phases, duration }
+}
+
+fn phase(name: &'static str, from: f64, to: f64, points: &[Point]) -> Phase {
+    let done: Vec<&Point> = points.iter().filter(|p| p.t + p.latency_ms / 1e3 >= from && p.t + p.latency_ms / 1e3 < to.max(from + 1e-9)).collect();
+    let ok: Vec<&&Point> = done.iter().filter(|p| p.outcome == "ok").collect();
+    let mut lat: Vec<f64> = ok.iter().map(|p| p.latency_ms).collect();
+    lat.sort_by(f64::total_cmp);
+    let q = |x: f64| if lat.is_empty() { 0.0 } else { lat[((lat.len() - 1) as f64 * x).round() as usize] };
+    let mut ok_times: Vec<f64> = ok.iter().map(|p| p.t + p.latency_ms / 1e3).collect();
+    ok_times.sort_by(f64::total_cmp);
+    let mut gap: f64 = 0.0;
+    let mut last = from;
+    for t in ok_times.iter().chain(std::iter::once(&to)) {
+        gap = gap.max(t - last);
+        last = *t;
+    }
+    let n = done.len();
+    let ratio = |k: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    Phase {
+        name,
+        from,
+        to,
+        ops: n,
+        availability: ratio(ok.len()),
+        info_rate: ratio(done.iter().filter(|p| p.outcome == "info").count()),
+        longest_gap_s: if to > from { gap } else { 0.0 },
+        p50_ms: q(0.5),
+        p95_ms: q(0.95),
+        p99_ms: q(0.99),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(time_ms: i64, kind: OpType, process: Process, f: &str) -> Op {
+        let mut o = Op::new(kind, process, f, json!(null));
+        o.time = time_ms * 1_000_000;
+        o
+    }
+
+    #[test]
+    fn latencies_windows_and_phases() {
+        use OpType::*;
+        use Process::*;
+        let ops = vec![
+            op(0, Invoke, Client(0), "write"),
+            op(10, Ok, Client(0), "write"),
+            op(1000, Invoke, Nemesis, "start-partition"),
+            op(1050, Info, Nemesis, "start-partition"),
+            op(1100, Invoke, Client(0), "read"),
+            op(3100, Info, Client(0), "read"),
+            op(3000, Invoke, Nemesis, "stop-partition"),
+            op(4000, Invoke, Nemesis, "start-kill"),
+            op(5000, Invoke, Nemesis, "heal"),
+            op(5100, Invoke, Client(10), "read"),
+            op(5120, Ok, Client(10), "read"),
+        ];
+        let d = compute(&ops);
+        assert_eq!(d.points.iter().map(|p| (p.outcome, p.latency_ms.round() as i64)).collect::<Vec<_>>(), [("ok", 10), ("info", 2000), ("ok", 20)]);
+        assert_eq!(d.faults.iter().map(|w| (w.kind.as_str(), w.start, w.end)).collect::<Vec<_>>(), [("partition", 1.0, 3.0), ("kill", 4.0, 5.0)], "an unstopped fault ends at the heal");
+        let during = &d.phases[1];
+        assert_eq!((during.ops, during.availability, during.info_rate), (1, 0.0, 1.0));
+        assert_eq!(during.longest_gap_s, 4.0, "no ok from 1 s to the heal at 5 s");
+        let after = &d.phases[2];
+        assert_eq!((after.ops, after.availability, after.p50_ms.round()), (1, 1.0, 20.0));
+        assert_eq!(d.throughput, [(0, 1, 0, 0), (3, 0, 0, 1), (5, 1, 0, 0)]);
+    }
+}

@@ -1,0 +1,124 @@
+//! A run's `report.html`: one self-contained file (inline SVG and CSS, nothing
+//! fetched) with the verdict, the checkers' findings, the configuration and the
+//! capability probe, latency and throughput over time with fault windows shaded,
+//! per-phase availability, and links to node logs. Every value from the run is
+//! HTML-escaped. `faultline report <run>` rebuilds it from the stored files.
+
+pub mod data;
+mod svg;
+
+use serde_json::Value;
+use std::fmt::Write;
+use std::path::Path;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders the report of a run from its `test.json`, `results.json`, computed data
+/// and node names.
+pub fn render(test: &Value, results: &Value, d: &data::ReportData, nodes: &[String]) -> String {
+    let opts = &test["options"];
+    let verdict = match results["valid"].as_bool() {
+        Some(true) => ("valid", "#2b8a3e"),
+        Some(false) => ("INVALID", "#c92a2a"),
+        None => ("unknown", "#e67700"),
+    };
+    let bugs = opts["bugs"].as_array().map(|b| b.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>faultline: {title}</title><style>
+body{{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}} h2{{margin-top:28px}}
+.verdict{{color:#fff;padding:12px 16px;border-radius:6px;font-size:20px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px}}
+</style></head><body>
+<div class="verdict" id="verdict" style="background:{colour}">{verdict}: {summary}</div>
+<p>{design} {bugs_text} · workload {workload} · nemesis {nemesis} · seed {seed} · {nodes} nodes · {ops} client operations</p>"#,
+        title = escape(&format!("{} {}", opts["design"].as_str().unwrap_or("?"), opts["workload"].as_str().unwrap_or("?"))),
+        colour = verdict.1,
+        verdict = verdict.0,
+        summary = escape(results["summary"].as_str().unwrap_or("")),
+        design = escape(opts["design"].as_str().unwrap_or("?")),
+        bugs_text = if bugs.is_empty() { "(no bugs)".to_owned() } else { format!("with bugs {}", escape(&bugs)) },
+        workload = escape(opts["workload"].as_str().unwrap_or("?")),
+        nemesis = escape(opts["nemesis"].as_str().unwrap_or("?")),
+        seed = opts["seed"],
+        nodes = nodes.len(),
+        ops = d.points.len(),
+    );
+    let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
+    h.push_str(r#"<h2>Availability by phase</h2><table id="phases"><tr><th>phase</th><th>span (s)</th><th>ops</th><th>availability</th><th>info rate</th><th>longest gap without ok (s)</th><th>p50 / p95 / p99 (ms)</th></tr>"#);
+    for p in &d.phases {
+        let _ = write!(h, "<tr><td>{}</td><td>{:.1}–{:.1}</td><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{:.2}</td><td>{:.1} / {:.1} / {:.1}</td></tr>", p.name, p.from, p.to, p.ops, p.availability * 100.0, p.info_rate * 100.0, p.longest_gap_s, p.p50_ms, p.p95_ms, p.p99_ms);
+    }
+    h.push_str("</table><h2>Faults</h2><table id=\"faults\"><tr><th>fault</th><th>from (s)</th><th>to (s)</th><th>what was done</th></tr>");
+    for w in &d.faults {
+        let _ = write!(h, "<tr><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr>", escape(&w.kind), w.start, w.end, escape(&w.detail));
+    }
+    let result = &results["result"];
+    let _ = write!(h, r#"</table><h2 id="anomalies">Checker findings: {}</h2><pre>"#, escape(result["checker"].as_str().unwrap_or("")));
+    for line in result["explanation"].as_array().into_iter().flatten() {
+        h.push_str(&escape(line.as_str().unwrap_or("")));
+        h.push('\n');
+    }
+    h.push_str("</pre><h2>Node logs</h2><ul>");
+    for n in nodes {
+        let n = escape(n);
+        let _ = write!(h, r#"<li><a href="nodes/{n}/node.log">{n}</a></li>"#);
+    }
+    let _ = write!(
+        h,
+        "</ul><h2>Configuration</h2><pre>{}</pre><h2>Capability probe</h2><pre>{}</pre></body></html>\n",
+        escape(&serde_json::to_string_pretty(opts).unwrap_or_default()),
+        escape(&serde_json::to_string_pretty(&test["probe"]).unwrap_or_default())
+    );
+    h
+}
+
+/// Writes `<run>/report.html` from the run's stored files.
+pub fn write_report(run: &Path) -> Result<std::path::PathBuf, String> {
+    let read = |name: &str| -> Result<Value, String> {
+        let path = run.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))
+    };
+    let (test, results) = (read("test.json")?, read("results.json")?);
+    let ops = faultline_history::read_jsonl_file(&run.join("history.jsonl")).map_err(|e| e.to_string())?;
+    let d = data::compute(&ops);
+    let nodes: Vec<String> = (1..=test["options"]["nodes"].as_u64().unwrap_or(0)).map(|i| format!("n{i}")).collect();
+    let path = run.join("report.html");
+    std::fs::write(&path, render(&test, &results, &d, &nodes)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hostile_values_are_escaped_everywhere() {
+        let hostile = "<script>alert('x')</script>";
+        let test = json!({"options": {"design": hostile, "workload": "register", "nemesis": hostile, "bugs": [hostile], "seed": 1}, "probe": {"kernel": hostile}});
+        let results = json!({"valid": false, "summary": hostile, "result": {"checker": hostile, "explanation": [hostile]}});
+        let mut op = faultline_history::Op::new(faultline_history::OpType::Invoke, faultline_history::Process::Nemesis, format!("start-{hostile}"), json!(hostile));
+        op.time = 1;
+        let d = data::compute(&[op]);
+        let html = render(&test, &results, &d, &[hostile.to_owned()]);
+        assert!(!html.contains("<script>"), "no value reaches the page unescaped");
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    }
+}
