@@ -37,6 +37,9 @@ pub struct Interpreter {
     pub history: Arc<Mutex<HistoryLog>>,
 }
 
+/// How often buffered history events reach the file.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
 /// Something that watches every history event as it is written (progress displays).
 pub type EventWatcher = Box<dyn Fn(&Op) + Send>;
 
@@ -60,12 +63,19 @@ impl HistoryLog {
         op.index = self.next_index;
         self.next_index += 1;
         self.writer.append(&op)?;
-        if self.last_flush.elapsed() >= Duration::from_millis(200) {
-            self.writer.flush()?;
-            self.last_flush = Instant::now();
-        }
+        self.flush_if_due()?;
         if let Some(f) = &self.on_event {
             f(&op);
+        }
+        Ok(())
+    }
+
+    /// Flushes buffered events if the last flush is 200 ms old (also called while
+    /// idle, so a controller killed outright loses at most that much).
+    pub fn flush_if_due(&mut self) -> std::io::Result<()> {
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.writer.flush()?;
+            self.last_flush = Instant::now();
         }
         Ok(())
     }
@@ -120,12 +130,15 @@ impl Interpreter {
                 // then asked for again, from the old generator).
                 Some((Step::Op(inv), _)) => Some(self.started + Duration::from_nanos(inv.at)),
             };
-            let done = match wait_until {
-                Some(t) => match tokio::time::timeout_at(t.into(), rx.recv()).await {
-                    Ok(d) => d,
-                    Err(_) => continue,
-                },
-                None => rx.recv().await,
+            // Wake at least every flush period, to flush what is buffered.
+            let flush_at = Instant::now() + FLUSH_EVERY;
+            let until = wait_until.map_or(flush_at, |t| t.min(flush_at));
+            let done = match tokio::time::timeout_at(until.into(), rx.recv()).await {
+                Ok(d) => d,
+                Err(_) => {
+                    self.history.lock().unwrap_or_else(|p| p.into_inner()).flush_if_due()?;
+                    continue;
+                }
             };
             let Some(done) = done else { return Ok(()) };
             outstanding -= 1;
