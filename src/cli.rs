@@ -21,6 +21,8 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Write a stored run's report.html again from its files.
     Report(AnalyzeArgs),
+    /// Serve the store over HTTP: the runs, newest first, and their reports.
+    Serve(ServeArgs),
     /// Check a recorded history offline (faultline JSONL, Jepsen EDN, Porcupine logs).
     Check(CheckArgs),
     /// Build the images faultline runs (built from a Debian rootfs: nothing is pulled).
@@ -116,6 +118,17 @@ pub struct TestArgs {
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,
+}
+
+/// Options of `faultline serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The results store.
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Where to listen (localhost unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
 }
 
 /// Options of `faultline analyze`.

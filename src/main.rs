@@ -36,6 +36,7 @@ fn run() -> i32 {
         cli::Command::Test(args) => docker_cmds::block_on(test_cmd::run(*args)),
         cli::Command::Analyze(args) => test_cmd::analyze(&args),
         cli::Command::Report(args) => test_cmd::report(&args),
+        cli::Command::Serve(args) => docker_cmds::block_on(test_cmd::serve(args)),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Images { command: cli::ImagesCommand::Build(args) } => docker_cmds::block_on(docker_cmds::images_build(args)),
         cli::Command::Cluster { command } => docker_cmds::block_on(cluster_cmds::run(command)),

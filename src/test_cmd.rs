@@ -133,6 +133,17 @@ pub fn report(args: &AnalyzeArgs) -> Result<i32, Exit> {
     Ok(0)
 }
 
+/// `faultline serve`: the store over HTTP until interrupted.
+pub async fn serve(args: crate::cli::ServeArgs) -> Result<i32, Exit> {
+    if !args.store.is_dir() {
+        return Err(Exit::bad_input(anyhow!("no store at {} (run faultline test first, or pass --store)", args.store.display())));
+    }
+    let listener = tokio::net::TcpListener::bind(&args.bind).await.map_err(|e| Exit::bad_input(anyhow!("cannot listen on {}: {e}", args.bind)))?;
+    println!("serving {} on http://{}", args.store.display(), args.bind);
+    axum::serve(listener, faultline::report::serve::router(args.store)).await.map_err(Exit::crash)?;
+    Ok(0)
+}
+
 /// Progress while a test runs: a bar on a terminal, a plain line every 5 s otherwise.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,

@@ -5,6 +5,7 @@
 //! HTML-escaped. `faultline report <run>` rebuilds it from the stored files.
 
 pub mod data;
+pub mod serve;
 mod svg;
 
 use serde_json::Value;

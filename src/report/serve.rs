@@ -1,0 +1,110 @@
+//! `faultline serve`: the store over HTTP. `/` lists the runs, newest first, coloured
+//! by verdict and filterable; everything else is the store's files (reports, logs,
+//! histories), served read-only from inside the store and nowhere else.
+
+use super::escape;
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tower_http::services::ServeDir;
+
+/// A stored run, as the index lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEntry {
+    /// Its directory, relative to the store.
+    pub path: String,
+    /// valid, invalid, unknown, or "no results" (interrupted or running).
+    pub verdict: String,
+    /// Design, bugs, workload and nemesis.
+    pub what: String,
+    /// Its one-line summary.
+    pub summary: String,
+}
+
+/// Every run in `store` (`<name>/<timestamp>/`), newest first.
+pub fn runs(store: &Path) -> Vec<RunEntry> {
+    let mut entries = Vec::new();
+    for test in std::fs::read_dir(store).into_iter().flatten().flatten().filter(|e| e.file_name() != "latest") {
+        for run in std::fs::read_dir(test.path()).into_iter().flatten().flatten() {
+            let dir = run.path();
+            let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
+            let Some(test_json) = read("test.json") else { continue };
+            let results = read("results.json");
+            let o = &test_json["options"];
+            let bugs: Vec<&str> = o["bugs"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            entries.push(RunEntry {
+                path: dir.strip_prefix(store).unwrap_or(&dir).display().to_string(),
+                verdict: match results.as_ref().map(|r| r["valid"].clone()) {
+                    Some(Value::Bool(true)) => "valid",
+                    Some(Value::Bool(false)) => "invalid",
+                    Some(_) => "unknown",
+                    None => "no results",
+                }
+                .to_owned(),
+                what: format!(
+                    "{}{} · {} · {}",
+                    o["design"].as_str().unwrap_or("?"),
+                    if bugs.is_empty() { String::new() } else { format!(" [{}]", bugs.join(", ")) },
+                    o["workload"].as_str().unwrap_or("?"),
+                    o["nemesis"].as_str().unwrap_or("?")
+                ),
+                summary: results.as_ref().and_then(|r| r["summary"].as_str().map(str::to_owned)).unwrap_or_default(),
+            });
+        }
+    }
+    entries.sort_by(|a, b| b.path.rsplit('/').next().cmp(&a.path.rsplit('/').next()));
+    entries
+}
+
+/// The index page.
+pub fn index(entries: &[RunEntry]) -> String {
+    let mut rows = String::new();
+    for e in entries {
+        let colour = match e.verdict.as_str() {
+            "valid" => "#d3f9d8",
+            "invalid" => "#ffe3e3",
+            _ => "#fff3bf",
+        };
+        let p = escape(&e.path);
+        rows.push_str(&format!(
+            r#"<tr style="background:{colour}" data-text="{}"><td><a href="/{p}/report.html">{p}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            escape(&format!("{} {} {}", e.path, e.what, e.verdict).to_lowercase()),
+            escape(&e.verdict),
+            escape(&e.what),
+            escape(&e.summary)
+        ));
+    }
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>faultline runs</title><style>body{{font:14px system-ui,sans-serif;margin:24px}} td,th{{padding:4px 8px;text-align:left}}</style></head><body>
+<h1>faultline runs</h1><input id="q" placeholder="filter (design, bug, workload, verdict…)" size="50" oninput="for(const r of document.querySelectorAll('tr[data-text]'))r.hidden=!r.dataset.text.includes(this.value.toLowerCase())">
+<table><tr><th>run</th><th>verdict</th><th>what</th><th>summary</th></tr>{rows}</table></body></html>"#
+    )
+}
+
+/// The server's routes over `store`.
+pub fn router(store: PathBuf) -> Router {
+    let files = ServeDir::new(&store);
+    Router::new().route("/", get(move || { let store = store.clone(); async move { Html(index(&runs(&store))) } })).fallback_service(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_runs_newest_first_and_escapes_them() {
+        let store = tempfile::tempdir().unwrap();
+        for (name, stamp, valid) in [("raft-register", "20260101T000000Z", "true"), ("dynamo-set", "20260102T000000Z", "false")] {
+            let dir = store.path().join(name).join(stamp);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("test.json"), r#"{"options":{"design":"<b>x</b>","bugs":[],"workload":"w","nemesis":"n"}}"#).unwrap();
+            std::fs::write(dir.join("results.json"), format!(r#"{{"valid":{valid},"summary":"s"}}"#)).unwrap();
+        }
+        let entries = runs(store.path());
+        assert_eq!(entries.iter().map(|e| (e.path.as_str(), e.verdict.as_str())).collect::<Vec<_>>(), [("dynamo-set/20260102T000000Z", "invalid"), ("raft-register/20260101T000000Z", "valid")]);
+        let page = index(&entries);
+        assert!(!page.contains("<b>x</b>") && page.contains("&lt;b&gt;x&lt;/b&gt;"));
+    }
+}
