@@ -80,9 +80,9 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
         let n = escape(n);
         let _ = write!(h, r#"<li><a href="nodes/{n}/node.log">{n}</a></li>"#);
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "</ul><h2>Configuration</h2><pre>{}</pre><h2>Capability probe</h2><pre>{}</pre></body></html>\n",
+        "</ul><h2>Configuration</h2><pre>{}</pre><h2>Capability probe</h2><pre>{}</pre></body></html>",
         escape(&serde_json::to_string_pretty(opts).unwrap_or_default()),
         escape(&serde_json::to_string_pretty(&test["probe"]).unwrap_or_default())
     );
