@@ -34,6 +34,7 @@ impl ClusterControl for DockerControl {
         let need = |cap: &str| if self.probe.has(cap) { Ok(()) } else { Err(format!("this machine lacks {cap} (see `faultline doctor`)")) };
         match kind {
             FaultKind::Partition => need("iptables"),
+            FaultKind::Packet if self.probe.has("netem") => Ok(()),
             FaultKind::Packet => need("iptables-statistic"),
             FaultKind::Clock if !self.clock_skewable => Err("this design's binary ignores libfaketime".to_owned()),
             FaultKind::Clock => need("libfaketime"),
@@ -45,7 +46,7 @@ impl ClusterControl for DockerControl {
         Box::pin(async move {
             let changes = self.cluster.nodes.iter().map(|node| async move {
                 let dropped: Vec<&_> = grudge.get(&node.name).into_iter().flatten().filter_map(|p| self.cluster.node(p).ok()).collect();
-                self.cluster.set_network(node, &dropped, loss.get(&node.name).copied().unwrap_or(0)).await.map_err(err)
+                self.cluster.set_network(node, &dropped, loss.get(&node.name).copied().unwrap_or(0), self.probe.has("netem")).await.map_err(err)
             });
             futures_util::future::join_all(changes).await.into_iter().collect::<Result<Vec<()>, String>>().map(|_| ())
         })

@@ -198,15 +198,21 @@ impl Cluster {
 
     /// Replaces every network fault of `node` by: drop every packet that comes from
     /// `from` (its side of a grudge: a symmetric partition lists both sides, a one-way
-    /// one only the receiving side), and drop `loss_percent` % of other incoming
-    /// packets at random (iptables `statistic`; DESIGN §5's fallback where netem is
-    /// missing). One exec, so the node is never left half-configured.
-    pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32) -> Result<(), RuntimeError> {
+    /// one only the receiving side), and lose `loss_percent` % of packets at random:
+    /// with netem (on the node's outgoing traffic) where the kernel has it, else with
+    /// iptables `statistic` on incoming traffic (DESIGN §5's fallback). One exec, so
+    /// the node is never left half-configured.
+    pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32, netem: bool) -> Result<(), RuntimeError> {
         let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}")];
+        if netem {
+            rules.push("{ tc qdisc del dev eth0 root 2>/dev/null || true; }".to_owned());
+        }
         for peer in from {
             rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP", ip = peer.ip));
         }
-        if loss_percent > 0 {
+        if loss_percent > 0 && netem {
+            rules.push(format!("tc qdisc add dev eth0 root netem loss {}%", loss_percent.min(100)));
+        } else if loss_percent > 0 {
             let p = f64::from(loss_percent.min(100)) / 100.0;
             rules.push(format!("iptables -w -A {CHAIN_IN} -m statistic --mode random --probability {p} -j DROP"));
         }
