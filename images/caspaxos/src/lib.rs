@@ -16,13 +16,13 @@
 //! its promises and accepted values, so two values can be chosen).
 
 use node_common::api::{per_micro_op, MicroOp, NodeError, TxnRequest};
+use node_common::config::NodeOptions;
 use node_common::server::Design;
 use node_common::storage::{GroupCommit, KeyedStore};
 use node_common::transport::{BoxFuture, PeerHandler, Transport};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,21 +57,6 @@ struct Acceptor {
     slots: KeyedStore<Slot>,
 }
 
-/// How to start a node.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// This node's name.
-    pub name: String,
-    /// Every node's name, this one included.
-    pub nodes: Vec<String>,
-    /// Where acceptor state is kept.
-    pub data: PathBuf,
-    /// Bugs switched on.
-    pub bugs: Vec<String>,
-    /// Drop unsynced writes at start.
-    pub lose_unsynced: bool,
-}
-
 /// A CASPaxos node: acceptor and proposer.
 pub struct CasPaxos {
     name: String,
@@ -86,12 +71,10 @@ pub struct CasPaxos {
 
 impl CasPaxos {
     /// Starts a node, recovering its acceptor state from disk.
-    pub fn open(opts: Options, transport: Arc<dyn Transport>) -> std::io::Result<CasPaxos> {
-        let index = opts.nodes.iter().position(|n| *n == opts.name).map_or(0, |i| i as u64 + 1);
-        if index == 0 {
-            return Err(std::io::Error::other(format!("{} is not among the nodes {:?}", opts.name, opts.nodes)));
-        }
-        let volatile = opts.bugs.iter().any(|b| b == "volatile-acceptor");
+    pub fn open(opts: NodeOptions, transport: Arc<dyn Transport>) -> std::io::Result<CasPaxos> {
+        let index = opts.index()? as u64 + 1;
+        let volatile = opts.has_bug("volatile-acceptor");
+        let read_no_writeback = opts.has_bug("read-no-writeback");
         let slots: KeyedStore<Slot> = KeyedStore::open(&opts.data, "acceptor", opts.lose_unsynced, !volatile)?;
         let round = slots.iter().map(|(_, s)| s.promised.round.max(s.accepted.round)).max().unwrap_or(0);
         Ok(CasPaxos {
@@ -102,7 +85,7 @@ impl CasPaxos {
             acceptor: Mutex::new(Acceptor { stopped: false, slots }),
             round: AtomicU64::new(round),
             group_commit: GroupCommit::default(),
-            read_no_writeback: opts.bugs.iter().any(|b| b == "read-no-writeback"),
+            read_no_writeback,
         })
     }
 

@@ -2,7 +2,7 @@
 //! crashes and restarts must leave correct CASPaxos linearizable (checked by faultline's
 //! own checker); scripted scenarios show each bug's anomaly.
 
-use caspaxos::{CasPaxos, Options};
+use caspaxos::CasPaxos;
 use faultline_checkers::Validity;
 use node_common::api::MicroOp;
 use serde_json::json;
@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 fn factory() -> Factory {
     Arc::new(|s: Start| {
-        let opts = Options { name: s.name, nodes: s.nodes, data: s.data, bugs: s.bugs, lose_unsynced: true };
-        Arc::new(CasPaxos::open(opts, s.transport).expect("a CASPaxos node starts"))
+        Arc::new(CasPaxos::open(s.node, s.transport).expect("a CASPaxos node starts"))
     })
 }
 

@@ -30,6 +30,33 @@ pub struct NodeConfig {
     pub opts: Vec<String>,
 }
 
+/// What every design needs to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// This node's name.
+    pub name: String,
+    /// Every node's name, this one included.
+    pub nodes: Vec<String>,
+    /// Where the node keeps its files.
+    pub data: PathBuf,
+    /// Bugs switched on.
+    pub bugs: Vec<String>,
+    /// Drop unsynced writes at start.
+    pub lose_unsynced: bool,
+}
+
+impl NodeOptions {
+    /// Whether a bug is switched on.
+    pub fn has_bug(&self, bug: &str) -> bool {
+        self.bugs.iter().any(|b| b == bug)
+    }
+
+    /// This node's position among the nodes; an error if it is not one of them.
+    pub fn index(&self) -> std::io::Result<usize> {
+        self.nodes.iter().position(|n| *n == self.name).ok_or_else(|| std::io::Error::other(format!("{} is not among the nodes {:?}", self.name, self.nodes)))
+    }
+}
+
 /// A peer: name and `ip:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -50,11 +77,6 @@ impl NodeConfig {
                 _ => Err(format!("peer {pair:?} is not name=ip")),
             })
             .collect()
-    }
-
-    /// Whether a bug is switched on.
-    pub fn has_bug(&self, bug: &str) -> bool {
-        self.bugs.iter().any(|b| b == bug)
     }
 
     /// The knobs given with `--opt`, checked against the keys the design knows.
@@ -86,7 +108,7 @@ mod tests {
     fn parses_peers_and_bugs() {
         let c = NodeConfig::parse_from(["node", "--node", "n1", "--peers", "n1=10.0.0.1,n2=10.0.0.2", "--bug", "x"]);
         assert_eq!(c.peers().unwrap()[1], Peer { name: "n2".into(), addr: "10.0.0.2:8080".into() });
-        assert!(c.has_bug("x") && !c.has_bug("y"));
+        assert_eq!(c.bugs, ["x"]);
         assert!(c.check_bugs(&["y"]).unwrap_err().contains("unknown bug \"x\""));
         let knobs = NodeConfig::parse_from(["node", "--node", "n1", "--opt", "r=1", "--opt", "w"]);
         assert!(knobs.knobs(&["r", "w"]).unwrap_err().contains("not key=value"));

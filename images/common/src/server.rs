@@ -70,10 +70,8 @@ pub async fn serve(port: u16, design: Arc<dyn Design>) -> std::io::Result<()> {
 /// What a design's `main` hands to [`run`]: the cluster's names, where the data lives,
 /// the bugs switched on, and an HTTP transport to the peers.
 pub struct Startup {
-    /// The configuration as given.
-    pub config: crate::config::NodeConfig,
-    /// Every node's name, this one included.
-    pub nodes: Vec<String>,
+    /// The node's name, peers, data directory and bugs.
+    pub node: crate::config::NodeOptions,
     /// The `--opt key=value` knobs, checked against the design's list.
     pub knobs: Vec<(String, String)>,
     /// Peer messages over HTTP.
@@ -98,9 +96,9 @@ where
         let peers = config.peers()?;
         let addrs = peers.iter().map(|p| (p.name.clone(), p.addr.clone())).collect();
         let transport = Arc::new(crate::transport::HttpTransport::new(addrs, std::time::Duration::from_millis(500)));
-        let nodes = peers.into_iter().map(|p| p.name).collect();
         let bugs = config.bugs.clone();
-        let built = build(Startup { config, nodes, knobs, transport }).map_err(|e| format!("cannot start: {e}"))?;
+        let node_options = crate::config::NodeOptions { name: config.node.clone(), nodes: peers.into_iter().map(|p| p.name).collect(), data: config.data.clone(), bugs: config.bugs.clone(), lose_unsynced: config.lose_unsynced };
+        let built = build(Startup { node: node_options, knobs, transport }).map_err(|e| format!("cannot start: {e}"))?;
         tracing::info!(node = %node, ?bugs, "{design} ready");
         serve(port, built).await.map_err(|e| format!("cannot serve on port {port}: {e}"))
     };

@@ -6,8 +6,8 @@ use node_common::server::{run, Startup};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     run("dynamo", &BUGS, &KNOBS, |s: Startup| {
-        let knobs = Knobs::from_settings(&s.config.bugs, &s.knobs).map_err(std::io::Error::other)?;
-        let opts = Options { name: s.config.node, nodes: s.nodes, data: s.config.data, lose_unsynced: s.config.lose_unsynced, knobs, clock_skew_ms: 0 };
+        let knobs = Knobs::from_settings(&s.node.bugs, &s.knobs).map_err(std::io::Error::other)?;
+        let opts = Options { node: s.node, knobs, clock_skew_ms: 0 };
         Ok(Dynamo::start(opts, s.transport)?)
     })
     .await

@@ -4,12 +4,12 @@ use crate::cell::{Add, Cell, Register, Resolution, Stamp};
 use crate::ring::Ring;
 use crate::{Knobs, ReadRepair};
 use node_common::api::{per_micro_op, MicroOp, NodeError, TxnRequest};
+use node_common::config::NodeOptions;
 use node_common::server::Design;
 use node_common::storage::KeyedStore;
 use node_common::transport::{BoxFuture, PeerHandler, Transport};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,14 +18,8 @@ use tokio::sync::mpsc;
 /// How to start a node.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// This node's name.
-    pub name: String,
-    /// Every node's name, this one included.
-    pub nodes: Vec<String>,
-    /// Where the replica's data is kept.
-    pub data: PathBuf,
-    /// Drop unsynced writes at start.
-    pub lose_unsynced: bool,
+    /// Name, peers, data directory (its bugs are already in the knobs).
+    pub node: NodeOptions,
     /// The design's knobs.
     pub knobs: Knobs,
     /// Added to the wall clock, for in-process tests (in Docker, libfaketime skews it).
@@ -61,18 +55,17 @@ impl Dynamo {
     /// Starts a node: recovers its data and hints, starts hinted handoff and
     /// anti-entropy.
     pub fn start(opts: Options, transport: Arc<dyn Transport>) -> std::io::Result<Arc<Dynamo>> {
-        if !opts.nodes.contains(&opts.name) {
-            return Err(std::io::Error::other(format!("{} is not among the nodes {:?}", opts.name, opts.nodes)));
+        let node = &opts.node;
+        node.index()?;
+        if opts.knobs.n > node.nodes.len() {
+            return Err(std::io::Error::other(format!("n={} is more than the {} nodes", opts.knobs.n, node.nodes.len())));
         }
-        if opts.knobs.n > opts.nodes.len() {
-            return Err(std::io::Error::other(format!("n={} is more than the {} nodes", opts.knobs.n, opts.nodes.len())));
-        }
-        let data: KeyedStore<Cell> = KeyedStore::open(&opts.data, "data", opts.lose_unsynced, true)?;
-        let hints = KeyedStore::open(&opts.data, "hints", opts.lose_unsynced, true)?;
+        let data: KeyedStore<Cell> = KeyedStore::open(&node.data, "data", node.lose_unsynced, true)?;
+        let hints = KeyedStore::open(&node.data, "hints", node.lose_unsynced, true)?;
         let changed = data.iter().map(|(k, _)| (k.clone(), 1)).collect();
         let node = Arc::new_cyclic(|me| Dynamo {
-            ring: Ring::new(&opts.nodes),
-            name: opts.name,
+            ring: Ring::new(&opts.node.nodes),
+            name: opts.node.name,
             knobs: opts.knobs,
             transport,
             replica: Mutex::new(Replica { stopped: false, data, hints, version: 1, changed, delivered: HashMap::new() }),

@@ -14,10 +14,10 @@ use std::time::Duration;
 /// A factory: knobs from the bugs (plus `tweak`), and a wall-clock skew per node.
 fn factory(tweak: fn(&mut Knobs), skew: fn(&str) -> i64) -> Factory {
     Arc::new(move |s: Start| {
-        let mut knobs = Knobs::from_settings(&s.bugs, &[]).expect("known bugs");
+        let mut knobs = Knobs::from_settings(&s.node.bugs, &[]).expect("known bugs");
         knobs.anti_entropy = Duration::from_secs(60);
         tweak(&mut knobs);
-        let opts = Options { clock_skew_ms: skew(&s.name), name: s.name, nodes: s.nodes, data: s.data, lose_unsynced: true, knobs };
+        let opts = Options { clock_skew_ms: skew(&s.node.name), node: s.node, knobs };
         Dynamo::start(opts, s.transport).expect("a dynamo node starts")
     })
 }

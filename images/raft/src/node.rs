@@ -9,13 +9,13 @@ use crate::machine::{Answer, Machine, Snapshot};
 use crate::store::Store;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use node_common::api::{MicroOp, NodeError, TxnRequest};
+use node_common::config::NodeOptions;
 use node_common::server::Design;
 use node_common::transport::{BoxFuture, PeerHandler, Transport};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -67,16 +67,8 @@ impl Default for Timing {
 /// How to start a node.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// This node's name.
-    pub name: String,
-    /// Every node's name, this one included.
-    pub nodes: Vec<String>,
-    /// Where the persistent state is kept.
-    pub data: PathBuf,
-    /// Bugs switched on.
-    pub bugs: Vec<String>,
-    /// Drop unsynced writes at start.
-    pub lose_unsynced: bool,
+    /// Name, peers, data directory, bugs.
+    pub node: NodeOptions,
     /// The clocks.
     pub timing: Timing,
 }
@@ -190,10 +182,9 @@ pub struct Raft {
 impl Raft {
     /// Starts a node: recovers its state from disk and starts its ticker.
     pub fn start(opts: Options, transport: Arc<dyn Transport>) -> std::io::Result<Arc<Raft>> {
-        if !opts.nodes.contains(&opts.name) {
-            return Err(std::io::Error::other(format!("{} is not among the nodes {:?}", opts.name, opts.nodes)));
-        }
-        let has = |bug: &str| opts.bugs.iter().any(|b| b == bug);
+        let Options { node: opts, timing } = opts;
+        opts.index()?;
+        let has = |bug: &str| opts.has_bug(bug);
         let (store, state) = Store::open(&opts.data, opts.lose_unsynced, !has("no-fsync"), !has("forget-vote"))?;
         let base = state.log.base().0;
         let machine = Machine::restore(state.snapshot, !has("retry-without-session"));
@@ -207,7 +198,7 @@ impl Raft {
             machine,
             commit: base,
             applied: base,
-            election_deadline: Instant::now() + random_timeout(&opts.timing),
+            election_deadline: Instant::now() + random_timeout(&timing),
             votes: HashSet::new(),
             votes_requested: Instant::now(),
             next: HashMap::new(),
@@ -228,7 +219,7 @@ impl Raft {
             majority: opts.nodes.len() / 2 + 1,
             name: opts.name,
             transport,
-            timing: opts.timing,
+            timing,
             bugs,
             core: Mutex::new(core),
             appended: watch::channel(0).0,

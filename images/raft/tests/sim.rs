@@ -32,8 +32,7 @@ fn factory_with(timing: impl Fn(&str) -> Timing + Send + Sync + 'static) -> (Fac
     let nodes = Arc::new(Nodes { live: Mutex::new(Vec::new()) });
     let handles = nodes.clone();
     let factory: Factory = Arc::new(move |s: Start| {
-        let opts = Options { timing: timing(&s.name), name: s.name, nodes: s.nodes, data: s.data, bugs: s.bugs, lose_unsynced: true };
-        let node = Raft::start(opts, s.transport).expect("a raft node starts");
+        let node = Raft::start(Options { timing: timing(&s.node.name), node: s.node }, s.transport).expect("a raft node starts");
         handles.live.lock().unwrap().push(node.clone());
         node
     });

@@ -1,23 +1,17 @@
 //! An in-process cluster on a [`SimNet`].
 
 use node_common::api::{MicroOp, NodeError, TxnRequest};
+use node_common::config::NodeOptions;
 use node_common::server::Design;
 use node_common::transport::{PeerHandler, SimNet, Transport};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// What a design needs to start one node.
 pub struct Start {
-    /// The node's name.
-    pub name: String,
-    /// Every node's name.
-    pub nodes: Vec<String>,
-    /// Its data directory (kept across restarts).
-    pub data: PathBuf,
-    /// Bugs switched on.
-    pub bugs: Vec<String>,
-    /// Its view of the simulated network.
+    /// Name, peers, data directory (kept across restarts), bugs.
+    pub node: NodeOptions,
+    /// Its view of the network.
     pub transport: Arc<dyn Transport>,
 }
 
@@ -55,13 +49,8 @@ impl Cluster {
 
     /// Starts (or restarts, recovering from disk) node `i`.
     pub fn start(&self, i: usize) {
-        let start = Start {
-            name: self.names[i].clone(),
-            nodes: self.names.clone(),
-            data: self.dirs[i].path().to_owned(),
-            bugs: self.bugs.clone(),
-            transport: Arc::new(self.net.transport(&self.names[i])),
-        };
+        let node = NodeOptions { name: self.names[i].clone(), nodes: self.names.clone(), data: self.dirs[i].path().to_owned(), bugs: self.bugs.clone(), lose_unsynced: true };
+        let start = Start { node, transport: Arc::new(self.net.transport(&self.names[i])) };
         let node = (self.factory)(start);
         let handler: Arc<dyn PeerHandler> = node.clone();
         self.net.register(&self.names[i], handler);

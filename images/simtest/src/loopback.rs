@@ -2,6 +2,7 @@
 //! a design's throughput the way it runs in Docker (minus the containers).
 
 use crate::cluster::{Factory, Start};
+use node_common::config::NodeOptions;
 use node_common::server::router;
 use node_common::transport::HttpTransport;
 use serde_json::{json, Value};
@@ -44,7 +45,8 @@ pub async fn write_throughput(factory: Factory, nodes: usize, clients: usize, du
     let mut servers = Vec::new();
     for ((name, listener), dir) in names.iter().zip(listeners).zip(&dirs) {
         let transport = Arc::new(HttpTransport::new(addrs.clone(), Duration::from_millis(500)));
-        let node = factory(Start { name: name.clone(), nodes: names.clone(), data: dir.path().to_owned(), bugs: Vec::new(), transport });
+        let options = NodeOptions { name: name.clone(), nodes: names.clone(), data: dir.path().to_owned(), bugs: Vec::new(), lose_unsynced: false };
+        let node = factory(Start { node: options, transport });
         servers.push(tokio::spawn(async move { axum::serve(listener, router(node)).await }));
     }
     let http = Arc::new(HttpTransport::new(addrs, Duration::from_secs(2)));
