@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 /// The options of a run, from the command line or (with `--replay`) from a stored run.
 fn options(args: &TestArgs, seed: u64) -> Result<TestOptions, Exit> {
     if let Some(run) = &args.replay {
-        let stored = store::read_test_json(run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
-        let mut opts: TestOptions = serde_json::from_value(stored["options"].clone()).map_err(|e| Exit::bad_input(anyhow!("{}: options unreadable: {e}", run.display())))?;
+        let mut opts = store::read_options(run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
         opts.replay = Some(run.clone());
         opts.store = args.store.clone();
         return Ok(opts);
@@ -108,13 +107,8 @@ fn print_result(r: &CheckResult) {
 
 /// `faultline analyze <run>`: checks a stored history again with its workload.
 pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
-    let stored = store::read_test_json(&args.run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
-    let opts: TestOptions = serde_json::from_value(stored["options"].clone()).map_err(|e| Exit::bad_input(anyhow!("{}: options unreadable: {e}", args.run.display())))?;
-    let mut wopts = faultline_workloads::WorkloadOptions::default();
-    if let Some(m) = &opts.consistency_model {
-        wopts.consistency_model = m.parse().map_err(|e: String| Exit::bad_input(anyhow!(e)))?;
-    }
-    let workload = faultline_workloads::by_name(&opts.workload, &wopts).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let opts = store::read_options(&args.run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let workload = faultline::runner::workload_of(&opts).map_err(|e| Exit::bad_input(anyhow!(e)))?;
     let path: PathBuf = args.run.join("history.jsonl");
     let ops = faultline_history::read_jsonl_file(&path).map_err(Exit::bad_input)?;
     let history = History::new(ops).map_err(|e| Exit::bad_input(anyhow!("{}: {e}", path.display())))?;

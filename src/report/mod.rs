@@ -91,12 +91,8 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
 
 /// Writes `<run>/report.html` from the run's stored files.
 pub fn write_report(run: &Path) -> Result<std::path::PathBuf, String> {
-    let read = |name: &str| -> Result<Value, String> {
-        let path = run.join(name);
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))
-    };
-    let (test, results) = (read("test.json")?, read("results.json")?);
+    use crate::runner::store::read_json;
+    let (test, results) = (read_json(run, "test.json")?, read_json(run, "results.json")?);
     let ops = faultline_history::read_jsonl_file(&run.join("history.jsonl")).map_err(|e| e.to_string())?;
     let d = data::compute(&ops);
     let nodes: Vec<String> = (1..=test["options"]["nodes"].as_u64().unwrap_or(0)).map(|i| format!("n{i}")).collect();

@@ -29,7 +29,7 @@ pub fn runs(store: &Path) -> Vec<RunEntry> {
     for test in std::fs::read_dir(store).into_iter().flatten().flatten().filter(|e| e.file_name() != "latest") {
         for run in std::fs::read_dir(test.path()).into_iter().flatten().flatten() {
             let dir = run.path();
-            let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok());
+            let read = |name: &str| crate::runner::store::read_json(&dir, name).ok();
             let Some(test_json) = read("test.json") else { continue };
             let results = read("results.json");
             let o = &test_json["options"];

@@ -128,14 +128,19 @@ struct Plan {
     node_args: Vec<String>,
 }
 
+/// The workload a run's options name, with its consistency model.
+pub fn workload_of(opts: &TestOptions) -> Result<Arc<dyn Workload>, String> {
+    let mut wopts = WorkloadOptions::default();
+    if let Some(m) = &opts.consistency_model {
+        wopts.consistency_model = m.parse()?;
+    }
+    Ok(faultline_workloads::by_name(&opts.workload, &wopts)?.into())
+}
+
 fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let bad = TestError::BadOptions;
     node_image::design(&opts.design).map_err(bad)?;
-    let mut wopts = WorkloadOptions::default();
-    if let Some(m) = &opts.consistency_model {
-        wopts.consistency_model = m.parse().map_err(|e: String| bad(e))?;
-    }
-    let workload: Arc<dyn Workload> = faultline_workloads::by_name(&opts.workload, &wopts).map_err(bad)?.into();
+    let workload = workload_of(opts).map_err(bad)?;
     let scripted = faultline_nemesis::SCRIPTED.contains(&opts.nemesis.as_str()).then(|| opts.nemesis.clone());
     let kinds = if scripted.is_some() { vec![FaultKind::Partition, FaultKind::Kill] } else { FaultKind::parse_list(&opts.nemesis).map_err(bad)? };
     if opts.nodes == 0 || opts.nodes > 9 {

@@ -48,9 +48,15 @@ impl RunDir {
     }
 }
 
-/// Reads a stored run's `test.json`.
-pub fn read_test_json(run: &Path) -> Result<Value, String> {
-    let path = run.join("test.json");
+/// Reads a JSON file of a stored run (`test.json`, `results.json`).
+pub fn read_json(run: &Path, name: &str) -> Result<Value, String> {
+    let path = run.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))
+}
+
+/// The options a stored run was started with (from its `test.json`).
+pub fn read_options(run: &Path) -> Result<super::TestOptions, String> {
+    let stored = read_json(run, "test.json")?;
+    serde_json::from_value(stored["options"].clone()).map_err(|e| format!("{}: options unreadable: {e}", run.join("test.json").display()))
 }

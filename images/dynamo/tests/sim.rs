@@ -112,11 +112,16 @@ async fn no_read_repair_lets_reads_go_back_in_time() {
     assert_eq!(read_after_partial_write(&["no-read-repair"]).await, Validity::Invalid);
 }
 
+/// The nodes (as indices) in the order `key`'s preference list visits them.
+fn ring_order(c: &Cluster, key: &str) -> Vec<usize> {
+    dynamo::ring::Ring::new(&c.names).walk(key).iter().map(|n| c.names.iter().position(|m| m == n).unwrap()).collect()
+}
+
 /// The key's home replicas are split; a write on one side is acknowledged by fallbacks
 /// (sloppy) and a read on the other side misses it.
 async fn split_home_replicas(bugs: &[&str]) -> Validity {
     let c = Cluster::new(5, bugs, plain());
-    let walk: Vec<usize> = dynamo::ring::Ring::new(&c.names).walk("x").iter().map(|n| c.names.iter().position(|m| m == n).unwrap()).collect();
+    let walk = ring_order(&c, "x");
     let (side_a, side_b) = ([walk[0], walk[3], walk[4]], [walk[1], walk[2]]);
     let rec = Recorder::default();
     rec.register(&c, 0, walk[0], w(1)).await;
@@ -139,7 +144,7 @@ async fn sloppy_quorum_acknowledges_writes_a_quorum_cannot_see() {
 #[tokio::test]
 async fn hinted_handoff_and_anti_entropy_make_replicas_converge() {
     let c = Cluster::new(5, &["sloppy-quorum"], factory(|k| k.anti_entropy = Duration::from_millis(200), |_| 0));
-    let walk: Vec<usize> = dynamo::ring::Ring::new(&c.names).walk("x").iter().map(|n| c.names.iter().position(|m| m == n).unwrap()).collect();
+    let walk = ring_order(&c, "x");
     c.net.cut(&c.names[walk[0]], &c.names[walk[1]]);
     c.net.cut(&c.names[walk[0]], &c.names[walk[2]]);
     c.run(walk[0], w(5)).await.unwrap();

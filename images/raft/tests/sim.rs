@@ -102,20 +102,12 @@ async fn settled(cluster: &Cluster, nodes: &Nodes, rec: &Recorder) -> usize {
     leader
 }
 
-fn isolate(cluster: &Cluster, i: usize) {
-    for j in 0..cluster.names.len() {
-        if j != i {
-            cluster.net.cut(&cluster.names[i], &cluster.names[j]);
-        }
-    }
-}
-
 async fn follower_read_after_partition(bugs: &[&str]) -> Validity {
     let (c, nodes) = cluster(3, bugs, |_| fast());
     let rec = Recorder::default();
     let leader = settled(&c, &nodes, &rec).await;
     let follower = (leader + 1) % 3;
-    isolate(&c, follower);
+    c.isolate(follower);
     rec.register(&c, 1, leader, w(2)).await;
     rec.register(&c, 2, follower, r()).await;
     rec.check_register().valid
@@ -131,7 +123,7 @@ async fn deposed_leader_read(bugs: &[&str]) -> Validity {
     let (c, nodes) = cluster(3, bugs, |_| fast());
     let rec = Recorder::default();
     let old = settled(&c, &nodes, &rec).await;
-    isolate(&c, old);
+    c.isolate(old);
     let new = nodes.wait_leader(&c, Some(old), Duration::from_secs(2)).await.expect("a new leader");
     rec.register(&c, 1, new, w(2)).await;
     rec.register(&c, 2, old, r()).await;
@@ -168,7 +160,7 @@ async fn write_to_isolated_leader(bugs: &[&str]) -> Validity {
     let (c, nodes) = cluster(3, bugs, |_| fast());
     let rec = Recorder::default();
     let old = settled(&c, &nodes, &rec).await;
-    isolate(&c, old);
+    c.isolate(old);
     rec.register(&c, 1, old, w(2)).await;
     let new = nodes.wait_leader(&c, Some(old), Duration::from_secs(2)).await.expect("a new leader");
     rec.register(&c, 2, new, r()).await;
@@ -248,7 +240,7 @@ async fn lagging_candidate(bugs: &[&str]) -> Validity {
     let (c, nodes) = cluster(3, bugs, move |n| Timing { election: election(n), ..fast() });
     let rec = Recorder::default();
     assert_eq!(settled(&c, &nodes, &rec).await, 0);
-    isolate(&c, 2);
+    c.isolate(2);
     rec.register(&c, 1, 0, w(2)).await;
     c.crash(0);
     tokio::time::sleep(ms(250)).await;

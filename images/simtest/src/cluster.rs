@@ -65,6 +65,13 @@ impl Cluster {
         }
     }
 
+    /// Cuts node `i` off from every other node.
+    pub fn isolate(&self, i: usize) {
+        for other in self.names.iter().filter(|n| **n != self.names[i]) {
+            self.net.cut(&self.names[i], other);
+        }
+    }
+
     /// Node `i`, unless it is down.
     pub fn node(&self, i: usize) -> Option<Arc<dyn Design>> {
         self.lock()[i].clone()

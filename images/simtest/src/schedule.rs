@@ -96,12 +96,7 @@ pub async fn random_register_schedule(factory: Factory, shape: &ScheduleShape, s
                         let (a, b) = (rng.gen_range(0..shape.nodes), rng.gen_range(0..shape.nodes));
                         cluster.net.cut(&cluster.names[a], &cluster.names[b]);
                     }
-                    4 => {
-                        let a = rng.gen_range(0..shape.nodes);
-                        for b in 0..shape.nodes {
-                            cluster.net.cut(&cluster.names[a], &cluster.names[b]);
-                        }
-                    }
+                    4 => cluster.isolate(rng.gen_range(0..shape.nodes)),
                     1 => cluster.net.heal(),
                     2 if down.len() < (shape.nodes - 1) / 2 => {
                         let i = rng.gen_range(0..shape.nodes);
