@@ -120,6 +120,7 @@ pub type Interrupt = Pin<Box<dyn Future<Output = &'static str> + Send>>;
 
 /// Everything decided before Docker is touched: a bad option fails here, fast.
 struct Plan {
+    design: &'static node_image::Design,
     workload: Arc<dyn Workload>,
     kinds: Vec<FaultKind>,
     aim: faultline_nemesis::Aim,
@@ -139,7 +140,7 @@ pub fn workload_of(opts: &TestOptions) -> Result<Arc<dyn Workload>, String> {
 
 fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let bad = TestError::BadOptions;
-    node_image::design(&opts.design).map_err(bad)?;
+    let design = node_image::design(&opts.design).map_err(bad)?;
     let workload = workload_of(opts).map_err(bad)?;
     let scripted = faultline_nemesis::SCRIPTED.contains(&opts.nemesis.as_str()).then(|| opts.nemesis.clone());
     let kinds = if scripted.is_some() { vec![FaultKind::Partition, FaultKind::Kill] } else { FaultKind::parse_list(&opts.nemesis).map_err(bad)? };
@@ -176,7 +177,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     if opts.lose_unsynced {
         node_args.push("--lose-unsynced".to_owned());
     }
-    Ok(Plan { workload, kinds, aim, scripted, replay, node_args })
+    Ok(Plan { design, workload, kinds, aim, scripted, replay, node_args })
 }
 
 const SECOND: f64 = 1e9;
@@ -210,7 +211,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         Some(b) => b.clone(),
         None => base_image::ensure(&docker, &base_image::Recipe::for_host()?).await?.image,
     };
-    let design = node_image::design(&opts.design).map_err(TestError::BadOptions)?;
+    let design = plan.design;
     let node_image = node_image::ensure(&docker, design, &base).await?.image;
     let probe = probe::probe(&docker, &base).await?;
     // The store.
@@ -230,24 +231,24 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, node_args: plan.node_args.clone() };
     let body = run_cluster(opts, &dir.path, &plan, &docker, &spec, probe, design.name, history.clone(), &mut stages, t0);
     let outcome = tokio::select! {
-        r = std::panic::AssertUnwindSafe(body).catch_unwind() => r,
-        signal = interrupt => {
-            let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
+        r = std::panic::AssertUnwindSafe(body).catch_unwind() => Ok(r),
+        signal = interrupt => Err(signal),
+    };
+    // Whatever happened, what was written of the history reaches the disk.
+    let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
+    match outcome {
+        Ok(Ok(Ok(()))) => {}
+        Err(signal) => {
             clean::remove_labelled(&docker, Some(&run)).await?;
             return Err(TestError::Interrupted { signal, run, dir: dir.path.clone() });
         }
-    };
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
+        Ok(Ok(Err(e))) => {
             if !opts.leave_running {
                 let _ = clean::remove_labelled(&docker, Some(&run)).await;
             }
             return Err(e);
         }
-        Err(panic) => {
-            let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
+        Ok(Err(panic)) => {
             let _ = clean::remove_labelled(&docker, Some(&run)).await;
             std::panic::resume_unwind(panic)
         }
@@ -268,7 +269,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         "wall_s": t0.elapsed().as_secs_f64(),
     });
     dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
-    crate::report::write_report(&dir.path).map_err(TestError::Check)?;
+    crate::report::write_report_of(&dir.path, &test_json, &results, h.ops()).map_err(TestError::Check)?;
     Ok(TestOutcome { dir: dir.path, result, counts, stages, faults })
 }
 
