@@ -115,7 +115,9 @@ pub fn check(history: &History, opts: &BankOptions) -> Result<CheckResult, Check
         .take(20)
         .map(|e| format!("read #{}: {} (sum {}): {}", e.index, e.kind, e.total, e.balances))
         .collect();
-    Ok(CheckResult::new("bank", valid, summary, explanation, &ev))
+    let counts = [("wrong-total".to_owned(), ev.wrong_total_count), ("negative-balance".to_owned(), ev.negative_count)];
+    let witnesses: Vec<u64> = ev.errors.iter().map(|e| e.index).collect();
+    Ok(CheckResult::new("bank", valid, summary, explanation, &ev).with_findings(counts, witnesses))
 }
 
 #[cfg(test)]

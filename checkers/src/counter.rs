@@ -113,7 +113,9 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
         .take(20)
         .map(|e| format!("read #{} returned {}, but the counter could only be within [{}, {}]", e.index, e.value, e.lower, e.upper))
         .collect();
-    Ok(CheckResult::new("counter", valid, summary, explanation, &CounterEvidence { reads: reads.len(), errors, error_count }))
+    let witnesses: Vec<u64> = errors.iter().map(|e| e.index).collect();
+    Ok(CheckResult::new("counter", valid, summary, explanation, &CounterEvidence { reads: reads.len(), errors, error_count })
+        .with_findings([("counter-read-out-of-bounds".to_owned(), error_count)], witnesses))
 }
 
 #[cfg(test)]

@@ -302,7 +302,13 @@ fn result(ev: SetFullEvidence, opts: &SetFullOptions) -> CheckResult {
     if opts.linearizable {
         show("stale", &ev.stale, &mut explanation);
     }
-    CheckResult::new("set-full", valid, summary, explanation, &ev)
+    let counts = [
+        ("lost".to_owned(), ev.lost_count),
+        ("unexpected".to_owned(), ev.unexpected.len()),
+        ("duplicated".to_owned(), ev.duplicated.len()),
+        ("stale".to_owned(), if opts.linearizable { ev.stale_count } else { 0 }),
+    ];
+    CheckResult::new("set-full", valid, summary, explanation, &ev).with_findings(counts, [])
 }
 
 /// A duration in nanoseconds, in the unit that reads best.

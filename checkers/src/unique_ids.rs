@@ -39,7 +39,8 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
     let valid = Validity::judge(duplicated_count, acknowledged);
     let summary = format!("{acknowledged} ids acknowledged of {attempted} attempted; {duplicated_count} duplicated");
     let explanation = duplicated.iter().take(20).map(|(v, n)| format!("id {v} returned {n} times")).collect();
-    Ok(CheckResult::new("unique-ids", valid, summary, explanation, &UniqueIdsEvidence { attempted, acknowledged, duplicated, duplicated_count }))
+    Ok(CheckResult::new("unique-ids", valid, summary, explanation, &UniqueIdsEvidence { attempted, acknowledged, duplicated, duplicated_count })
+        .with_findings([("duplicated-id".to_owned(), duplicated_count)], []))
 }
 
 #[cfg(test)]

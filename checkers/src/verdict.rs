@@ -85,6 +85,14 @@ pub struct CheckResult {
     pub explanation: Vec<String>,
     /// The evidence as data, for reports and `--json`.
     pub evidence: serde_json::Value,
+    /// How many of each anomaly type were found (empty when valid), for scorecards.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub anomalies: std::collections::BTreeMap<String, usize>,
+    /// History indices of the operations that witness the anomalies (at most 100,
+    /// ascending), so reports can link to them and grading can say when an anomaly
+    /// first showed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<u64>,
 }
 
 impl CheckResult {
@@ -102,7 +110,24 @@ impl CheckResult {
             summary,
             explanation,
             evidence: serde_json::to_value(evidence).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+            anomalies: Default::default(),
+            witnesses: Vec::new(),
         }
+    }
+
+    /// Adds anomaly counts (zero counts are dropped) and witnessing operations.
+    pub fn with_findings(
+        mut self,
+        anomalies: impl IntoIterator<Item = (String, usize)>,
+        witnesses: impl IntoIterator<Item = u64>,
+    ) -> CheckResult {
+        self.anomalies.extend(anomalies.into_iter().filter(|(_, n)| *n > 0));
+        let mut w: Vec<u64> = witnesses.into_iter().collect();
+        w.sort_unstable();
+        w.dedup();
+        w.truncate(100);
+        self.witnesses = w;
+        self
     }
 }
 

@@ -267,7 +267,14 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<CheckResult, Check
         TxnKind::ListAppend => "elle-list-append",
         TxnKind::RwRegister => "elle-rw-register",
     };
-    Ok(CheckResult::new(name, valid, summary, explanation, &evidence))
+    let witnesses: Vec<u64> = evidence
+        .cycles
+        .iter()
+        .flat_map(|c| c.txns.iter().map(|t| t.index))
+        .chain(evidence.anomalies.iter().flat_map(|a| std::iter::once(a.txn).chain(a.others.iter().copied())))
+        .collect();
+    let counts = evidence.counts.clone();
+    Ok(CheckResult::new(name, valid, summary, explanation, &evidence).with_findings(counts, witnesses))
 }
 
 /// Explains each step of a cycle: its relation, its key and a sentence.

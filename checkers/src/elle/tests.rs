@@ -94,6 +94,8 @@ fn g0_write_cycle() {
     let r = la(H::default().invoke(0, "ax1 ay1").invoke(1, "ax2 ay2").ok(0, "ax1 ay1").ok(1, "ax2 ay2").txn(2, "rx[1,2] ry[2,1]"));
     assert_eq!(types(&r), vec!["G0"]);
     assert_eq!(r.evidence["not"], json!(["read-uncommitted"]));
+    assert_eq!(r.anomalies.get("G0"), Some(&1));
+    assert_eq!(r.witnesses, [0, 1], "the two writers' transactions");
 }
 
 #[test]

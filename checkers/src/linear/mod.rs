@@ -175,7 +175,9 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
     for (key, why) in &evidence.unknown {
         explanation.push(format!("key {key}: unknown: {why}"));
     }
-    Ok(CheckResult::new("linearizable", valid, summary, explanation, &evidence))
+    let witnesses: Vec<u64> = evidence.failures.iter().flat_map(|f| f.blocking.into_iter().chain(f.candidates.iter().copied())).collect();
+    let counts = [("nonlinearizable-key".to_owned(), evidence.failures.len())];
+    Ok(CheckResult::new("linearizable", valid, summary, explanation, &evidence).with_findings(counts, witnesses))
 }
 
 enum KeyOutcome {

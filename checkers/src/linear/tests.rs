@@ -69,6 +69,8 @@ fn stale_read_is_invalid_and_explained() {
     assert!(text.contains("Cannot place #4 p1 read 1 → ok"), "{text}");
     assert!(text.contains("After it the value is 2."), "{text}");
     assert_eq!(r.evidence["failures"][0]["blocking"], json!(4));
+    assert_eq!(r.anomalies.get("nonlinearizable-key"), Some(&1));
+    assert!(r.witnesses.contains(&4), "the stale read witnesses it: {:?}", r.witnesses);
 }
 
 #[test]
