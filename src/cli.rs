@@ -23,6 +23,9 @@ pub enum Command {
     Report(AnalyzeArgs),
     /// Serve the store over HTTP: the runs, newest first, and their reports.
     Serve(ServeArgs),
+    /// Grade designs side by side: run a matrix of cells, write the scorecard (HTML,
+    /// JSON, JUnit XML); exit 1 when a cell deviates from what its row expects.
+    Grade(Box<GradeArgs>),
     /// Check a recorded history offline (faultline JSONL, Jepsen EDN, Porcupine logs).
     Check(CheckArgs),
     /// Build the images faultline runs (built from a Debian rootfs: nothing is pulled).
@@ -118,6 +121,55 @@ pub struct TestArgs {
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,
+}
+
+/// Options of `faultline grade`.
+#[derive(Debug, Args)]
+pub struct GradeArgs {
+    /// A TOML matrix file (e.g. grade/nightly.toml); or build one with the flags below.
+    #[arg(long, conflicts_with_all = ["designs", "bug_sets", "expect"], required_unless_present = "designs")]
+    pub matrix: Option<PathBuf>,
+    /// Designs to grade (several allowed).
+    #[arg(long = "design")]
+    pub designs: Vec<String>,
+    /// Bug sets, each `none` or comma-separated bug ids (several allowed; default none).
+    #[arg(long = "bugs")]
+    pub bug_sets: Vec<String>,
+    /// Workloads (several allowed).
+    #[arg(long = "workload", default_value = "register")]
+    pub workloads: Vec<String>,
+    /// Nemeses, each as `faultline test --nemesis` takes it (several allowed).
+    #[arg(long = "nemesis", default_value = "partition")]
+    pub nemeses: Vec<String>,
+    /// What every row must show (default: valid without bugs, an anomaly with them).
+    #[arg(long, value_enum)]
+    pub expect: Option<ExpectArg>,
+    /// Seeds every row runs with, comma-separated (default: the matrix's, or 1).
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// Seconds of workload per cell, overriding the matrix.
+    #[arg(long)]
+    pub time_limit: Option<f64>,
+    /// The results store (each cell's run goes here).
+    #[arg(long, default_value = "store")]
+    pub store: PathBuf,
+    /// Where the scorecard goes (default: <store>/scorecard/<timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The base image.
+    #[command(flatten)]
+    pub base: BaseImageArg,
+}
+
+/// A row's expectation on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExpectArg {
+    /// No anomaly.
+    Valid,
+    /// An anomaly is found.
+    Invalid,
+    /// Report only.
+    Any,
 }
 
 /// Options of `faultline serve`.

@@ -3,10 +3,12 @@
 //! The binary's building blocks: [`runtime`] talks to Docker (images built with no
 //! registry, labelled objects, cleanup, the capability probe); [`runner`] is
 //! `faultline test` end to end (cluster, workload under faults, heal, final reads,
-//! check, store). The checkers live in `faultline-checkers`, the history model and the
+//! check, store); [`report`] writes a run's `report.html` and serves the store;
+//! [`grade`] runs a matrix of designs and writes the scorecard. The checkers live in `faultline-checkers`, the history model and the
 //! generator algebra in `faultline-history`, workloads in `faultline-workloads` and
 //! faults in `faultline-nemesis`.
 
+pub mod grade;
 pub mod report;
 pub mod runner;
 pub mod runtime;

@@ -9,6 +9,7 @@ mod cli;
 mod cluster_cmds;
 mod docker_cmds;
 mod exit;
+mod grade_cmd;
 mod shutdown;
 mod test_cmd;
 
@@ -37,6 +38,7 @@ fn run() -> i32 {
         cli::Command::Analyze(args) => test_cmd::analyze(&args),
         cli::Command::Report(args) => test_cmd::report(&args),
         cli::Command::Serve(args) => docker_cmds::block_on(test_cmd::serve(args)),
+        cli::Command::Grade(args) => docker_cmds::block_on(grade_cmd::run(*args)),
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Images { command: cli::ImagesCommand::Build(args) } => docker_cmds::block_on(docker_cmds::images_build(args)),
         cli::Command::Cluster { command } => docker_cmds::block_on(cluster_cmds::run(command)),

@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 /// One client operation, for the latency chart.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Point {
+    /// History index of its invocation (`#index` in explanations).
+    pub index: u64,
+    /// The client process that ran it.
+    pub process: u64,
     /// When it was invoked (s since the test began).
     pub t: f64,
     /// How long it took (ms).
@@ -17,6 +21,8 @@ pub struct Point {
     pub f: String,
     /// How it ended: ok, fail or info.
     pub outcome: &'static str,
+    /// What it carried: the completion's value, or its error (shortened).
+    pub value: String,
 }
 
 /// A fault's window.
@@ -70,6 +76,12 @@ pub struct ReportData {
     pub phases: Vec<Phase>,
     /// The test's length (s).
     pub duration: f64,
+    /// Latency quantiles of ok operations over time: (bucket middle s, p50, p95, p99 ms).
+    pub quantiles: Vec<(f64, f64, f64, f64)>,
+    /// When the final heal began (s), if the run got that far.
+    pub heal_at: Option<f64>,
+    /// From the heal to the first ok completion after it (s): time to recover.
+    pub recover_s: Option<f64>,
 }
 
 const S: f64 = 1e9;
@@ -95,7 +107,16 @@ pub fn compute(ops: &[Op]) -> ReportData {
                         OpType::Fail => "fail",
                         _ => "info",
                     };
-                    points.push(Point { t: inv.time as f64 / S, latency_ms: (op.time - inv.time) as f64 / 1e6, f: inv.f.clone(), outcome });
+                    let shown = op.error.as_ref().unwrap_or(&op.value);
+                    points.push(Point {
+                        index: inv.index,
+                        process: p,
+                        t: inv.time as f64 / S,
+                        latency_ms: (op.time - inv.time) as f64 / 1e6,
+                        f: inv.f.clone(),
+                        outcome,
+                        value: shorten(&shown.to_string(), 80),
+                    });
                 }
             }
             (Process::Nemesis, OpType::Invoke) if op.f == "heal" => heal_at = Some(t),
@@ -133,7 +154,45 @@ pub fn compute(ops: &[Op]) -> ReportData {
     }
     let first_fault = faults.first().map_or(end, |w| w.start);
     let phases = vec![phase("before faults", 0.0, first_fault, &points), phase("during faults", first_fault, end, &points), phase("after heal", end, duration.max(end), &points)];
-    ReportData { points, throughput: throughput.into_iter().map(|(s, (a, b, c))| (s, a, b, c)).collect(), faults, phases, duration }
+    let recover_s = heal_at.and_then(|h| points.iter().filter(|p| p.outcome == "ok").map(|p| p.t + p.latency_ms / 1e3).filter(|&t| t >= h).min_by(f64::total_cmp).map(|t| t - h));
+    let quantiles = quantiles_over_time(&points, duration);
+    ReportData { points, throughput: throughput.into_iter().map(|(s, (a, b, c))| (s, a, b, c)).collect(), faults, phases, duration, quantiles, heal_at, recover_s }
+}
+
+/// At most `max` characters of `text`, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The nearest-rank quantile `q` of sorted values (0 when there are none).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        0.0
+    } else {
+        sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    }
+}
+
+/// p50/p95/p99 of ok latencies in 40 buckets of invocation time (empty buckets left out).
+fn quantiles_over_time(points: &[Point], duration: f64) -> Vec<(f64, f64, f64, f64)> {
+    const BUCKETS: usize = 40;
+    let width = (duration / BUCKETS as f64).max(1e-9);
+    let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); BUCKETS];
+    for p in points.iter().filter(|p| p.outcome == "ok") {
+        buckets[((p.t / width) as usize).min(BUCKETS - 1)].push(p.latency_ms);
+    }
+    buckets
+        .into_iter()
+        .enumerate()
+        .filter(|(_, b)| !b.is_empty())
+        .map(|(i, mut b)| {
+            b.sort_by(f64::total_cmp);
+            ((i as f64 + 0.5) * width, quantile(&b, 0.5), quantile(&b, 0.95), quantile(&b, 0.99))
+        })
+        .collect()
 }
 
 fn phase(name: &'static str, from: f64, to: f64, points: &[Point]) -> Phase {
@@ -141,7 +200,7 @@ fn phase(name: &'static str, from: f64, to: f64, points: &[Point]) -> Phase {
     let ok: Vec<&&Point> = done.iter().filter(|p| p.outcome == "ok").collect();
     let mut lat: Vec<f64> = ok.iter().map(|p| p.latency_ms).collect();
     lat.sort_by(f64::total_cmp);
-    let q = |x: f64| if lat.is_empty() { 0.0 } else { lat[((lat.len() - 1) as f64 * x).round() as usize] };
+    let q = |x: f64| quantile(&lat, x);
     let mut ok_times: Vec<f64> = ok.iter().map(|p| p.t + p.latency_ms / 1e3).collect();
     ok_times.sort_by(f64::total_cmp);
     let mut gap: f64 = 0.0;
@@ -203,5 +262,46 @@ mod tests {
         let after = &d.phases[2];
         assert_eq!((after.ops, after.availability, after.p50_ms.round()), (1, 1.0, 20.0));
         assert_eq!(d.throughput, [(0, 1, 0, 0), (3, 0, 0, 1), (5, 1, 0, 0)]);
+        assert_eq!(d.recover_s.map(|r| (r * 1000.0).round()), Some(120.0), "the first ok after the heal at 5 s completes at 5.12 s");
+    }
+
+    /// A seeded history of 400 operations with a partition and a
+    /// heal; its report data is kept as a snapshot (the numbers, not the drawing).
+    #[test]
+    fn report_data_of_a_seeded_history() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut ops = Vec::new();
+        let mut clock = 0i64;
+        for i in 0..400u64 {
+            clock += rng.gen_range(5..60);
+            let process = Process::Client(i); // one process per op: an info one never returns
+            let f = if rng.gen_bool(0.5) { "read" } else { "write" };
+            let partitioned = (6_000..12_000).contains(&clock);
+            let (outcome, latency) = match rng.gen_range(0..10) {
+                0 | 1 if partitioned => (OpType::Info, 1_000),
+                0 if !partitioned => (OpType::Fail, 2),
+                _ if partitioned => (OpType::Fail, rng.gen_range(1..5)),
+                _ => (OpType::Ok, rng.gen_range(1..30)),
+            };
+            ops.push(op(clock, OpType::Invoke, process, f));
+            ops.push(op(clock + latency, outcome, process, f));
+            if i == 120 {
+                ops.push(op(clock, OpType::Invoke, Process::Nemesis, "start-partition"));
+            }
+            if i == 300 {
+                ops.push(op(clock, OpType::Invoke, Process::Nemesis, "heal"));
+            }
+        }
+        ops.sort_by_key(|o| o.time);
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.index = i as u64;
+        }
+        let d = compute(&ops);
+        assert_eq!(d.points.len(), 400);
+        insta::assert_json_snapshot!(serde_json::json!({
+            "faults": d.faults, "phases": d.phases, "throughput": d.throughput, "quantiles": d.quantiles,
+            "heal_at": d.heal_at, "recover_s": d.recover_s, "duration": d.duration, "first_points": &d.points[..3],
+        }));
     }
 }

@@ -1,12 +1,15 @@
 //! A run's `report.html`: one self-contained file (inline SVG and CSS, nothing
 //! fetched) with the verdict, the checkers' findings, the configuration and the
 //! capability probe, latency and throughput over time with fault windows shaded,
-//! per-phase availability, and links to node logs. Every value from the run is
-//! HTML-escaped. `faultline report <run>` rebuilds it from the stored files.
+//! per-phase availability, a timeline of operations per process, each anomaly with a
+//! drawing linked to its operations, and links to node logs. Every value from the run
+//! is HTML-escaped. `faultline report <run>` rebuilds it from the stored files.
 
 pub mod data;
+mod findings;
 pub mod serve;
 mod svg;
+mod timeline;
 
 use serde_json::Value;
 use std::fmt::Write;
@@ -45,7 +48,9 @@ pub fn render(test: &Value, results: &Value, d: &data::ReportData, nodes: &[Stri
 body{{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}} h2{{margin-top:28px}}
 .verdict{{color:#fff;padding:12px 16px;border-radius:6px;font-size:20px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px}}
-</style></head><body>
+.finding{{border-left:4px solid #c92a2a;padding-left:12px;margin:16px 0}} #js-errors{{display:none;background:#ffe3e3;padding:8px}}
+</style><script type="text/javascript">window.addEventListener('error',function(e){{var b=document.getElementById('js-errors');if(b){{b.textContent+=e.message+'\n';b.style.display='block';}}}});</script></head><body>
+<pre id="js-errors"></pre>
 <div class="verdict" id="verdict" style="background:{colour}">{verdict}: {summary}</div>
 <p>{design} {bugs_text} · workload {workload} · nemesis {nemesis} · seed {seed} · {nodes} nodes · {ops} client operations</p>"#,
         title = escape(&format!("{} {}", opts["design"].as_str().unwrap_or("?"), opts["workload"].as_str().unwrap_or("?"))),
@@ -60,22 +65,24 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
         nodes = nodes.len(),
         ops = d.points.len(),
     );
-    let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
+    h.push_str(&findings::section(&results["result"], &d.points));
+    let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.quantiles, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
     h.push_str(r#"<h2>Availability by phase</h2><table id="phases"><tr><th>phase</th><th>span (s)</th><th>ops</th><th>availability</th><th>info rate</th><th>longest gap without ok (s)</th><th>p50 / p95 / p99 (ms)</th></tr>"#);
     for p in &d.phases {
         let _ = write!(h, "<tr><td>{}</td><td>{:.1}–{:.1}</td><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{:.2}</td><td>{:.1} / {:.1} / {:.1}</td></tr>", p.name, p.from, p.to, p.ops, p.availability * 100.0, p.info_rate * 100.0, p.longest_gap_s, p.p50_ms, p.p95_ms, p.p99_ms);
     }
-    h.push_str("</table><h2>Faults</h2><table id=\"faults\"><tr><th>fault</th><th>from (s)</th><th>to (s)</th><th>what was done</th></tr>");
+    let recovery = match (d.heal_at, d.recover_s) {
+        (Some(_), Some(r)) => format!("{r:.2} s from the heal to the first ok operation"),
+        (Some(_), None) => "no ok operation after the heal".to_owned(),
+        (None, _) => "the run did not reach the heal".to_owned(),
+    };
+    let _ = write!(h, r#"</table><p id="recovery">Failover is the longest gap without an ok during faults. Time to recover: {recovery}.</p>"#);
+    h.push_str(&timeline::section(d));
+    h.push_str("<h2>Faults</h2><table id=\"faults\"><tr><th>fault</th><th>from (s)</th><th>to (s)</th><th>what was done</th></tr>");
     for w in &d.faults {
         let _ = write!(h, "<tr><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{}</td></tr>", escape(&w.kind), w.start, w.end, escape(&w.detail));
     }
-    let result = &results["result"];
-    let _ = write!(h, r#"</table><h2 id="anomalies">Checker findings: {}</h2><pre>"#, escape(result["checker"].as_str().unwrap_or("")));
-    for line in result["explanation"].as_array().into_iter().flatten() {
-        h.push_str(&escape(line.as_str().unwrap_or("")));
-        h.push('\n');
-    }
-    h.push_str("</pre><h2>Node logs</h2><ul>");
+    h.push_str("</table><h2>Node logs</h2><ul>");
     for n in nodes {
         let n = escape(n);
         let _ = write!(h, r#"<li><a href="nodes/{n}/node.log">{n}</a></li>"#);
@@ -116,12 +123,23 @@ mod tests {
     fn hostile_values_are_escaped_everywhere() {
         let hostile = "<script>alert('x')</script>";
         let test = json!({"options": {"design": hostile, "workload": "register", "nemesis": hostile, "bugs": [hostile], "seed": 1}, "probe": {"kernel": hostile}});
-        let results = json!({"valid": false, "summary": hostile, "result": {"checker": hostile, "explanation": [hostile]}});
-        let mut op = faultline_history::Op::new(faultline_history::OpType::Invoke, faultline_history::Process::Nemesis, format!("start-{hostile}"), json!(hostile));
-        op.time = 1;
-        let d = data::compute(&[op]);
+        use faultline_history::{Op, OpType, Process};
+        let mut ops = vec![
+            Op::new(OpType::Invoke, Process::Nemesis, format!("start-{hostile}"), json!(hostile)).at(1),
+            Op::new(OpType::Invoke, Process::Client(0), hostile, json!({hostile: hostile})).at(2),
+            Op::new(OpType::Ok, Process::Client(0), hostile, json!({hostile: hostile})).at(3),
+        ];
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.index = i as u64;
+        }
+        let cycle = json!({"anomaly": hostile, "txns": [{"index": 1, "process": 0, "status": hostile, "value": hostile}],
+            "steps": [{"from": 1, "to": 1, "relation": hostile, "key": hostile, "text": hostile}], "text": [hostile]});
+        let failure = json!({"key": hostile, "prefix_tail": [1], "blocking": 1, "candidates": [], "explanation": [hostile]});
+        let results = json!({"valid": false, "summary": hostile, "result": {"checker": hostile, "summary": hostile, "explanation": [hostile],
+            "anomalies": {hostile: 1}, "witnesses": [1], "evidence": {"cycles": [cycle], "failures": [failure], "anomalies": [{"anomaly": hostile, "txn": 1, "others": [], "text": hostile}]}}});
+        let d = data::compute(&ops);
         let html = render(&test, &results, &d, &[hostile.to_owned()]);
-        assert!(!html.contains("<script>"), "no value reaches the page unescaped");
+        assert!(!html.contains("<script>"), "no value reaches the page unescaped (the page's own scripts carry a type)");
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
     }
 }

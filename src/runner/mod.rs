@@ -138,6 +138,15 @@ pub fn workload_of(opts: &TestOptions) -> Result<Arc<dyn Workload>, String> {
     Ok(faultline_workloads::by_name(&opts.workload, &wopts)?.into())
 }
 
+/// Checks a run's options without touching Docker: `Err` says what is wrong.
+pub fn validate(opts: &TestOptions) -> Result<(), String> {
+    match plan(opts) {
+        Ok(_) => Ok(()),
+        Err(TestError::BadOptions(e)) => Err(e),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let bad = TestError::BadOptions;
     let design = node_image::design(&opts.design).map_err(bad)?;

@@ -1,0 +1,198 @@
+//! The scorecard as a page (`scorecard.html`: designs side by side, the matrix with
+//! each cell's verdict linked to its run's report, bug detection) and as JUnit XML
+//! (`junit.xml`: one test case per cell, failed when the cell deviates).
+
+use super::scorecard::{CellResult, Scorecard};
+use crate::report::escape;
+use std::fmt::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// `to` as a path relative to the directory `from` (both made absolute first), so
+/// the page's links survive copying the store elsewhere as a whole.
+pub fn relative(from: &Path, to: &Path) -> PathBuf {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+    let (from, to) = (abs(from), abs(to));
+    let (a, b): (Vec<Component>, Vec<Component>) = (from.components().collect(), to.components().collect());
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c);
+    }
+    out
+}
+
+fn opt(v: Option<f64>, scale: f64, unit: &str) -> String {
+    v.map_or("–".into(), |v| format!("{:.1}{unit}", v * scale))
+}
+
+fn badge(c: &CellResult, out_dir: &Path) -> String {
+    let colour = match (c.passed, c.verdict.as_str()) {
+        (false, _) => "#c92a2a",
+        (true, "invalid") => "#e67700",
+        (true, "valid") => "#2b8a3e",
+        (true, _) => "#868e96",
+    };
+    let label = format!("{} · seed {}", c.verdict, c.seed);
+    let title = escape(&format!("{}: {}", if c.passed { "as expected" } else { "DEVIATION" }, c.why));
+    match &c.run {
+        Some(run) => format!(r#"<a class="badge" style="background:{colour}" title="{title}" href="{}">{}</a>"#, escape(&relative(out_dir, &Path::new(run).join("report.html")).display().to_string()), escape(&label)),
+        None => format!(r#"<span class="badge" style="background:{colour}" title="{title}">{}</span>"#, escape(&label)),
+    }
+}
+
+/// The scorecard page; `out_dir` is where it is written (links to reports are
+/// relative to it).
+pub fn html(card: &Scorecard, out_dir: &Path) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>faultline scorecard: {name}</title><style>
+body{{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}} table{{border-collapse:collapse;margin-bottom:16px}}
+td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}} .badge{{display:inline-block;color:#fff;border-radius:4px;padding:1px 6px;margin:1px;text-decoration:none;font-size:12px}}
+.summary{{color:#fff;padding:12px 16px;border-radius:6px;font-size:20px}} small{{color:#555}}
+</style></head><body><div class="summary" id="summary" style="background:{colour}">{passed} of {run} cells as expected · {dev} deviation(s)</div>
+<p>Matrix {name} · started {started} · {wall:.0} s of wall time.</p>"#,
+        name = escape(&card.matrix),
+        colour = if card.deviations == 0 { "#2b8a3e" } else { "#c92a2a" },
+        passed = card.passed,
+        run = card.cells_run,
+        dev = card.deviations,
+        started = escape(&card.started),
+        wall = card.wall_s,
+    );
+    h.push_str(r#"<h2>Designs side by side</h2><p><small>Cells without bugs; medians over cells. Failover: the longest time without an ok operation while faults were active. Recovery: from the heal to the first ok.</small></p><table id="designs"><tr><th></th>"#);
+    for d in &card.designs {
+        let _ = write!(h, "<th>{}</th>", escape(&d.design));
+    }
+    type Figure = (&'static str, fn(&super::scorecard::DesignSummary) -> String);
+    let figures: [Figure; 8] = [
+        ("cells", |d| d.cells.to_string()),
+        ("verdicts", |d| d.verdicts.iter().map(|(v, n)| format!("{n} {v}")).collect::<Vec<_>>().join(", ")),
+        ("anomalies found", |d| if d.anomalies.is_empty() { "none".into() } else { d.anomalies.iter().map(|(a, n)| format!("{a} ×{n}")).collect::<Vec<_>>().join(", ") }),
+        ("availability during faults", |d| opt(d.availability_during, 100.0, "%")),
+        ("failover (s)", |d| opt(d.failover_s, 1.0, "")),
+        ("time to recover (s)", |d| opt(d.recover_s, 1.0, "")),
+        ("latency p50 (ms)", |d| opt(d.p50_ms, 1.0, "")),
+        ("latency p99 (ms)", |d| opt(d.p99_ms, 1.0, "")),
+    ];
+    for (name, f) in figures {
+        let _ = write!(h, "<tr><th>{name}</th>");
+        for d in &card.designs {
+            let _ = write!(h, "<td>{}</td>", escape(&f(d)));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table><h2>Matrix</h2><table id=\"matrix\"><tr><th>design</th>");
+    let mut columns: Vec<(String, String)> = Vec::new();
+    let mut rows: Vec<String> = Vec::new();
+    for c in &card.cells {
+        if !columns.contains(&(c.workload.clone(), c.nemesis.clone())) {
+            columns.push((c.workload.clone(), c.nemesis.clone()));
+        }
+        if !rows.contains(&c.row) {
+            rows.push(c.row.clone());
+        }
+    }
+    for (w, n) in &columns {
+        let _ = write!(h, "<th>{}<br><small>{}</small></th>", escape(w), escape(n));
+    }
+    h.push_str("</tr>");
+    for row in &rows {
+        let _ = write!(h, "<tr><th>{}</th>", escape(row));
+        for (w, n) in &columns {
+            h.push_str("<td>");
+            for c in card.cells.iter().filter(|c| &c.row == row && &c.workload == w && &c.nemesis == n) {
+                h.push_str(&badge(c, out_dir));
+                if !c.anomalies.is_empty() {
+                    let _ = write!(h, "<br><small>{}</small>", escape(&c.anomalies.iter().map(|(a, n)| format!("{a} ×{n}")).collect::<Vec<_>>().join(", ")));
+                }
+                let _ = write!(h, "<br><small>avail {} · p99 {} ms</small><br>", opt(c.availability_during, 100.0, "%"), opt(c.p99_ms, 1.0, ""));
+            }
+            h.push_str("</td>");
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str(r#"</table><h2>Bugs</h2><table id="bugs"><tr><th>design</th><th>bug</th><th>detected</th><th>rate</th><th>median time to detect (s)</th></tr>"#);
+    for b in &card.bugs {
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{} of {}</td><td>{:.0}%</td><td>{}</td></tr>", escape(&b.design), escape(&b.bug), b.detected, b.cells, b.rate * 100.0, opt(b.median_time_to_detect_s, 1.0, ""));
+    }
+    h.push_str(r#"</table><h2>Cells</h2><table id="cells"><tr><th>row</th><th>workload</th><th>nemesis</th><th>seed</th><th>expected</th><th>verdict</th><th>why</th><th>ok / fail / info</th><th>failover (s)</th><th>recover (s)</th><th>p50 / p99 (ms)</th><th>time to detect (s)</th><th>wall (s)</th></tr>"#);
+    for c in &card.cells {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{} / {} / {}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{:.0}</td></tr>",
+            escape(&c.row),
+            escape(&c.workload),
+            escape(&c.nemesis),
+            c.seed,
+            c.expect,
+            badge(c, out_dir),
+            escape(&c.why),
+            c.ops[0],
+            c.ops[1],
+            c.ops[2],
+            opt(c.failover_s, 1.0, ""),
+            opt(c.recover_s, 1.0, ""),
+            opt(c.p50_ms, 1.0, ""),
+            opt(c.p99_ms, 1.0, ""),
+            opt(c.time_to_detect_s, 1.0, ""),
+            c.wall_s
+        );
+    }
+    h.push_str("</table></body></html>\n");
+    h
+}
+
+/// The scorecard as JUnit XML: a test suite per row, a test case per cell.
+pub fn junit(card: &Scorecard) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(x, r#"<testsuites name="faultline grade: {}" tests="{}" failures="{}" time="{:.1}">"#, escape(&card.matrix), card.cells_run, card.deviations, card.wall_s);
+    let mut rows: Vec<&str> = Vec::new();
+    for c in &card.cells {
+        if !rows.contains(&c.row.as_str()) {
+            rows.push(&c.row);
+        }
+    }
+    for row in rows {
+        let cells: Vec<&CellResult> = card.cells.iter().filter(|c| c.row == row).collect();
+        let _ = writeln!(x, r#"  <testsuite name="{}" tests="{}" failures="{}" time="{:.1}">"#, escape(row), cells.len(), cells.iter().filter(|c| !c.passed).count(), cells.iter().map(|c| c.wall_s).sum::<f64>());
+        for c in cells {
+            let _ = write!(x, r#"    <testcase classname="{}" name="{} / {} / seed {}" time="{:.1}""#, escape(row), escape(&c.workload), escape(&c.nemesis), c.seed, c.wall_s);
+            if c.passed {
+                let _ = writeln!(x, "><system-out>{}</system-out></testcase>", escape(&format!("{}; run {}", c.why, c.run.as_deref().unwrap_or("-"))));
+            } else {
+                let _ = writeln!(x, r#"><failure message="{}">{}</failure></testcase>"#, escape(&c.why), escape(&format!("verdict {}; anomalies {:?}; run {}", c.verdict, c.anomalies, c.run.as_deref().unwrap_or("-"))));
+            }
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_links() {
+        assert_eq!(relative(Path::new("/s/scorecard/t1"), Path::new("/s/run/t2/report.html")), PathBuf::from("../../run/t2/report.html"));
+    }
+
+    #[test]
+    fn page_and_junit_name_every_cell_and_escape_values() {
+        let mut card = super::super::scorecard::tests::example();
+        card.cells[0].why = "<script>alert(1)</script>".into();
+        let page = html(&card, Path::new("store/scorecard/x"));
+        assert!(!page.contains("<script>"));
+        assert!(page.contains(r#"href="../../run0/report.html""#), "cells link to their reports");
+        assert_eq!(page.matches("class=\"badge\"").count(), 12, "each cell twice: in the matrix and in the cell list");
+        let xml = junit(&card);
+        assert_eq!(xml.matches("<testcase ").count(), 6);
+        assert_eq!(xml.matches("<failure ").count(), 2);
+        assert!(xml.contains(r#"<testsuites name="faultline grade: example" tests="6" failures="2""#), "{xml}");
+    }
+}

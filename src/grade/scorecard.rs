@@ -1,0 +1,329 @@
+//! The scorecard's numbers: each cell's verdict against its expectation, with its
+//! anomalies, availability, recovery and latency; then per bug its detection rate
+//! and time to detect, and per design its figures side by side. Serialized as
+//! `scorecard.json`; `render` draws it.
+
+use super::matrix::{Cell, Expect};
+use crate::report::data::ReportData;
+use faultline_checkers::{CheckResult, Validity};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One run of the matrix, judged.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CellResult {
+    /// The row (design, bugs, knobs).
+    pub row: String,
+    /// The design.
+    pub design: String,
+    /// Bugs switched on.
+    pub bugs: Vec<String>,
+    /// The workload.
+    pub workload: String,
+    /// The nemesis.
+    pub nemesis: String,
+    /// The seed.
+    pub seed: u64,
+    /// What it had to show.
+    pub expect: Expect,
+    /// valid, invalid, unknown, or error (the run did not finish).
+    pub verdict: String,
+    /// True when the verdict is what was expected.
+    pub passed: bool,
+    /// Why it passed or deviated, in words.
+    pub why: String,
+    /// The checker's anomaly counts.
+    pub anomalies: BTreeMap<String, usize>,
+    /// The run's directory.
+    pub run: Option<String>,
+    /// Seconds the run took, start to verdict.
+    pub wall_s: f64,
+    /// Completed client operations: ok, fail, info.
+    pub ops: [usize; 3],
+    /// ok / completed while faults were active.
+    pub availability_during: Option<f64>,
+    /// The longest time without an ok while faults were active (s).
+    pub failover_s: Option<f64>,
+    /// From the heal to the first ok (s).
+    pub recover_s: Option<f64>,
+    /// Median latency of ok operations (ms).
+    pub p50_ms: Option<f64>,
+    /// 99th percentile latency of ok operations (ms).
+    pub p99_ms: Option<f64>,
+    /// When the first operation that witnesses an anomaly completed (s into the run).
+    pub time_to_detect_s: Option<f64>,
+}
+
+fn verdict_name(v: Validity) -> &'static str {
+    match v {
+        Validity::Valid => "valid",
+        Validity::Invalid => "invalid",
+        Validity::Unknown => "unknown",
+    }
+}
+
+/// Whether a verdict with these anomalies meets the cell's expectation, and why.
+fn judge(cell: &Cell, valid: Validity, anomalies: &BTreeMap<String, usize>) -> (bool, String) {
+    match (cell.expect, valid) {
+        (Expect::Any, v) => (true, format!("{} (reported, not judged)", verdict_name(v))),
+        (Expect::Valid, Validity::Valid) => (true, "valid, as expected".into()),
+        (Expect::Valid, v) => (false, format!("expected valid, got {}", verdict_name(v))),
+        (Expect::Invalid, Validity::Invalid) if cell.anomalies.is_empty() || cell.anomalies.iter().any(|a| anomalies.contains_key(a)) => {
+            (true, format!("detected: {}", anomalies.keys().cloned().collect::<Vec<_>>().join(", ")))
+        }
+        (Expect::Invalid, Validity::Invalid) => (false, format!("invalid, but none of the expected anomalies ({}) was found", cell.anomalies.join(", "))),
+        (Expect::Invalid, v) => (false, format!("expected an anomaly, got {}", verdict_name(v))),
+    }
+}
+
+impl CellResult {
+    /// The result of a finished run: its verdict, its report data, and its directory.
+    pub fn finished(cell: &Cell, result: &CheckResult, data: &ReportData, run: &std::path::Path, wall_s: f64) -> CellResult {
+        let (passed, why) = judge(cell, result.valid, &result.anomalies);
+        let during = data.phases.iter().find(|p| p.name == "during faults").filter(|p| p.ops > 0);
+        let mut ok: Vec<f64> = data.points.iter().filter(|p| p.outcome == "ok").map(|p| p.latency_ms).collect();
+        ok.sort_by(f64::total_cmp);
+        let q = |x: f64| (!ok.is_empty()).then(|| ok[((ok.len() - 1) as f64 * x).round() as usize]);
+        let completed_at: std::collections::HashMap<u64, f64> = data.points.iter().map(|p| (p.index, p.t + p.latency_ms / 1e3)).collect();
+        let ops = ["ok", "fail", "info"].map(|o| data.points.iter().filter(|p| p.outcome == o).count());
+        CellResult {
+            verdict: verdict_name(result.valid).into(),
+            passed,
+            why,
+            anomalies: result.anomalies.clone(),
+            run: Some(run.display().to_string()),
+            wall_s,
+            ops,
+            availability_during: during.map(|p| p.availability),
+            failover_s: during.map(|p| p.longest_gap_s),
+            recover_s: data.recover_s,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+            time_to_detect_s: result.witnesses.iter().filter_map(|w| completed_at.get(w)).copied().min_by(f64::total_cmp),
+            ..CellResult::unfinished(cell, String::new(), wall_s)
+        }
+    }
+
+    /// A run that ended without a verdict (Docker failed, …): always a deviation.
+    pub fn unfinished(cell: &Cell, error: String, wall_s: f64) -> CellResult {
+        CellResult {
+            row: cell.row.clone(),
+            design: cell.opts.design.clone(),
+            bugs: cell.opts.bugs.clone(),
+            workload: cell.opts.workload.clone(),
+            nemesis: cell.opts.nemesis.clone(),
+            seed: cell.opts.seed,
+            expect: cell.expect,
+            verdict: "error".into(),
+            passed: false,
+            why: error,
+            anomalies: BTreeMap::new(),
+            run: None,
+            wall_s,
+            ops: [0; 3],
+            availability_during: None,
+            failover_s: None,
+            recover_s: None,
+            p50_ms: None,
+            p99_ms: None,
+            time_to_detect_s: None,
+        }
+    }
+}
+
+/// How reliably one bug was detected.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BugRow {
+    /// The design.
+    pub design: String,
+    /// The bug.
+    pub bug: String,
+    /// Cells with this bug on.
+    pub cells: usize,
+    /// Cells whose checker found an anomaly.
+    pub detected: usize,
+    /// detected / cells.
+    pub rate: f64,
+    /// Median time to the first witness, over the detecting cells (s).
+    pub median_time_to_detect_s: Option<f64>,
+}
+
+/// One design's figures, from its cells without bugs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DesignSummary {
+    /// The design.
+    pub design: String,
+    /// Its cells without bugs.
+    pub cells: usize,
+    /// How many of those were valid, invalid, unknown, error.
+    pub verdicts: BTreeMap<String, usize>,
+    /// Anomaly types found in those cells, with counts summed.
+    pub anomalies: BTreeMap<String, usize>,
+    /// Medians over those cells.
+    pub availability_during: Option<f64>,
+    /// Median longest gap without an ok during faults (s).
+    pub failover_s: Option<f64>,
+    /// Median time to recover after the heal (s).
+    pub recover_s: Option<f64>,
+    /// Median of the cells' p50 latencies (ms).
+    pub p50_ms: Option<f64>,
+    /// Median of the cells' p99 latencies (ms).
+    pub p99_ms: Option<f64>,
+}
+
+/// The whole scorecard.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Scorecard {
+    /// The matrix's name.
+    pub matrix: String,
+    /// When grading began (RFC 3339).
+    pub started: String,
+    /// Seconds from the first cell's start to the last cell's end.
+    pub wall_s: f64,
+    /// Cells run.
+    pub cells_run: usize,
+    /// Cells that met their expectation.
+    pub passed: usize,
+    /// Cells that did not.
+    pub deviations: usize,
+    /// Every cell, in matrix order.
+    pub cells: Vec<CellResult>,
+    /// Each bug's detection.
+    pub bugs: Vec<BugRow>,
+    /// Each design's figures without bugs, side by side.
+    pub designs: Vec<DesignSummary>,
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    (!v.is_empty()).then(|| v[(v.len() - 1) / 2])
+}
+
+impl Scorecard {
+    /// Judges the matrix from its cells' results.
+    pub fn new(matrix: &str, started: String, wall_s: f64, cells: Vec<CellResult>) -> Scorecard {
+        let mut bugs: BTreeMap<(String, String), Vec<&CellResult>> = BTreeMap::new();
+        let mut designs: Vec<String> = Vec::new();
+        for c in &cells {
+            for b in &c.bugs {
+                bugs.entry((c.design.clone(), b.clone())).or_default().push(c);
+            }
+            if !designs.contains(&c.design) {
+                designs.push(c.design.clone());
+            }
+        }
+        let bugs = bugs
+            .into_iter()
+            .map(|((design, bug), cs)| {
+                let detecting: Vec<&&CellResult> = cs.iter().filter(|c| c.verdict == "invalid").collect();
+                BugRow {
+                    design,
+                    bug,
+                    cells: cs.len(),
+                    detected: detecting.len(),
+                    rate: detecting.len() as f64 / cs.len() as f64,
+                    median_time_to_detect_s: median(detecting.iter().filter_map(|c| c.time_to_detect_s).collect()),
+                }
+            })
+            .collect();
+        let designs = designs
+            .into_iter()
+            .map(|design| {
+                let cs: Vec<&CellResult> = cells.iter().filter(|c| c.design == design && c.bugs.is_empty()).collect();
+                let mut verdicts = BTreeMap::new();
+                let mut anomalies = BTreeMap::new();
+                for c in &cs {
+                    *verdicts.entry(c.verdict.clone()).or_insert(0) += 1;
+                    for (a, n) in &c.anomalies {
+                        *anomalies.entry(a.clone()).or_insert(0) += n;
+                    }
+                }
+                let med = |f: fn(&CellResult) -> Option<f64>| median(cs.iter().filter_map(|c| f(c)).collect());
+                DesignSummary {
+                    cells: cs.len(),
+                    verdicts,
+                    anomalies,
+                    availability_during: med(|c| c.availability_during),
+                    failover_s: med(|c| c.failover_s),
+                    recover_s: med(|c| c.recover_s),
+                    p50_ms: med(|c| c.p50_ms),
+                    p99_ms: med(|c| c.p99_ms),
+                    design,
+                }
+            })
+            .collect();
+        let passed = cells.iter().filter(|c| c.passed).count();
+        Scorecard { matrix: matrix.to_owned(), started, wall_s, cells_run: cells.len(), passed, deviations: cells.len() - passed, cells, bugs, designs }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::grade::matrix::{Matrix, Overrides};
+
+    /// A scorecard of six made-up cells: correct raft valid twice, one bug found
+    /// once in two seeds, dynamo reported, one run that failed.
+    pub(crate) fn example() -> Scorecard {
+        let text = r#"
+            name = "example"
+            [[row]]
+            design = "raft"
+            workload = "register"
+            nemesis = "partition"
+            seeds = [1, 2]
+            expect = "valid"
+            [[row]]
+            design = "raft"
+            bugs = ["stale-follower-read"]
+            workload = "register"
+            nemesis = "partition"
+            seeds = [1, 2]
+            expect = "invalid"
+            [[row]]
+            design = "dynamo"
+            workload = "list-append"
+            nemesis = "partition"
+            expect = "any"
+            [[row]]
+            design = "caspaxos"
+            workload = "register"
+            nemesis = "kill"
+            expect = "valid"
+        "#;
+        let m = Matrix::parse(text, "example.toml", &Overrides::default()).unwrap();
+        let finished = |i: usize, valid: Validity, anomalies: &[(&str, usize)], detect: Option<f64>, avail: f64| {
+            let mut c = CellResult::unfinished(&m.cells[i], String::new(), 20.0 + i as f64);
+            let counts: BTreeMap<String, usize> = anomalies.iter().map(|(a, n)| (a.to_string(), *n)).collect();
+            let (passed, why) = judge(&m.cells[i], valid, &counts);
+            c.verdict = verdict_name(valid).into();
+            (c.passed, c.why, c.anomalies) = (passed, why, counts);
+            c.run = Some(format!("store/run{i}"));
+            c.ops = [100, 10, i];
+            c.availability_during = Some(avail);
+            c.failover_s = Some(1.0 + i as f64 / 10.0);
+            c.recover_s = Some(0.1 * i as f64);
+            c.p50_ms = Some(2.0 + i as f64);
+            c.p99_ms = Some(20.0 + i as f64);
+            c.time_to_detect_s = detect;
+            c
+        };
+        let cells = vec![
+            finished(0, Validity::Valid, &[], None, 0.8),
+            finished(1, Validity::Valid, &[], None, 0.6),
+            finished(2, Validity::Invalid, &[("nonlinearizable-key", 2)], Some(7.5), 0.9),
+            finished(3, Validity::Valid, &[], None, 0.9),
+            finished(4, Validity::Invalid, &[("G-single", 3), ("G1b", 1)], Some(3.0), 0.99),
+            CellResult::unfinished(&m.cells[5], "Docker: no such image".into(), 1.5),
+        ];
+        Scorecard::new("example", "2026-11-23T00:00:00Z".into(), 123.0, cells)
+    }
+
+    #[test]
+    fn scorecard_json() {
+        let card = example();
+        assert_eq!((card.passed, card.deviations), (4, 2), "the missed bug and the failed run deviate");
+        assert_eq!((card.bugs[0].detected, card.bugs[0].cells, card.bugs[0].rate), (1, 2, 0.5));
+        insta::assert_json_snapshot!(card);
+    }
+}

@@ -1,0 +1,86 @@
+//! `faultline grade`: the matrix from a file or flags, one cell after another with
+//! progress, the scorecard's files, and exit 0 when every cell met its expectation,
+//! 1 when one deviated, 130 when interrupted.
+
+use crate::cli::{ExpectArg, GradeArgs};
+use crate::exit::Exit;
+use crate::shutdown::Shutdown;
+use anyhow::anyhow;
+use faultline::grade::matrix::{Expect, Matrix, Overrides};
+use faultline::grade::{self, Event};
+use faultline::runner::{Interrupt, TestError};
+use std::io::IsTerminal;
+
+fn matrix(args: &GradeArgs) -> Result<Matrix, Exit> {
+    let o = Overrides { time_limit: args.time_limit, seeds: args.seeds.clone(), store: args.store.clone(), base_image: args.base.base_image.clone() };
+    match &args.matrix {
+        Some(path) => Matrix::read(path, &o).map_err(|e| Exit::bad_input(anyhow!(e))),
+        None => {
+            let expect = args.expect.map(|e| match e {
+                ExpectArg::Valid => Expect::Valid,
+                ExpectArg::Invalid => Expect::Invalid,
+                ExpectArg::Any => Expect::Any,
+            });
+            Ok(Matrix::from_flags(&args.designs, &args.bug_sets, &args.workloads, &args.nemeses, expect, &o))
+        }
+    }
+}
+
+/// Runs `faultline grade`.
+pub async fn run(args: GradeArgs) -> Result<i32, Exit> {
+    let matrix = matrix(&args)?;
+    let out = args.out.clone().unwrap_or_else(|| args.store.join("scorecard").join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()));
+    let n = matrix.cells.len();
+    let time: f64 = matrix.cells.iter().map(|c| c.opts.time_limit_s).sum();
+    println!("faultline grade: {} — {n} cells, {time:.0} s of workload (plus about 12 s of setup and teardown each); scorecard in {}", matrix.name, out.display());
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(n as u64);
+        bar.set_style(indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
+        bar
+    });
+    let interrupt = || -> Interrupt {
+        match Shutdown::listen() {
+            Ok(mut s) => Box::pin(async move { s.recv().await }),
+            Err(_) => Box::pin(std::future::pending()),
+        }
+    };
+    let observe = |e: Event| match e {
+        Event::Start(i, n, cell) => {
+            let what = format!("{} / {} / {} / seed {}", cell.row, cell.opts.workload, cell.opts.nemesis, cell.opts.seed);
+            match &bar {
+                Some(bar) => bar.set_message(what),
+                None => eprintln!("[{}/{n}] {what} …", i + 1),
+            }
+        }
+        Event::Done(i, n, r) => {
+            let line = format!("[{}/{n}] {} / {} / {} / seed {}: {} — {} ({:.0} s)", i + 1, r.row, r.workload, r.nemesis, r.seed, if r.passed { "ok" } else { "DEVIATION" }, r.why, r.wall_s);
+            match &bar {
+                Some(bar) => {
+                    bar.println(line);
+                    bar.inc(1);
+                }
+                None => eprintln!("{line}"),
+            }
+        }
+    };
+    let graded = grade::run(&matrix, &out, interrupt, observe).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let graded = match graded {
+        Ok(g) => g,
+        Err(TestError::BadOptions(e)) => return Err(Exit::bad_input(anyhow!(e))),
+        Err(e) => return Err(Exit::crash(e)),
+    };
+    let card = &graded.card;
+    for b in &card.bugs {
+        println!("  bug {} {}: detected in {} of {} ({:.0}%)", b.design, b.bug, b.detected, b.cells, b.rate * 100.0);
+    }
+    println!("scorecard: {} ({} of {} cells as expected, {} deviation(s), {:.0} s)", out.join("scorecard.html").display(), card.passed, card.cells_run, card.deviations, card.wall_s);
+    if let Some(signal) = graded.interrupted {
+        eprintln!("faultline: {signal}: grading stopped after {} of {n} cells; the scorecard holds those", card.cells_run);
+        return Ok(130);
+    }
+    Ok(if card.deviations == 0 { 0 } else { 1 })
+}
