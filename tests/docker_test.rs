@@ -76,13 +76,47 @@ fn raft_with_stale_follower_reads_under_partitions_is_invalid() {
     assert!(report.contains("INVALID") && report.contains(r#"class="fault""#) && report.contains("not linearizable"), "the report shows the verdict, the fault windows and the finding");
 }
 
+/// Runs headless Chromium (Debian's package, which `.ci/setup` installs) on a page:
+/// answers the DOM after its scripts ran and Chromium's log, and leaves a screenshot
+/// at `screenshot`.
+fn chromium(page: &Path, screenshot: &Path) -> (String, String) {
+    let url = format!("file://{}", std::fs::canonicalize(page).expect("the page exists").display());
+    let run = |extra: &[&str]| -> Output {
+        let out = Command::new("timeout")
+            .args(["120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000"])
+            .args(extra)
+            .arg(&url)
+            .stdin(Stdio::null())
+            .output()
+            .expect("chromium is installed (bash .ci/setup installs Debian's chromium package)");
+        assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let shot = run(&["--window-size=1200,2600", &format!("--screenshot={}", screenshot.display())]);
+    let dom = run(&["--dump-dom"]);
+    (String::from_utf8_lossy(&dom.stdout).into_owned(), format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr)))
+}
+
 #[test]
-fn dynamo_list_append_shows_anomalies() {
+fn dynamo_list_append_shows_anomalies_and_its_report_renders_in_chromium() {
     let s = store();
     let (out, dir) = test(s.path(), &["--design", "dynamo", "--workload", "list-append", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "5"]);
     assert_eq!(out.status.code(), Some(1), "dynamo transactions are not atomic");
     let r = results(&dir);
     assert_eq!(r["valid"], false, "{}", r["summary"]);
+
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-dynamo-list-append.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let (dom, log) = chromium(&dir.join("report.html"), &screenshot);
+    eprintln!("screenshot of the report: {}", screenshot.display());
+    assert!(std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0) > 20_000, "a screenshot was taken");
+    assert!(!log.contains("Uncaught") && !log.contains(":ERROR:CONSOLE"), "no console errors:\n{log}");
+    assert!(dom.contains(r#"<pre id="js-errors"></pre>"#), "no script error was caught on the page");
+    assert!(dom.contains(r#"id="verdict""#) && dom.contains("INVALID"), "the verdict banner");
+    assert!(dom.contains(r#"class="fault""#), "shaded fault windows");
+    assert!(dom.contains(r#"id="anomalies""#) && dom.contains(r#"class="cycle""#) && dom.contains(r#"class="oplink""#), "the anomaly section with a drawn cycle linked to its operations");
+    let rendered = dom.split(r#"data-rendered=""#).nth(1).and_then(|rest| rest.split('"').next()).and_then(|n| n.parse::<usize>().ok());
+    assert!(rendered > Some(0), "the timeline script drew operations: {rendered:?}");
 }
 
 #[test]
@@ -130,5 +164,48 @@ fn bad_options_exit_254_with_the_reason() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(254), "{args:?}: {err}");
         assert!(err.contains(reason), "{args:?}: {err}");
+    }
+}
+
+// ---- etcd 3.4 (Debian's etcd-server): a real system under the same workloads ----
+
+#[test]
+fn etcd_register_under_partitions_kills_and_pauses_is_valid() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "register", "--nemesis", "partition,kill,pause", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "21"]);
+    assert_eq!(out.status.code(), Some(0), "etcd's linearizable reads and writes must be valid");
+    let r = results(&dir);
+    assert!(r["counts"]["ok"].as_u64() > Some(100) && r["faults"].as_u64() >= Some(2), "{r}");
+    assert_eq!(leftover_containers(), 0);
+}
+
+#[test]
+fn etcd_with_serializable_reads_under_partitions_serves_stale_reads() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "etcd", "--node-opt", "serializable-reads=true", "--workload", "register", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "22"]);
+    assert_eq!(out.status.code(), Some(1), "local serializable reads on a minority must be stale");
+    assert!(results(&dir)["summary"].as_str().unwrap_or("").contains("not linearizable"));
+}
+
+#[test]
+fn etcd_list_append_under_partitions_and_kills_is_strict_serializable() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "list-append", "--nemesis", "partition,kill", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "23"]);
+    assert_eq!(out.status.code(), Some(0), "etcd transactions guarded on mod_revision are strict serializable");
+    assert!(results(&dir)["counts"]["ok"].as_u64() > Some(50));
+}
+
+#[test]
+fn faults_etcd_cannot_take_are_refused_before_docker_is_touched() {
+    for (args, why) in [
+        (&["--nemesis", "clock"][..], "libfaketime cannot skew it"),
+        (&["--lose-unsynced"][..], "--lose-unsynced cannot apply"),
+        (&["--bug", "no-noop"][..], "no switchable bugs"),
+    ] {
+        let s = store();
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["test", "--store", s.path().to_str().unwrap(), "--design", "etcd"]).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(254), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
 }

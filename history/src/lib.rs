@@ -5,13 +5,15 @@
 //! and faults appear as `info` events of the `nemesis` process. This crate holds the
 //! types every other crate shares (operations, histories), the JSONL form of
 //! `history.jsonl` (reading with `file:line` errors and streaming writing), and the
-//! pairing of invocations with completions.
+//! pairing of invocations with completions, the transactions' micro-ops, and the
+//! generator algebra.
 
 mod error;
 mod history;
 mod jsonl;
 mod op;
 pub mod generator;
+pub mod micro_op;
 
 pub use error::{HistoryError, ParseError};
 pub use history::History;

@@ -85,35 +85,25 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
         }
         h.push_str("</tr>");
     }
-    h.push_str("</table><h2>Matrix</h2><table id=\"matrix\"><tr><th>design</th>");
-    let mut columns: Vec<(String, String)> = Vec::new();
-    let mut rows: Vec<String> = Vec::new();
+    h.push_str(r#"</table><h2>Matrix</h2><table id="matrix"><tr><th>design</th><th>workload</th><th>nemesis</th><th>expected</th><th>runs (one per seed; each links to its report)</th></tr>"#);
+    let mut groups: Vec<(&str, &str, &str)> = Vec::new();
     for c in &card.cells {
-        if !columns.contains(&(c.workload.clone(), c.nemesis.clone())) {
-            columns.push((c.workload.clone(), c.nemesis.clone()));
-        }
-        if !rows.contains(&c.row) {
-            rows.push(c.row.clone());
+        let key = (c.row.as_str(), c.workload.as_str(), c.nemesis.as_str());
+        if !groups.contains(&key) {
+            groups.push(key);
         }
     }
-    for (w, n) in &columns {
-        let _ = write!(h, "<th>{}<br><small>{}</small></th>", escape(w), escape(n));
-    }
-    h.push_str("</tr>");
-    for row in &rows {
-        let _ = write!(h, "<tr><th>{}</th>", escape(row));
-        for (w, n) in &columns {
-            h.push_str("<td>");
-            for c in card.cells.iter().filter(|c| &c.row == row && &c.workload == w && &c.nemesis == n) {
-                h.push_str(&badge(c, out_dir));
-                if !c.anomalies.is_empty() {
-                    let _ = write!(h, "<br><small>{}</small>", escape(&c.anomalies.iter().map(|(a, n)| format!("{a} ×{n}")).collect::<Vec<_>>().join(", ")));
-                }
-                let _ = write!(h, "<br><small>avail {} · p99 {} ms</small><br>", opt(c.availability_during, 100.0, "%"), opt(c.p99_ms, 1.0, ""));
+    for (row, workload, nemesis) in groups {
+        let cells: Vec<&CellResult> = card.cells.iter().filter(|c| (c.row.as_str(), c.workload.as_str(), c.nemesis.as_str()) == (row, workload, nemesis)).collect();
+        let _ = write!(h, "<tr><th>{}</th><td>{}</td><td>{}</td><td>{:?}</td><td>", escape(row), escape(workload), escape(nemesis), cells[0].expect);
+        for c in cells {
+            h.push_str(&badge(c, out_dir));
+            if !c.anomalies.is_empty() {
+                let _ = write!(h, " <small>{}</small>", escape(&c.anomalies.iter().map(|(a, n)| format!("{a} ×{n}")).collect::<Vec<_>>().join(", ")));
             }
-            h.push_str("</td>");
+            let _ = write!(h, " <small>· avail {} · p99 {} ms</small><br>", opt(c.availability_during, 100.0, "%"), opt(c.p99_ms, 1.0, ""));
         }
-        h.push_str("</tr>");
+        h.push_str("</td></tr>");
     }
     h.push_str(r#"</table><h2>Bugs</h2><table id="bugs"><tr><th>design</th><th>bug</th><th>detected</th><th>rate</th><th>median time to detect (s)</th></tr>"#);
     for b in &card.bugs {

@@ -1,5 +1,5 @@
-//! `faultline serve`: the store over HTTP. `/` lists the runs, newest first, coloured
-//! by verdict and filterable; everything else is the store's files (reports, logs,
+//! `faultline serve`: the store over HTTP. `/` lists the runs and the grading
+//! scorecards, newest first, coloured by verdict and filterable; everything else is the store's files (reports, logs,
 //! histories), served read-only from inside the store and nowhere else.
 
 use super::escape;
@@ -21,6 +21,8 @@ pub struct RunEntry {
     pub what: String,
     /// Its one-line summary.
     pub summary: String,
+    /// Its page: `report.html`, or `scorecard.html` for a grading.
+    pub page: &'static str,
 }
 
 /// Every run in `store` (`<name>/<timestamp>/`), newest first.
@@ -30,6 +32,17 @@ pub fn runs(store: &Path) -> Vec<RunEntry> {
         for run in std::fs::read_dir(test.path()).into_iter().flatten().flatten() {
             let dir = run.path();
             let read = |name: &str| crate::runner::store::read_json(&dir, name).ok();
+            if let (None, Some(card)) = (read("test.json"), read("scorecard.json")) {
+                let deviations = card["deviations"].as_u64().unwrap_or(0);
+                entries.push(RunEntry {
+                    path: dir.strip_prefix(store).unwrap_or(&dir).display().to_string(),
+                    verdict: if deviations == 0 { "valid" } else { "invalid" }.to_owned(),
+                    what: format!("scorecard of {}", card["matrix"].as_str().unwrap_or("?")),
+                    summary: format!("{} of {} cells as expected, {deviations} deviation(s)", card["passed"], card["cells_run"]),
+                    page: "scorecard.html",
+                });
+                continue;
+            }
             let Some(test_json) = read("test.json") else { continue };
             let results = read("results.json");
             let o = &test_json["options"];
@@ -51,6 +64,7 @@ pub fn runs(store: &Path) -> Vec<RunEntry> {
                     o["nemesis"].as_str().unwrap_or("?")
                 ),
                 summary: results.as_ref().and_then(|r| r["summary"].as_str().map(str::to_owned)).unwrap_or_default(),
+                page: "report.html",
             });
         }
     }
@@ -69,8 +83,9 @@ pub fn index(entries: &[RunEntry]) -> String {
         };
         let p = escape(&e.path);
         rows.push_str(&format!(
-            r#"<tr style="background:{colour}" data-text="{}"><td><a href="/{p}/report.html">{p}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            r#"<tr style="background:{colour}" data-text="{}"><td><a href="/{p}/{}">{p}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
             escape(&format!("{} {} {}", e.path, e.what, e.verdict).to_lowercase()),
+            e.page,
             escape(&e.verdict),
             escape(&e.what),
             escape(&e.summary)
@@ -102,8 +117,14 @@ mod tests {
             std::fs::write(dir.join("test.json"), r#"{"options":{"design":"<b>x</b>","bugs":[],"workload":"w","nemesis":"n"}}"#).unwrap();
             std::fs::write(dir.join("results.json"), format!(r#"{{"valid":{valid},"summary":"s"}}"#)).unwrap();
         }
+        let card = store.path().join("scorecard").join("20260103T000000Z");
+        std::fs::create_dir_all(&card).unwrap();
+        std::fs::write(card.join("scorecard.json"), r#"{"matrix":"nightly","passed":3,"cells_run":4,"deviations":1}"#).unwrap();
         let entries = runs(store.path());
-        assert_eq!(entries.iter().map(|e| (e.path.as_str(), e.verdict.as_str())).collect::<Vec<_>>(), [("dynamo-set/20260102T000000Z", "invalid"), ("raft-register/20260101T000000Z", "valid")]);
+        assert_eq!(
+            entries.iter().map(|e| (e.path.as_str(), e.verdict.as_str(), e.page)).collect::<Vec<_>>(),
+            [("scorecard/20260103T000000Z", "invalid", "scorecard.html"), ("dynamo-set/20260102T000000Z", "invalid", "report.html"), ("raft-register/20260101T000000Z", "valid", "report.html")]
+        );
         let page = index(&entries);
         assert!(!page.contains("<b>x</b>") && page.contains("&lt;b&gt;x&lt;/b&gt;"));
     }

@@ -176,6 +176,17 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         }
         None => None,
     };
+    if !design.reference {
+        if !opts.bugs.is_empty() {
+            return Err(bad(format!("{} is a real system with no switchable bugs (asked for --bug {})", design.name, opts.bugs.join(", "))));
+        }
+        if opts.lose_unsynced {
+            return Err(bad(format!("--lose-unsynced cannot apply to {}: only faultline's reference nodes track what they fsynced", design.name)));
+        }
+        if kinds.contains(&FaultKind::Clock) {
+            return Err(bad(format!("the clock fault cannot apply to {}: it is a Go program, which reads the clock without libc, so libfaketime cannot skew it", design.name)));
+        }
+    }
     let mut node_args = Vec::new();
     for b in &opts.bugs {
         node_args.extend(["--bug".to_owned(), b.clone()]);
@@ -238,7 +249,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let history = Arc::new(Mutex::new(log));
 
     let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, node_args: plan.node_args.clone() };
-    let body = run_cluster(opts, &dir.path, &plan, &docker, &spec, probe, design.name, history.clone(), &mut stages, t0);
+    let body = run_cluster(opts, &dir.path, &plan, &docker, &spec, probe, history.clone(), &mut stages, t0);
     let outcome = tokio::select! {
         r = std::panic::AssertUnwindSafe(body).catch_unwind() => Ok(r),
         signal = interrupt => Err(signal),
@@ -305,7 +316,6 @@ async fn run_cluster(
     docker: &bollard::Docker,
     spec: &ClusterSpec,
     probe: probe::Probe,
-    design: &str,
     history: Arc<Mutex<HistoryLog>>,
     stages: &mut Vec<(&'static str, f64)>,
     t0: Instant,
@@ -314,8 +324,8 @@ async fn run_cluster(
     cluster.wait_healthy(Duration::from_secs(60)).await?;
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     let addrs = cluster.nodes.iter().map(|n| (n.name.clone(), format!("{}:{PORT}", n.ip))).collect();
-    let adapter: Arc<dyn Adapter> = Arc::new(NodeApi::new(addrs, Duration::from_secs_f64(opts.op_timeout_s)));
-    let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, adapter: adapter.clone(), clock_skewable: design != "etcd" });
+    let adapter = adapter_for(plan.design, opts, addrs);
+    let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, adapter: adapter.clone(), clock_skewable: plan.design.reference });
     let executor = Arc::new(Executor::new(control, &plan.kinds).map_err(TestError::BadOptions)?);
     stages.push(("setup", t0.elapsed().as_secs_f64()));
 
@@ -352,6 +362,20 @@ async fn run_cluster(
     }
     stages.push(("teardown", t.elapsed().as_secs_f64()));
     Ok(())
+}
+
+/// How clients reach the design's nodes: the reference nodes' `POST /txn`, or a real
+/// system's own API (etcd's JSON gateway, with `--node-opt serializable-reads=true`
+/// sending reads as local serializable reads).
+fn adapter_for(design: &node_image::Design, opts: &TestOptions, addrs: std::collections::HashMap<String, String>) -> Arc<dyn Adapter> {
+    let timeout = Duration::from_secs_f64(opts.op_timeout_s);
+    match design.name {
+        "etcd" => {
+            let serializable = opts.node_opts.iter().rev().find_map(|o| o.strip_prefix("serializable-reads=")).is_some_and(|v| v == "true");
+            Arc::new(faultline_workloads::etcd::EtcdApi::new(addrs, timeout, serializable))
+        }
+        _ => Arc::new(NodeApi::new(addrs, timeout)),
+    }
 }
 
 /// Records the final heal as a nemesis event pair.

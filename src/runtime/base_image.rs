@@ -28,6 +28,8 @@ pub struct Recipe {
     /// The apt sources file handed to mmdebstrap (the host's own).
     pub sources: PathBuf,
     sources_text: String,
+    /// Packages beyond [`PACKAGES`] (a real system's, e.g. `etcd-server`).
+    pub extra: Vec<String>,
 }
 
 impl Recipe {
@@ -47,13 +49,24 @@ impl Recipe {
             .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
             .ok_or(RuntimeError::MissingTool { tool: "an apt sources file", fix: "configure /etc/apt/sources.list(.d) for Debian" })?;
         let sources_text = read(&sources)?;
-        Ok(Recipe { suite, sources, sources_text })
+        Ok(Recipe { suite, sources, sources_text, extra: Vec::new() })
+    }
+
+    /// The same recipe with `packages` added to the rootfs.
+    pub fn with_packages(mut self, packages: &[&str]) -> Recipe {
+        self.extra.extend(packages.iter().map(|p| (*p).to_owned()));
+        self
+    }
+
+    /// Every package on top of `minbase`.
+    fn packages(&self) -> String {
+        PACKAGES.iter().map(|p| (*p).to_owned()).chain(self.extra.iter().cloned()).collect::<Vec<_>>().join(",")
     }
 
     /// The image tag: `faultline-base:<12 hex digits of the recipe's hash>`.
     pub fn image(&self) -> String {
         let mut h = Sha256::new();
-        h.update(format!("v{RECIPE_VERSION}\n{}\n{}\n{}\n", self.suite, PACKAGES.join(","), EXCLUDES.join(",")));
+        h.update(format!("v{RECIPE_VERSION}\n{}\n{}\n{}\n", self.suite, self.packages(), EXCLUDES.join(",")));
         h.update(&self.sources_text);
         let digest = h.finalize();
         let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
@@ -103,7 +116,7 @@ fn tempdir() -> Result<PathBuf, RuntimeError> {
 /// Runs `tool` (mmdebstrap, or a stand-in in tests) to make the rootfs tarball.
 pub async fn build_rootfs(recipe: &Recipe, tar: &Path, tool: &'static str) -> Result<(), RuntimeError> {
     let mut cmd = tokio::process::Command::new(tool);
-    cmd.arg("--variant=minbase").arg(format!("--include={}", PACKAGES.join(",")));
+    cmd.arg("--variant=minbase").arg(format!("--include={}", recipe.packages()));
     for e in EXCLUDES {
         cmd.arg(format!("--dpkgopt=path-exclude={e}"));
     }

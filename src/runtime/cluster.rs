@@ -361,6 +361,7 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &N
         cmd: (!spec.node_args.is_empty()).then(|| spec.node_args.clone()),
         env: Some(vec![
             format!("FAULTLINE_NODE={}", node.name),
+            format!("FAULTLINE_RUN={}", spec.run),
             "FAULTLINE_DATA=/data".to_owned(),
             format!("FAULTLINE_PEERS={peers}"),
             format!("FAULTLINE_PORT={PORT}"),

@@ -28,6 +28,11 @@ pub struct Design {
     pub dir: &'static str,
     /// One line saying what it is.
     pub about: &'static str,
+    /// Debian packages its rootfs needs beyond faultline's base (a real system).
+    pub packages: &'static [&'static str],
+    /// Whether it is a faultline reference node (`POST /txn`, `--bug`s,
+    /// `--lose-unsynced`, libfaketime) rather than a real system with its own client API.
+    pub reference: bool,
 }
 
 /// The designs this build of faultline knows.
@@ -38,6 +43,8 @@ pub const DESIGNS: &[Design] = &[
         binary: "beacon",
         dir: "images/beacon",
         about: "a trivial node that replicates nothing: for testing the runtime and the faults' plumbing",
+        packages: &[],
+        reference: true,
     },
     Design {
         name: "raft",
@@ -45,6 +52,8 @@ pub const DESIGNS: &[Design] = &[
         binary: "raft",
         dir: "images/raft",
         about: "single leader, strict serializable: Raft with ReadIndex reads and client sessions",
+        packages: &[],
+        reference: true,
     },
     Design {
         name: "dynamo",
@@ -52,6 +61,8 @@ pub const DESIGNS: &[Design] = &[
         binary: "dynamo",
         dir: "images/dynamo",
         about: "leaderless, eventually consistent: consistent hashing, R/W quorums, read repair, hinted handoff",
+        packages: &[],
+        reference: true,
     },
     Design {
         name: "caspaxos",
@@ -59,6 +70,17 @@ pub const DESIGNS: &[Design] = &[
         binary: "caspaxos",
         dir: "images/caspaxos",
         about: "leaderless and linearizable: one CASPaxos (Synod) instance per key",
+        packages: &[],
+        reference: true,
+    },
+    Design {
+        name: "etcd",
+        package: "faultline-etcd",
+        binary: "etcd-node",
+        dir: "images/etcd",
+        about: "a real system: etcd 3.4 from Debian (etcd-server), clients through its JSON gateway",
+        packages: &["etcd-server"],
+        reference: false,
     },
 ];
 
@@ -86,8 +108,19 @@ pub struct NodeImage {
 }
 
 /// Builds the design's binary (release) and its image, unless an identical image exists.
+/// A design that needs Debian packages is built on faultline's base with those
+/// packages added to the rootfs (built once, like the base), unless `base_image` is
+/// the user's own.
 pub async fn ensure(docker: &Docker, design: &Design, base_image: &str) -> Result<NodeImage, RuntimeError> {
     let started = Instant::now();
+    let own_base = base_image.starts_with(&format!("{}:", super::base_image::REPOSITORY));
+    let extended;
+    let base_image = if own_base && !design.packages.is_empty() {
+        extended = super::base_image::ensure(docker, &super::base_image::Recipe::for_host()?.with_packages(design.packages)).await?.image;
+        extended.as_str()
+    } else {
+        base_image
+    };
     let root = workspace();
     let binary = cargo_build(&root, design).await?;
     let read = |p: &Path| std::fs::read(p).map_err(|source| RuntimeError::Io { what: format!("reading {}", p.display()), source });

@@ -4,6 +4,7 @@
 //! judge the history. Systems plug in through an [`adapter::Adapter`].
 
 pub mod adapter;
+pub mod etcd;
 pub mod http;
 mod bank;
 mod counter;
