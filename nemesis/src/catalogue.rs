@@ -67,6 +67,8 @@ pub enum Target {
 impl Target {
     /// Every target.
     pub const ALL: [Target; 5] = [Target::One, Target::Minority, Target::Majority, Target::All, Target::Leader];
+    /// Every target a leaderless design has.
+    pub const WITHOUT_LEADER: [Target; 4] = [Target::One, Target::Minority, Target::Majority, Target::All];
 
     /// Its name, as in `--nemesis-targets one,leader`.
     pub fn name(self) -> &'static str {

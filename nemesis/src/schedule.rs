@@ -33,6 +33,8 @@ pub struct Aim {
     pub nodes: Vec<String>,
     /// Every partition is this grudge.
     pub grudge: Option<grudge::Grudge>,
+    /// The design has no leader: random faults never aim at one.
+    pub leaderless: bool,
 }
 
 /// The start operation of a fault of `kind`, with its targets decided now.
@@ -42,7 +44,8 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> (String
         if !aim.nodes.is_empty() {
             return json!({"target": "explicit", "nodes": aim.nodes});
         }
-        let targets: &[Target] = if aim.targets.is_empty() { &Target::ALL } else { &aim.targets };
+        let any: &[Target] = if aim.leaderless { &Target::WITHOUT_LEADER } else { &Target::ALL };
+        let targets: &[Target] = if aim.targets.is_empty() { any } else { &aim.targets };
         match targets[rng.below(targets.len() as u64) as usize] {
             Target::Leader => json!({"target": "leader"}),
             t => json!({"target": t.name(), "nodes": pick(nodes, t.count(nodes.len()), rng)}),
@@ -52,7 +55,8 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> (String
         FaultKind::Partition => match &aim.grudge {
             Some(g) => json!({"shape": "explicit", "grudge": g}),
             None => {
-                let shape = grudge::SHAPES[rng.below(grudge::SHAPES.len() as u64) as usize];
+                let shapes: Vec<&str> = grudge::SHAPES.iter().copied().filter(|s| !(aim.leaderless && *s == "isolate-leader")).collect();
+                let shape = shapes[rng.below(shapes.len() as u64) as usize];
                 match grudge::shape(shape, nodes, rng) {
                     Ok(g) => json!({"shape": shape, "grudge": g}),
                     Err(_) => json!({"shape": "isolate-leader"}),
@@ -165,6 +169,16 @@ mod tests {
                 "start-pause" => assert_eq!(s.value["nodes"], json!(["n2"])),
                 _ => assert_eq!(s.value["shape"], "explicit"),
             }
+        }
+    }
+
+    #[test]
+    fn leaderless_designs_are_never_aimed_at_a_leader() {
+        let aim = Aim { leaderless: true, ..Aim::default() };
+        let starts = preview(random_schedule(&[FaultKind::Partition, FaultKind::Kill, FaultKind::Clock], &aim, &nodes(), SECOND, 3), 400);
+        assert!(starts.len() > 300);
+        for s in starts.iter().filter(|s| s.f.starts_with("start-")) {
+            assert!(s.value["target"] != "leader" && s.value["shape"] != "isolate-leader", "{}: {}", s.f, s.value);
         }
     }
 

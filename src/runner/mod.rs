@@ -162,7 +162,11 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         targets: Target::parse_list(&kinds_of_target.join(",")).map_err(bad)?,
         nodes: named,
         grudge: opts.nemesis_grudge.as_deref().map(|g| faultline_nemesis::grudge::parse_explicit(g, &node_names)).transpose().map_err(bad)?,
+        leaderless: !design.leader,
     };
+    if !design.leader && (aim.targets.contains(&Target::Leader) || scripted.is_some()) {
+        return Err(bad(format!("{} has no leader: --nemesis-targets leader and the scripted schedules (which strike the leader) cannot apply", design.name)));
+    }
     if opts.concurrency == 0 {
         return Err(bad("--concurrency must be at least 1".into()));
     }

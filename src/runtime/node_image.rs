@@ -30,6 +30,8 @@ pub struct Design {
     pub about: &'static str,
     /// Debian packages its rootfs needs beyond faultline's base (a real system).
     pub packages: &'static [&'static str],
+    /// Whether it has a leader (`/status` says which node leads).
+    pub leader: bool,
     /// Whether it is a faultline reference node (`POST /txn`, `--bug`s,
     /// `--lose-unsynced`, libfaketime) rather than a real system with its own client API.
     pub reference: bool,
@@ -44,6 +46,7 @@ pub const DESIGNS: &[Design] = &[
         dir: "images/beacon",
         about: "a trivial node that replicates nothing: for testing the runtime and the faults' plumbing",
         packages: &[],
+        leader: false,
         reference: true,
     },
     Design {
@@ -53,6 +56,7 @@ pub const DESIGNS: &[Design] = &[
         dir: "images/raft",
         about: "single leader, strict serializable: Raft with ReadIndex reads and client sessions",
         packages: &[],
+        leader: true,
         reference: true,
     },
     Design {
@@ -62,6 +66,7 @@ pub const DESIGNS: &[Design] = &[
         dir: "images/dynamo",
         about: "leaderless, eventually consistent: consistent hashing, R/W quorums, read repair, hinted handoff",
         packages: &[],
+        leader: false,
         reference: true,
     },
     Design {
@@ -71,6 +76,7 @@ pub const DESIGNS: &[Design] = &[
         dir: "images/caspaxos",
         about: "leaderless and linearizable: one CASPaxos (Synod) instance per key",
         packages: &[],
+        leader: false,
         reference: true,
     },
     Design {
@@ -80,6 +86,7 @@ pub const DESIGNS: &[Design] = &[
         dir: "images/etcd",
         about: "a real system: etcd 3.4 from Debian (etcd-server), clients through its JSON gateway",
         packages: &["etcd-server"],
+        leader: true,
         reference: false,
     },
 ];
