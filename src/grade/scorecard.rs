@@ -4,7 +4,7 @@
 //! `scorecard.json`; `render` draws it.
 
 use super::matrix::{Cell, Expect};
-use crate::report::data::ReportData;
+use crate::report::data::{quantile, ReportData};
 use faultline_checkers::{CheckResult, Validity};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -83,7 +83,7 @@ impl CellResult {
         let during = data.phases.iter().find(|p| p.name == "during faults").filter(|p| p.ops > 0);
         let mut ok: Vec<f64> = data.points.iter().filter(|p| p.outcome == "ok").map(|p| p.latency_ms).collect();
         ok.sort_by(f64::total_cmp);
-        let q = |x: f64| (!ok.is_empty()).then(|| ok[((ok.len() - 1) as f64 * x).round() as usize]);
+        let q = |x: f64| (!ok.is_empty()).then(|| quantile(&ok, x));
         let completed_at: std::collections::HashMap<u64, f64> = data.points.iter().map(|p| (p.index, p.t + p.latency_ms / 1e3)).collect();
         let ops = ["ok", "fail", "info"].map(|o| data.points.iter().filter(|p| p.outcome == o).count());
         CellResult {

@@ -168,7 +168,7 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 /// The nearest-rank quantile `q` of sorted values (0 when there are none).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         0.0
     } else {
