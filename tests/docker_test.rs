@@ -209,3 +209,34 @@ fn faults_etcd_cannot_take_are_refused_before_docker_is_touched() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
 }
+
+// ---- faultline grade ----
+
+#[test]
+fn grade_runs_its_cells_and_writes_the_scorecard() {
+    let s = store();
+    let out_dir = s.path().join("card");
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["grade", "--store", s.path().to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--design", "raft", "--bugs", "none", "--bugs", "stale-follower-read"])
+        .args(["--workload", "register", "--nemesis", "partition", "--time-limit", "12", "--seeds", "3"])
+        .output()
+        .expect("faultline grade runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!("{text}");
+    assert_eq!(out.status.code(), Some(0), "correct raft valid and the bug detected: no deviation");
+    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out_dir.join("scorecard.json")).expect("scorecard.json")).unwrap();
+    assert_eq!((card["cells_run"].as_u64(), card["deviations"].as_u64()), (Some(2), Some(0)), "{card}");
+    assert_eq!(card["bugs"][0]["bug"], "stale-follower-read");
+    assert_eq!(card["bugs"][0]["detected"], 1);
+    assert!(card["bugs"][0]["median_time_to_detect_s"].as_f64() > Some(0.0), "{card}");
+    let junit = std::fs::read_to_string(out_dir.join("junit.xml")).expect("junit.xml");
+    assert_eq!((junit.matches("<testcase ").count(), junit.matches("<failure ").count()), (2, 0));
+    let page = std::fs::read_to_string(out_dir.join("scorecard.html")).expect("scorecard.html");
+    for cell in card["cells"].as_array().unwrap() {
+        let report = Path::new(cell["run"].as_str().unwrap()).join("report.html");
+        assert!(report.exists(), "each cell's run has its report");
+    }
+    assert!(page.contains("report.html") && page.contains("stale-follower-read"));
+    assert_eq!(leftover_containers(), 0);
+}
