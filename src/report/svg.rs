@@ -112,8 +112,9 @@ pub fn cycle(cycle: &Value) -> String {
         let ((x1, y1), (x2, y2)) = (at(*a), at(*b));
         let len = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
         let (ux, uy) = ((x2 - x1) / len, (y2 - y1) / len);
-        // Bend each arrow a little to its left, so a→b and b→a don't overlap.
-        let (mx, my) = ((x1 + x2) / 2.0 - uy * 24.0, (y1 + y2) / 2.0 + ux * 24.0);
+        // Bend each arrow to its left, so a→b and b→a (and their labels) don't overlap.
+        let bend = if txns.len() == 2 { 48.0 } else { 24.0 };
+        let (mx, my) = ((x1 + x2) / 2.0 - uy * bend, (y1 + y2) / 2.0 + ux * bend);
         let relation = step["relation"].as_str().unwrap_or("?");
         let key = match &step["key"] { Value::Null => String::new(), k => format!(" {}", k.as_str().map_or_else(|| k.to_string(), str::to_owned)) };
         let _ = write!(
