@@ -78,6 +78,10 @@ pub struct ElementReport {
     /// Nanoseconds from when it was known until it was stably visible (stale), or until
     /// the read that missed it for good (lost).
     pub latency_ns: Option<i64>,
+    /// History index of the read that showed it lost (the first that missed it for
+    /// good) or stale (the last that missed it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<u64>,
 }
 
 /// Counts of element outcomes and the anomalous elements.
@@ -220,15 +224,15 @@ fn classify(
     ev: &mut SetFullEvidence,
     stale_latencies: &mut Vec<i64>,
 ) {
-    let report = |latency_ns| ElementReport { key: key.clone(), element: e.value.clone(), latency_ns };
+    let report = |latency_ns, witness: Option<usize>| ElementReport { key: key.clone(), element: e.value.clone(), latency_ns, witness: witness.map(|w| history.ops()[w].index) };
     if e.attempted {
         ev.attempted += 1;
     }
     if e.duplicated {
-        ev.duplicated.push(report(None));
+        ev.duplicated.push(report(None, None));
     }
     if e.seen && (!e.attempted || e.add_failed) {
-        ev.unexpected.push(report(None));
+        ev.unexpected.push(report(None, None));
         return;
     }
     let Some(known) = e.known else { return }; // never confirmed and never seen
@@ -251,7 +255,7 @@ fn classify(
                 .min()
                 .unwrap_or(last_read);
             ev.lost_count += 1;
-            ev.lost.push(report(Some(time(first_missing_for_good) - time(known))));
+            ev.lost.push(report(Some(time(first_missing_for_good) - time(known)), Some(first_missing_for_good)));
         } else {
             let last_missed = reads.iter().filter(missed).map(|r| r.invoke).max().unwrap_or(known);
             let visible_from = reads
@@ -263,7 +267,7 @@ fn classify(
             let latency = time(visible_from) - time(known);
             stale_latencies.push(latency);
             ev.stale_count += 1;
-            ev.stale.push(report(Some(latency)));
+            ev.stale.push(report(Some(latency), Some(last_missed).filter(|&m| m != known)));
         }
     }
 }
@@ -308,7 +312,9 @@ fn result(ev: SetFullEvidence, opts: &SetFullOptions) -> CheckResult {
         ("duplicated".to_owned(), ev.duplicated.len()),
         ("stale".to_owned(), if opts.linearizable { ev.stale_count } else { 0 }),
     ];
-    CheckResult::new("set-full", valid, summary, explanation, &ev).with_findings(counts, [])
+    let stale: &[ElementReport] = if opts.linearizable { &ev.stale } else { &[] };
+    let witnesses: Vec<u64> = ev.lost.iter().chain(stale).filter_map(|r| r.witness).collect();
+    CheckResult::new("set-full", valid, summary, explanation, &ev).with_findings(counts, witnesses)
 }
 
 /// A duration in nanoseconds, in the unit that reads best.
@@ -365,6 +371,7 @@ mod tests {
         assert_eq!(r.evidence["lost_count"], json!(1));
         assert_eq!(r.evidence["lost"][0]["latency_ns"], json!(3_000_000_000i64));
         assert_eq!(r.explanation[0], "lost: element 1 (after 3.00 s)");
+        assert_eq!(r.witnesses, [r.evidence["lost"][0]["witness"].as_u64().unwrap()], "the read that missed it witnesses the loss");
     }
 
     #[test]

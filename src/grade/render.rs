@@ -63,7 +63,7 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
         started = escape(&card.started),
         wall = card.wall_s,
     );
-    h.push_str(r#"<h2>Designs side by side</h2><p><small>Cells without bugs; medians over cells. Failover: the longest time without an ok operation while faults were active. Recovery: from the heal to the first ok.</small></p><table id="designs"><tr><th></th>"#);
+    h.push_str(r#"<h2>Designs side by side</h2><p><small>Each design's cells without bugs or knobs; medians over cells. Failover: the longest time without an ok operation while faults were active. Recovery: from the heal to the first ok.</small></p><table id="designs"><tr><th></th>"#);
     for d in &card.designs {
         let _ = write!(h, "<th>{}</th>", escape(&d.design));
     }

@@ -18,6 +18,8 @@ pub struct CellResult {
     pub design: String,
     /// Bugs switched on.
     pub bugs: Vec<String>,
+    /// Design knobs set.
+    pub node_opts: Vec<String>,
     /// The workload.
     pub workload: String,
     /// The nemesis.
@@ -110,6 +112,7 @@ impl CellResult {
             row: cell.row.clone(),
             design: cell.opts.design.clone(),
             bugs: cell.opts.bugs.clone(),
+            node_opts: cell.opts.node_opts.clone(),
             workload: cell.opts.workload.clone(),
             nemesis: cell.opts.nemesis.clone(),
             seed: cell.opts.seed,
@@ -148,12 +151,12 @@ pub struct BugRow {
     pub median_time_to_detect_s: Option<f64>,
 }
 
-/// One design's figures, from its cells without bugs.
+/// One design's figures, from its cells without bugs or knobs (its baseline).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DesignSummary {
     /// The design.
     pub design: String,
-    /// Its cells without bugs.
+    /// Its cells without bugs or knobs.
     pub cells: usize,
     /// How many of those were valid, invalid, unknown, error.
     pub verdicts: BTreeMap<String, usize>,
@@ -190,7 +193,7 @@ pub struct Scorecard {
     pub cells: Vec<CellResult>,
     /// Each bug's detection.
     pub bugs: Vec<BugRow>,
-    /// Each design's figures without bugs, side by side.
+    /// Each design's baseline figures (no bugs, no knobs), side by side.
     pub designs: Vec<DesignSummary>,
 }
 
@@ -229,7 +232,7 @@ impl Scorecard {
         let designs = designs
             .into_iter()
             .map(|design| {
-                let cs: Vec<&CellResult> = cells.iter().filter(|c| c.design == design && c.bugs.is_empty()).collect();
+                let cs: Vec<&CellResult> = cells.iter().filter(|c| c.design == design && c.bugs.is_empty() && c.node_opts.is_empty()).collect();
                 let mut verdicts = BTreeMap::new();
                 let mut anomalies = BTreeMap::new();
                 for c in &cs {
