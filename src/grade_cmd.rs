@@ -32,7 +32,7 @@ pub async fn run(args: GradeArgs) -> Result<i32, Exit> {
     let out = args.out.clone().unwrap_or_else(|| args.store.join("scorecard").join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()));
     let n = matrix.cells.len();
     let time: f64 = matrix.cells.iter().map(|c| c.opts.time_limit_s).sum();
-    println!("faultline grade: {} — {n} cells, {time:.0} s of workload (plus about 12 s of setup and teardown each); scorecard in {}", matrix.name, out.display());
+    println!("faultline grade: {} — {n} cells, {time:.0} s of workload (plus about 8 s of setup, heal and teardown each); scorecard in {}", matrix.name, out.display());
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(n as u64);
         bar.set_style(indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
