@@ -54,10 +54,7 @@ pub async fn run(matrix: &Matrix, out: &Path, mut interrupt: impl FnMut() -> Int
         observe(Event::Start(i, n, cell));
         let t = Instant::now();
         let result = match runner::run_test(&cell.opts, None, interrupt()).await {
-            Ok(outcome) => match faultline_history::read_jsonl_file(&outcome.dir.join("history.jsonl")) {
-                Ok(ops) => CellResult::finished(cell, &outcome.result, &crate::report::data::compute(&ops), &outcome.dir, t.elapsed().as_secs_f64()),
-                Err(e) => CellResult::unfinished(cell, format!("reading the run's history: {e}"), t.elapsed().as_secs_f64()),
-            },
+            Ok(outcome) => CellResult::finished(cell, &outcome, t.elapsed().as_secs_f64()),
             Err(TestError::Interrupted { signal, .. }) => {
                 interrupted = Some(signal);
                 break;

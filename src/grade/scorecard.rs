@@ -4,8 +4,9 @@
 //! `scorecard.json`; `render` draws it.
 
 use super::matrix::{Cell, Expect};
-use crate::report::data::{quantile, ReportData};
-use faultline_checkers::{CheckResult, Validity};
+use crate::report::data::quantile;
+use crate::runner::TestOutcome;
+use faultline_checkers::Validity;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -79,23 +80,23 @@ fn judge(cell: &Cell, valid: Validity, anomalies: &BTreeMap<String, usize>) -> (
 }
 
 impl CellResult {
-    /// The result of a finished run: its verdict, its report data, and its directory.
-    pub fn finished(cell: &Cell, result: &CheckResult, data: &ReportData, run: &std::path::Path, wall_s: f64) -> CellResult {
+    /// The result of a finished run.
+    pub fn finished(cell: &Cell, outcome: &TestOutcome, wall_s: f64) -> CellResult {
+        let (result, data) = (&outcome.result, &outcome.report);
         let (passed, why) = judge(cell, result.valid, &result.anomalies);
         let during = data.phases.iter().find(|p| p.name == "during faults").filter(|p| p.ops > 0);
         let mut ok: Vec<f64> = data.points.iter().filter(|p| p.outcome == "ok").map(|p| p.latency_ms).collect();
         ok.sort_by(f64::total_cmp);
         let q = |x: f64| (!ok.is_empty()).then(|| quantile(&ok, x));
         let completed_at: std::collections::HashMap<u64, f64> = data.points.iter().map(|p| (p.index, p.t + p.latency_ms / 1e3)).collect();
-        let ops = ["ok", "fail", "info"].map(|o| data.points.iter().filter(|p| p.outcome == o).count());
         CellResult {
             verdict: verdict_name(result.valid).into(),
             passed,
             why,
             anomalies: result.anomalies.clone(),
-            run: Some(run.display().to_string()),
+            run: Some(outcome.dir.display().to_string()),
             wall_s,
-            ops,
+            ops: outcome.counts,
             availability_during: during.map(|p| p.availability),
             failover_s: during.map(|p| p.longest_gap_s),
             recover_s: data.recover_s,

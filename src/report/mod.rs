@@ -101,16 +101,15 @@ pub fn write_report(run: &Path) -> Result<std::path::PathBuf, String> {
     use crate::runner::store::read_json;
     let (test, results) = (read_json(run, "test.json")?, read_json(run, "results.json")?);
     let ops = faultline_history::read_jsonl_file(&run.join("history.jsonl")).map_err(|e| e.to_string())?;
-    write_report_of(run, &test, &results, &ops)
+    write_report_of(run, &test, &results, &data::compute(&ops))
 }
 
-/// Writes `<run>/report.html` from a run's `test.json`, `results.json` and history,
-/// already in memory.
-pub fn write_report_of(run: &Path, test: &Value, results: &Value, ops: &[faultline_history::Op]) -> Result<std::path::PathBuf, String> {
-    let d = data::compute(ops);
+/// Writes `<run>/report.html` from a run's `test.json`, `results.json` and report
+/// data, already in memory.
+pub fn write_report_of(run: &Path, test: &Value, results: &Value, d: &data::ReportData) -> Result<std::path::PathBuf, String> {
     let nodes: Vec<String> = (1..=test["options"]["nodes"].as_u64().unwrap_or(0)).map(|i| format!("n{i}")).collect();
     let path = run.join("report.html");
-    std::fs::write(&path, render(test, results, &d, &nodes)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(&path, render(test, results, d, &nodes)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 

@@ -17,8 +17,6 @@ pub struct DockerControl {
     pub probe: Probe,
     /// For `/status` (the leader).
     pub adapter: Arc<dyn Adapter>,
-    /// Whether the design's binary honours libfaketime (not Go, not static).
-    pub clock_skewable: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -36,7 +34,6 @@ impl ClusterControl for DockerControl {
             FaultKind::Partition => need("iptables"),
             FaultKind::Packet if self.probe.has("netem") => Ok(()),
             FaultKind::Packet => need("iptables-statistic"),
-            FaultKind::Clock if !self.clock_skewable => Err("this design's binary ignores libfaketime".to_owned()),
             FaultKind::Clock => need("libfaketime"),
             FaultKind::Kill | FaultKind::Pause => Ok(()),
         }

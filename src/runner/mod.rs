@@ -88,6 +88,8 @@ pub struct TestOutcome {
     pub stages: Vec<(&'static str, f64)>,
     /// Faults executed.
     pub faults: usize,
+    /// What the run's report shows (latencies, phases, recovery).
+    pub report: crate::report::data::ReportData,
 }
 
 /// Why a run did not produce a verdict.
@@ -293,8 +295,9 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         "wall_s": t0.elapsed().as_secs_f64(),
     });
     dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
-    crate::report::write_report_of(&dir.path, &test_json, &results, h.ops()).map_err(TestError::Check)?;
-    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults })
+    let report = crate::report::data::compute(h.ops());
+    crate::report::write_report_of(&dir.path, &test_json, &results, &report).map_err(TestError::Check)?;
+    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report })
 }
 
 fn count_completions(ops: &[Op]) -> [usize; 3] {
@@ -329,7 +332,7 @@ async fn run_cluster(
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     let addrs = cluster.nodes.iter().map(|n| (n.name.clone(), format!("{}:{PORT}", n.ip))).collect();
     let adapter = adapter_for(plan.design, opts, addrs);
-    let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, adapter: adapter.clone(), clock_skewable: plan.design.reference });
+    let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, adapter: adapter.clone() });
     let executor = Arc::new(Executor::new(control, &plan.kinds).map_err(TestError::BadOptions)?);
     stages.push(("setup", t0.elapsed().as_secs_f64()));
 

@@ -189,7 +189,10 @@ impl Adapter for EtcdApi {
     /// role (leader when the leader's member id is its own) and the Raft term.
     fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Value, String>> {
         Box::pin(async move {
-            let body = self.post(node, "/v3/maintenance/status", &json!({}), false).await.map_err(|o| format!("{o:?}"))?;
+            let body = self.post(node, "/v3/maintenance/status", &json!({}), false).await.map_err(|o| match o {
+                TxnOutcome::Fail(why) | TxnOutcome::Info(why) => why,
+                TxnOutcome::Ok(_) => "unexpected answer".to_owned(),
+            })?;
             let me = body["header"]["member_id"].as_str().unwrap_or("");
             let role = if !me.is_empty() && body["leader"].as_str() == Some(me) { "leader" } else { "follower" };
             let term = body["raftTerm"].as_str().or(body["header"]["raft_term"].as_str()).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
