@@ -1,6 +1,7 @@
 //! Executing fault operations against a cluster, and healing everything at the end.
 
 use crate::catalogue::FaultKind;
+use crate::fault::{Fault, Partition, Selector, Targets};
 use crate::grudge::{self, Grudge};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,23 +65,23 @@ impl Executor {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The nodes a start operation names, or the leader it asks for.
-    async fn targets(&self, value: &Value) -> Result<Vec<String>, String> {
-        match value["target"].as_str() {
-            Some("leader") => self.control.leader().await.map(|l| vec![l]).ok_or_else(|| "no node leads right now".to_owned()),
-            Some("explicit") => {
-                let nodes = self.control.nodes();
-                let named: Vec<String> = value["nodes"].as_array().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_owned)).collect();
-                match named.iter().find(|n| !nodes.contains(n)) {
-                    Some(n) => Err(format!("{n} is not a node of this cluster")),
-                    None => Ok(named),
-                }
-            }
-            Some("one-alive") => {
+    /// The nodes a fault strikes: as the schedule chose them, or the leader or a live
+    /// node, decided now.
+    async fn targets(&self, t: &Targets) -> Result<Vec<String>, String> {
+        match t.target {
+            Selector::Leader => self.control.leader().await.map(|l| vec![l]).ok_or_else(|| "no node leads right now".to_owned()),
+            Selector::OneAlive => {
                 let killed = self.faults().killed.clone();
                 self.control.nodes().into_iter().find(|n| !killed.contains(n)).map(|n| vec![n]).ok_or_else(|| "every node is down".to_owned())
             }
-            _ => value["nodes"].as_array().map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()).ok_or_else(|| format!("no targets in {value}")),
+            _ => {
+                let nodes = self.control.nodes();
+                match t.nodes.iter().find(|n| !nodes.contains(n)) {
+                    Some(n) => Err(format!("{n} is not a node of this cluster")),
+                    None if t.nodes.is_empty() => Err("the fault names no nodes".to_owned()),
+                    None => Ok(t.nodes.clone()),
+                }
+            }
         }
     }
 
@@ -92,89 +93,88 @@ impl Executor {
         self.control.set_network(&grudge, &loss).await
     }
 
-    /// Runs one fault operation; answers what was done (for the history).
-    pub async fn execute(&self, f: &str, value: &Value) -> Result<Value, String> {
-        match f {
-            "start-partition" => {
-                let grudge: Grudge = match value["shape"].as_str() {
-                    Some("isolate-leader") => {
-                        let leader = self.targets(&json!({"target": "leader"})).await?.remove(0);
+    /// Runs one fault; answers what was done (for the history).
+    pub async fn execute(&self, fault: &Fault) -> Result<Value, String> {
+        match fault {
+            Fault::StartPartition(Partition { shape, grudge }) => {
+                let grudge: Grudge = match grudge {
+                    Some(g) => g.clone(),
+                    None if shape == "isolate-leader" => {
+                        let leader = self.targets(&Targets::at_execution(Selector::Leader)).await?.remove(0);
                         grudge::isolate(&leader, &self.control.nodes())
                     }
-                    _ => serde_json::from_value(value["grudge"].clone()).map_err(|e| format!("bad grudge in {value}: {e}"))?,
+                    None => return Err(format!("partition shape {shape:?} comes without a grudge")),
                 };
                 self.faults().grudge = grudge.clone();
                 self.apply_network().await?;
-                Ok(json!({"shape": value["shape"], "grudge": grudge}))
+                Ok(json!({"shape": shape, "grudge": grudge}))
             }
-            "stop-partition" => {
+            Fault::StopPartition => {
                 self.faults().grudge.clear();
                 self.apply_network().await?;
                 Ok(json!("network healed"))
             }
-            "start-packet" => {
-                let targets = self.targets(value).await?;
-                let percent = value["loss_percent"].as_u64().unwrap_or(20) as u32;
-                self.faults().loss.extend(targets.iter().map(|t| (t.clone(), percent)));
+            Fault::StartPacket(loss) => {
+                let targets = self.targets(&loss.targets).await?;
+                self.faults().loss.extend(targets.iter().map(|t| (t.clone(), loss.loss_percent)));
                 self.apply_network().await?;
-                Ok(json!({"nodes": targets, "loss_percent": percent}))
+                Ok(json!({"nodes": targets, "loss_percent": loss.loss_percent}))
             }
-            "stop-packet" => {
+            Fault::StopPacket => {
                 self.faults().loss.clear();
                 self.apply_network().await?;
                 Ok(json!("packet loss cleared"))
             }
-            "start-kill" => {
-                let targets = self.targets(value).await?;
+            Fault::StartKill(t) => {
+                let targets = self.targets(t).await?;
                 for t in &targets {
                     self.control.kill(t).await?;
                     self.faults().killed.insert(t.clone());
                 }
                 Ok(json!({"killed": targets}))
             }
-            "stop-kill" => {
+            Fault::StopKill => {
                 let killed = std::mem::take(&mut self.faults().killed);
                 for t in &killed {
                     self.control.start(t).await?;
                 }
                 Ok(json!({"restarted": killed}))
             }
-            "bounce" => {
-                let targets = self.targets(value).await?;
+            Fault::Bounce(t) => {
+                let targets = self.targets(t).await?;
                 for t in &targets {
                     self.control.kill(t).await?;
                     self.control.start(t).await?;
                 }
                 Ok(json!({"bounced": targets}))
             }
-            "start-pause" => {
-                let targets = self.targets(value).await?;
+            Fault::StartPause(t) => {
+                let targets = self.targets(t).await?;
                 for t in &targets {
                     self.control.pause(t, true).await?;
                     self.faults().paused.insert(t.clone());
                 }
                 Ok(json!({"paused": targets}))
             }
-            "stop-pause" => {
+            Fault::StopPause => {
                 let paused = std::mem::take(&mut self.faults().paused);
                 for t in &paused {
                     self.control.pause(t, false).await?;
                 }
                 Ok(json!({"resumed": paused}))
             }
-            "start-clock" => {
-                let targets = self.targets(value).await?;
-                let offset = value["offset_s"].as_i64().unwrap_or(30);
+            Fault::StartClock(skew) => {
+                let targets = self.targets(&skew.targets).await?;
                 for t in &targets {
-                    self.control.set_clock(t, offset).await?;
+                    self.control.set_clock(t, skew.offset_s).await?;
                     self.faults().skewed.insert(t.clone());
                 }
-                if let Some(period) = value["strobe_ms"].as_u64() {
-                    self.strobe(targets.clone(), offset, std::time::Duration::from_millis(period.max(10)));
+                if let Some(period) = skew.strobe_ms {
+                    self.strobe(targets.clone(), skew.offset_s, std::time::Duration::from_millis(period.max(10)));
                 }
-                Ok(json!({"nodes": targets, "offset_s": offset, "strobe_ms": value["strobe_ms"]}))
+                Ok(json!({"nodes": targets, "offset_s": skew.offset_s, "strobe_ms": skew.strobe_ms}))
             }
-            "stop-clock" => {
+            Fault::StopClock => {
                 let skewed = {
                     let mut f = self.faults();
                     for strobe in f.strobes.drain(..) {
@@ -187,7 +187,6 @@ impl Executor {
                 }
                 Ok(json!({"reset": skewed}))
             }
-            other => Err(format!("unknown fault operation {other:?}")),
         }
     }
 
@@ -213,10 +212,10 @@ impl Executor {
     pub async fn heal_all(&self) -> Result<Value, String> {
         let mut done = Vec::new();
         let mut errors = Vec::new();
-        for f in ["stop-pause", "stop-kill", "stop-clock", "stop-packet", "stop-partition"] {
-            match self.execute(f, &Value::Null).await {
+        for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopPartition] {
+            match self.execute(&fault).await {
                 Ok(v) => done.push(v),
-                Err(e) => errors.push(format!("{f}: {e}")),
+                Err(e) => errors.push(format!("{}: {e}", fault.to_op().0)),
             }
         }
         if errors.is_empty() {

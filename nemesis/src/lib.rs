@@ -1,15 +1,18 @@
-//! faultline's nemesis (DESIGN §5): the catalogue of faults, the schedules that decide
-//! when and where they strike (random, scripted, or replayed from a recorded run), and
-//! their execution against a cluster through [`ClusterControl`], which the Docker
-//! runtime implements. Every fault is an operation of the nemesis thread; its targets
-//! are chosen by the (seeded) schedule, except "the leader", found at execution time
-//! and recorded in the completion.
+//! faultline's nemesis (docs/ARCHITECTURE.md §5): the catalogue of fault kinds
+//! ([`FaultKind`], [`Target`]), the schedules that decide when and where faults strike
+//! (random, scripted, or replayed from a recorded run), each fault a typed [`Fault`],
+//! and their execution by the [`Executor`] against a cluster through [`ClusterControl`],
+//! which the Docker runtime implements. Every fault is an operation of the nemesis
+//! thread; its targets are chosen by the (seeded) schedule, except "the leader" and
+//! "a live node", found at execution time and recorded in the completion.
 
 pub mod catalogue;
 pub mod execute;
+pub mod fault;
 pub mod grudge;
 pub mod schedule;
 
 pub use catalogue::{FaultKind, Target};
 pub use execute::{ClusterControl, Executor};
+pub use fault::{Fault, Selector, Targets};
 pub use schedule::{random_schedule, replay_schedule, scripted_schedule, Aim, SCRIPTED};

@@ -2,10 +2,12 @@
 //! for bugs random faults find rarely, and replays of a recorded run's faults.
 
 use crate::catalogue::{FaultKind, Target};
+use crate::fault::{ClockSkew, Fault, PacketLoss, Partition, Selector, Targets};
 use crate::grudge;
 use faultline_history::generator::{self, delay, from_fn, nemesis, ops, repeat, sleep, then, Gen, Rng};
 use faultline_history::Op;
-use serde_json::{json, Value};
+#[cfg(test)]
+use serde_json::json;
 
 /// The scripted schedules.
 pub const SCRIPTED: [&str; 2] = ["isolate-leader", "kill-during-election"];
@@ -37,50 +39,63 @@ pub struct Aim {
     pub leaderless: bool,
 }
 
-/// The start operation of a fault of `kind`, with its targets decided now.
-fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> (String, Value) {
-    let f = format!("start-{}", kind.name());
+/// The start of a fault of `kind`, with its targets decided now.
+fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
     let chosen = |rng: &mut Rng| {
         if !aim.nodes.is_empty() {
-            return json!({"target": "explicit", "nodes": aim.nodes});
+            return Targets::chosen(Selector::Explicit, aim.nodes.clone());
         }
         let any: &[Target] = if aim.leaderless { &Target::WITHOUT_LEADER } else { &Target::ALL };
         let targets: &[Target] = if aim.targets.is_empty() { any } else { &aim.targets };
         match targets[rng.below(targets.len() as u64) as usize] {
-            Target::Leader => json!({"target": "leader"}),
-            t => json!({"target": t.name(), "nodes": pick(nodes, t.count(nodes.len()), rng)}),
+            Target::Leader => Targets::at_execution(Selector::Leader),
+            t => Targets::chosen(t.into(), pick(nodes, t.count(nodes.len()), rng)),
         }
     };
-    let value = match kind {
-        FaultKind::Partition => match &aim.grudge {
-            Some(g) => json!({"shape": "explicit", "grudge": g}),
+    match kind {
+        FaultKind::Partition => Fault::StartPartition(match &aim.grudge {
+            Some(g) => Partition { shape: "explicit".into(), grudge: Some(g.clone()) },
             None => {
                 let shapes: Vec<&str> = grudge::SHAPES.iter().copied().filter(|s| !(aim.leaderless && *s == "isolate-leader")).collect();
                 let shape = shapes[rng.below(shapes.len() as u64) as usize];
                 match grudge::shape(shape, nodes, rng) {
-                    Ok(g) => json!({"shape": shape, "grudge": g}),
-                    Err(_) => json!({"shape": "isolate-leader"}),
+                    Ok(g) => Partition { shape: shape.into(), grudge: Some(g) },
+                    // Only the leader's isolation has no grudge before it runs.
+                    Err(_) => Partition { shape: "isolate-leader".into(), grudge: None },
                 }
             }
-        },
+        }),
         FaultKind::Clock => {
-            let mut v = chosen(rng);
+            let targets = chosen(rng);
             let skew = 1 + rng.below(60) as i64;
-            v["offset_s"] = json!(if rng.below(2) == 0 { skew } else { -skew });
+            let offset_s = if rng.below(2) == 0 { skew } else { -skew };
             // Half the time a strobe: the clock jumps between the offset and none.
-            if rng.below(2) == 0 {
-                v["strobe_ms"] = json!(100 + 100 * rng.below(5));
-            }
-            v
+            let strobe_ms = (rng.below(2) == 0).then(|| 100 + 100 * rng.below(5));
+            Fault::StartClock(ClockSkew { targets, offset_s, strobe_ms })
         }
         FaultKind::Packet => {
-            let mut v = chosen(rng);
-            v["loss_percent"] = json!(10 + 10 * rng.below(5));
-            v
+            let targets = chosen(rng);
+            Fault::StartPacket(PacketLoss { targets, loss_percent: 10 + 10 * rng.below(5) as u32 })
         }
-        FaultKind::Kill | FaultKind::Pause => chosen(rng),
-    };
-    (f, value)
+        FaultKind::Kill => Fault::StartKill(chosen(rng)),
+        FaultKind::Pause => Fault::StartPause(chosen(rng)),
+    }
+}
+
+/// The fault that ends a fault of `kind`.
+fn stop(kind: FaultKind) -> Fault {
+    match kind {
+        FaultKind::Partition => Fault::StopPartition,
+        FaultKind::Kill => Fault::StopKill,
+        FaultKind::Pause => Fault::StopPause,
+        FaultKind::Clock => Fault::StopClock,
+        FaultKind::Packet => Fault::StopPacket,
+    }
+}
+
+/// Faults as nemesis operations of a generator.
+fn faults(list: Vec<Fault>) -> Gen {
+    ops(list.iter().map(Fault::to_op).collect())
 }
 
 /// A random schedule: every `interval` ns a fault of one of `kinds` (picked at random)
@@ -91,11 +106,7 @@ pub fn random_schedule(kinds: &[FaultKind], aim: &Aim, nodes: &[String], interva
         // The kind of fault number n/2 depends on the seed and n/2 alone, so its stop
         // knows what it stops without state.
         let kind = kinds[Rng(seed ^ (n / 2).wrapping_mul(0x9e37_79b9)).below(kinds.len() as u64) as usize];
-        if n % 2 == 0 {
-            start(kind, &nodes, &aim, rng)
-        } else {
-            (format!("stop-{}", kind.name()), Value::Null)
-        }
+        if n % 2 == 0 { start(kind, &nodes, &aim, rng) } else { stop(kind) }.to_op()
     });
     nemesis(then(vec![sleep(interval), delay(interval, step)]))
 }
@@ -105,19 +116,19 @@ pub fn scripted_schedule(name: &str, interval: u64) -> Result<Gen, String> {
     let round = match name {
         "isolate-leader" => then(vec![
             sleep(interval),
-            ops(vec![("start-partition".into(), json!({"shape": "isolate-leader"}))]),
+            faults(vec![Fault::StartPartition(Partition { shape: "isolate-leader".into(), grudge: None })]),
             sleep(interval),
-            ops(vec![("stop-partition".into(), Value::Null)]),
+            faults(vec![Fault::StopPartition]),
         ]),
         // Kill the leader; while the others elect a new one, bounce (kill and restart
         // at once) a voter; later restart the leader.
         "kill-during-election" => then(vec![
             sleep(interval),
-            ops(vec![("start-kill".into(), json!({"target": "leader"}))]),
+            faults(vec![Fault::StartKill(Targets::at_execution(Selector::Leader))]),
             sleep(SECOND / 2),
-            ops(vec![("bounce".into(), json!({"target": "one-alive"}))]),
+            faults(vec![Fault::Bounce(Targets::at_execution(Selector::OneAlive))]),
             sleep(interval),
-            ops(vec![("stop-kill".into(), Value::Null)]),
+            faults(vec![Fault::StopKill]),
         ]),
         other => return Err(format!("unknown scripted schedule {other:?}; one of {}", SCRIPTED.join(", "))),
     };

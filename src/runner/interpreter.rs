@@ -190,7 +190,11 @@ impl Interpreter {
             _ => {
                 let (executor, started) = (self.executor.clone(), self.started);
                 tokio::spawn(async move {
-                    let outcome = std::panic::AssertUnwindSafe(executor.execute(&op.f, &op.value)).catch_unwind().await.unwrap_or_else(|_| Err("the nemesis panicked".to_owned()));
+                    let run = async {
+                        let fault = faultline_nemesis::Fault::from_op(&op.f, &op.value)?;
+                        executor.execute(&fault).await
+                    };
+                    let outcome = std::panic::AssertUnwindSafe(run).catch_unwind().await.unwrap_or_else(|_| Err("the nemesis panicked".to_owned()));
                     let mut done = Op::new(OpType::Info, Process::Nemesis, op.f.clone(), op.value.clone());
                     match outcome {
                         Ok(v) => done.value = v,
