@@ -44,12 +44,26 @@ pub enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
+    /// Run a built-in node program (raft, dynamo, caspaxos, beacon): what the
+    /// node containers run; its flags are the node's own (`faultline node raft --help`).
+    Node(NodeArgs),
+}
+
+/// Options of `faultline node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The node program.
+    pub program: String,
+    /// The program's own flags (`--node`, `--peers`, `--bug`, `--opt`, …).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// Options of `faultline test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// The design under test (raft, dynamo, caspaxos, beacon).
+    /// The design under test: a built-in one (raft, dynamo, caspaxos, etcd, beacon) or
+    /// a design file such as ./mydb.toml (README: "Testing your own system").
     #[arg(long, required_unless_present = "replay")]
     pub design: Option<String>,
     /// Switch on a bug in the nodes (several allowed).

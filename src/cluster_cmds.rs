@@ -14,7 +14,7 @@ use faultline::runtime::cluster::{new_run_id, Cluster, ClusterSpec, NODE_LABEL};
 use faultline::runtime::{clean, connect, labels};
 use futures_util::FutureExt;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Runs a `cluster` subcommand.
 pub async fn run(command: ClusterCommand) -> Result<i32, Exit> {
@@ -26,18 +26,19 @@ pub async fn run(command: ClusterCommand) -> Result<i32, Exit> {
 }
 
 async fn up(args: ClusterUpArgs) -> Result<i32, Exit> {
-    let design = faultline::runtime::node_image::design(&args.design).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let design = faultline::design::resolve(&args.design).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let launch = design.launch(&[], &[], false).map_err(|e| Exit::bad_input(anyhow!(e)))?;
     let docker = connect().await.map_err(Exit::crash)?;
     let base_image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
-    let node_image = node(&docker, design.name, &base_image).await?;
-    let run = args.run.clone().unwrap_or_else(|| new_run_id(design.name));
+    let node_image = node(&docker, &design, &base_image).await?;
+    let run = args.run.clone().unwrap_or_else(|| new_run_id(design.name()));
     // Armed before anything is created, so no signal can slip past the cleanup.
     let mut shutdown = Shutdown::listen().map_err(Exit::crash)?;
-    let spec = ClusterSpec { run: run.clone(), base_image, node_image, nodes: usize::from(args.nodes), node_args: Vec::new() };
+    let spec = ClusterSpec { run: run.clone(), base_image, node_image, nodes: usize::from(args.nodes), launch };
     let started = Instant::now();
     let setup = async {
         let cluster = Cluster::create(&docker, &spec).await?;
-        let healthy_after = cluster.wait_healthy(Duration::from_secs(30)).await?;
+        let healthy_after = cluster.wait_healthy().await?;
         Ok::<_, faultline::runtime::RuntimeError>((cluster, healthy_after))
     };
     let outcome = tokio::select! {
@@ -50,9 +51,9 @@ async fn up(args: ClusterUpArgs) -> Result<i32, Exit> {
     };
     match outcome {
         Ok(Ok((cluster, _))) => {
-            println!("run {run}: {} {} nodes healthy in {:.2} s", cluster.nodes.len(), design.name, started.elapsed().as_secs_f64());
+            println!("run {run}: {} {} nodes healthy in {:.2} s", cluster.nodes.len(), design.name(), started.elapsed().as_secs_f64());
             for n in &cluster.nodes {
-                println!("  {}  {}:{}", n.name, n.ip, faultline::runtime::cluster::PORT);
+                println!("  {}  {}:{}", n.name, n.ip, cluster.port);
             }
             println!("stop it with: faultline cluster down --run {run}");
             Ok(0)

@@ -32,8 +32,7 @@ pub async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) 
 }
 
 /// Builds (or finds) a design's node image, saying what it did.
-pub async fn node(docker: &bollard::Docker, design: &str, base_image: &str) -> Result<String, Exit> {
-    let design = node_image::design(design).map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;
+pub async fn node(docker: &bollard::Docker, design: &faultline::design::Design, base_image: &str) -> Result<String, Exit> {
     let img = node_image::ensure(docker, design, base_image).await.map_err(Exit::crash)?;
     if img.built {
         eprintln!("built {} in {:.1} s", img.image, img.build_time.as_secs_f64());
@@ -43,13 +42,11 @@ pub async fn node(docker: &bollard::Docker, design: &str, base_image: &str) -> R
 
 /// `faultline images build`
 pub async fn images_build(args: ImagesBuildArgs) -> Result<i32, Exit> {
-    if let Some(d) = &args.design {
-        node_image::design(d).map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;
-    }
+    let design = args.design.as_deref().map(faultline::design::resolve).transpose().map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;
     let docker = connect().await.map_err(Exit::crash)?;
     let image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
     println!("{image}");
-    if let Some(design) = &args.design {
+    if let Some(design) = &design {
         println!("{}", node(&docker, design, &image).await?);
     }
     Ok(0)

@@ -8,7 +8,9 @@
 //! generator algebra in `faultline-history`, workloads in `faultline-workloads` and
 //! faults in `faultline-nemesis`.
 
+pub mod design;
 pub mod grade;
 pub mod report;
 pub mod runner;
 pub mod runtime;
+pub mod store;

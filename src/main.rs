@@ -1,7 +1,7 @@
 //! The `faultline` command: chaos testing for replicated databases.
 //!
 //! `main` parses the command line, runs the chosen command, and turns the outcome
-//! into the exit code contract of DESIGN §7: 0 valid, 1 invalid, 2 unknown,
+//! into the exit code contract of docs/ARCHITECTURE.md §7: 0 valid, 1 invalid, 2 unknown,
 //! 254 bad arguments or unreadable input, 255 crash.
 
 mod check;
@@ -10,18 +10,24 @@ mod cluster_cmds;
 mod docker_cmds;
 mod exit;
 mod grade_cmd;
+mod node_cmd;
 mod shutdown;
 mod test_cmd;
 
 use clap::Parser;
 use exit::Exit;
 
-fn main() {
+fn main() -> std::process::ExitCode {
+    // A node program owns the process: its exit code, its stderr, its signals.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("node") && args.get(2).is_some_and(|p| !p.starts_with('-')) {
+        return node_cmd::run_program(&args[2], &args[3..]);
+    }
     let code = match std::panic::catch_unwind(run) {
         Ok(code) => code,
         Err(_) => Exit::CRASH,
     };
-    std::process::exit(code);
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
 }
 
 fn run() -> i32 {
@@ -44,6 +50,10 @@ fn run() -> i32 {
         cli::Command::Cluster { command } => docker_cmds::block_on(cluster_cmds::run(command)),
         cli::Command::Doctor(args) => docker_cmds::block_on(docker_cmds::doctor(args)),
         cli::Command::Clean(args) => docker_cmds::block_on(docker_cmds::clean(args)),
+        cli::Command::Node(args) => {
+            let code = node_cmd::run_program(&args.program, &args.args);
+            Ok(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 })
+        }
     };
     match outcome {
         Ok(code) => code,

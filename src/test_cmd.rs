@@ -5,7 +5,8 @@ use crate::cli::{AnalyzeArgs, TestArgs};
 use crate::exit::Exit;
 use crate::shutdown::Shutdown;
 use anyhow::anyhow;
-use faultline::runner::{run_test, store, TestError, TestOptions, TestOutcome};
+use faultline::runner::{run_test, TestError, TestOptions, TestOutcome};
+use faultline::store;
 use faultline_checkers::{CheckResult, History, Validity};
 use faultline_history::{Op, OpType, Process};
 use std::io::IsTerminal;
@@ -16,14 +17,16 @@ use std::time::{Duration, Instant};
 /// The options of a run, from the command line or (with `--replay`) from a stored run.
 fn options(args: &TestArgs, seed: u64) -> Result<TestOptions, Exit> {
     if let Some(run) = &args.replay {
-        let mut opts = store::read_options(run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+        let mut opts = store::read_test(run).map_err(|e| Exit::bad_input(anyhow!(e)))?.options;
         opts.replay = Some(run.clone());
         opts.store = args.store.clone();
         return Ok(opts);
     }
     let design = args.design.clone().unwrap_or_default();
+    // A design file's run is named after the design it describes, not its path.
+    let design_name = faultline::design::resolve(&design).map_or_else(|_| design.clone(), |d| d.name().to_owned());
     Ok(TestOptions {
-        name: args.name.clone().unwrap_or_else(|| format!("{design}-{}", args.workload)),
+        name: args.name.clone().unwrap_or_else(|| format!("{design_name}-{}", args.workload)),
         design,
         bugs: args.bugs.clone(),
         node_opts: args.node_opts.clone(),
@@ -86,7 +89,7 @@ fn bug_list(bugs: &[String]) -> String {
 }
 
 fn summarize(o: &TestOutcome) {
-    let [ok, fail, info] = o.counts;
+    let faultline::store::Counts { ok, fail, info } = o.counts;
     println!("  run directory: {} (open report.html)", o.dir.display());
     println!("  client ops: {ok} ok, {fail} fail, {info} info; faults: {}", o.faults);
     print_result(&o.result);
@@ -107,7 +110,7 @@ fn print_result(r: &CheckResult) {
 
 /// `faultline analyze <run>`: checks a stored history again with its workload.
 pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
-    let opts = store::read_options(&args.run).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let opts = store::read_test(&args.run).map_err(|e| Exit::bad_input(anyhow!(e)))?.options;
     let workload = faultline::runner::workload_of(&opts).map_err(|e| Exit::bad_input(anyhow!(e)))?;
     let path: PathBuf = args.run.join("history.jsonl");
     let ops = faultline_history::read_jsonl_file(&path).map_err(Exit::bad_input)?;

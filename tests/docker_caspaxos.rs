@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 async fn caspaxos_serves_across_containers_and_refuses_without_a_majority() {
     let docker = connect().await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"));
     let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap()).await.unwrap().image;
-    let node_image = node_image::ensure(&docker, node_image::design("caspaxos").unwrap(), &base).await.unwrap().image;
+    let caspaxos = faultline::design::resolve("caspaxos").unwrap();
+    let node_image = node_image::ensure(&docker, &caspaxos, &base).await.unwrap().image;
     let run = format!("test-caspaxos-{}", std::process::id());
-    let spec = ClusterSpec { run: run.clone(), base_image: base, node_image, nodes: 5, node_args: Vec::new() };
+    let spec = ClusterSpec { run: run.clone(), base_image: base, node_image, nodes: 5, launch: caspaxos.launch(&[], &[], false).unwrap() };
     let cluster = Cluster::create(&docker, &spec).await.unwrap();
     let in_test = cluster.clone();
     let outcome = async move {
         let cluster = in_test;
-        cluster.wait_healthy(Duration::from_secs(30)).await.unwrap();
+        cluster.wait_healthy().await.unwrap();
         let n = &cluster.nodes;
         let txn = |seq: u64, ops: serde_json::Value| json!({"client": "t", "seq": seq, "ops": ops});
 
@@ -39,7 +40,7 @@ async fn caspaxos_serves_across_containers_and_refuses_without_a_majority() {
         // Kill and restart an acceptor: state comes back from its volume.
         cluster.kill(&n[2], "SIGKILL").await.unwrap();
         cluster.restart(&n[2]).await.unwrap();
-        cluster.wait_healthy(Duration::from_secs(30)).await.unwrap();
+        cluster.wait_healthy().await.unwrap();
         let (_, answer) = cluster.txn(&n[2], &txn(5, json!([["r", "x", null]]))).await.unwrap();
         assert_eq!(answer, json!({"ops": [["r", "x", 3]]}));
 

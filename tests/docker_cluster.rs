@@ -23,8 +23,8 @@ async fn images() -> (String, String) {
         .get_or_init(|| async {
             let docker = docker().await;
             let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap()).await.expect("base image").image;
-            let beacon = node_image::design("beacon").unwrap();
-            let node = node_image::ensure(&docker, beacon, &base).await.expect("beacon image").image;
+            let beacon = faultline::design::resolve("beacon").unwrap();
+            let node = node_image::ensure(&docker, &beacon, &base).await.expect("beacon image").image;
             (base, node)
         })
         .await
@@ -33,7 +33,8 @@ async fn images() -> (String, String) {
 
 async fn spec(run: &str, nodes: usize) -> ClusterSpec {
     let (base_image, node_image) = images().await;
-    ClusterSpec { run: run.to_owned(), base_image, node_image, nodes, node_args: Vec::new() }
+    let launch = faultline::design::resolve("beacon").unwrap().launch(&[], &[], false).unwrap();
+    ClusterSpec { run: run.to_owned(), base_image, node_image, nodes, launch }
 }
 
 /// What is left of a run: (containers, networks, volumes).
@@ -61,7 +62,7 @@ async fn a_cluster_lives_through_partitions_kills_and_pauses_then_leaves_nothing
     let run = format!("test-life-{}", std::process::id());
     let started = Instant::now();
     let cluster = Cluster::create(&docker, &spec(&run, 5).await).await.expect("cluster");
-    cluster.wait_healthy(Duration::from_secs(30)).await.expect("healthy");
+    cluster.wait_healthy().await.expect("healthy");
     eprintln!("5 nodes healthy in {:.2} s", started.elapsed().as_secs_f64());
     let [n1, n2, n3, _, _] = &cluster.nodes[..] else { panic!("5 nodes") };
 
@@ -93,7 +94,7 @@ async fn a_cluster_lives_through_partitions_kills_and_pauses_then_leaves_nothing
     cluster.kill(n1, "SIGKILL").await.unwrap();
     assert!(cluster.get(n1, "/health").await.is_err(), "a killed node answers");
     cluster.restart(n1).await.unwrap();
-    cluster.wait_healthy(Duration::from_secs(30)).await.unwrap();
+    cluster.wait_healthy().await.unwrap();
     assert_eq!(cluster.get(n1, "/status").await.unwrap()["boots"], 2, "the restarted node lost its data");
     assert!(!reaches(&cluster, n2, n1).await, "the partition did not survive the restart");
     cluster.heal(n1).await.unwrap();

@@ -63,7 +63,7 @@ async fn probe_reports_every_capability() {
     let p = probe::probe(&docker, &base().await).await.unwrap();
     assert!(p.has("iptables"), "{:?}", p.capabilities);
     assert!(p.has("libfaketime"), "{:?}", p.capabilities);
-    let names: Vec<&str> = p.capabilities.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = p.capabilities.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["iptables", "iptables-statistic", "netem", "tbf", "libfaketime"]);
     for c in &p.capabilities {
         assert!(!c.without_it.is_empty());

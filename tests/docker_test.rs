@@ -103,7 +103,7 @@ fn dynamo_list_append_shows_anomalies_and_its_report_renders_in_chromium() {
     let (out, dir) = test(s.path(), &["--design", "dynamo", "--workload", "list-append", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "5"]);
     assert_eq!(out.status.code(), Some(1), "dynamo transactions are not atomic");
     let r = results(&dir);
-    assert_eq!(r["valid"], false, "{}", r["summary"]);
+    assert_eq!(r["valid"], false, "{}", r["result"]["summary"]);
 
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-dynamo-list-append.png");
     let _ = std::fs::remove_file(&screenshot);
@@ -184,7 +184,7 @@ fn etcd_with_serializable_reads_under_partitions_serves_stale_reads() {
     let s = store();
     let (out, dir) = test(s.path(), &["--design", "etcd", "--node-opt", "serializable-reads=true", "--workload", "register", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "22"]);
     assert_eq!(out.status.code(), Some(1), "local serializable reads on a minority must be stale");
-    assert!(results(&dir)["summary"].as_str().unwrap_or("").contains("not linearizable"));
+    assert!(results(&dir)["result"]["summary"].as_str().unwrap_or("").contains("not linearizable"));
 }
 
 #[test]
@@ -238,5 +238,52 @@ fn grade_runs_its_cells_and_writes_the_scorecard() {
         assert!(report.exists(), "each cell's run has its report");
     }
     assert!(page.contains("report.html") && page.contains("stale-follower-read"));
+    assert_eq!(leftover_containers(), 0);
+}
+
+// ---- designs as data, one binary ----
+
+#[test]
+fn a_system_described_only_in_a_design_file_runs_end_to_end() {
+    let s = store();
+    let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/designs/etcd-fast-election.toml");
+    let (out, dir) = test(s.path(), &["--design", design.to_str().unwrap(), "--workload", "register", "--nemesis", "partition", "--time-limit", "15", "--nemesis-interval", "3", "--seed", "5"]);
+    assert_eq!(out.status.code(), Some(0), "etcd from a design file is linearizable");
+    let test_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
+    assert_eq!(test_json["design"]["spec"]["name"], "etcd-fast", "the run records the design it ran");
+    assert_eq!(test_json["design"]["origin"]["file"], design.to_str().unwrap());
+    assert!(results(&dir)["counts"]["ok"].as_u64() > Some(50), "{}", results(&dir));
+    let log = std::fs::read_to_string(dir.join("nodes/n1/node.log")).unwrap();
+    assert!(log.contains("heartbeat = 50ms") && log.contains("election = 500ms"), "etcd ran with the file's settings");
+    assert!(dir.canonicalize().unwrap().to_string_lossy().contains("/etcd-fast-register/"), "the run is named after the design");
+    assert_eq!(leftover_containers(), 0);
+}
+
+#[test]
+fn an_installed_faultline_runs_a_test_from_an_empty_directory_without_cargo() {
+    let root = tempfile::tempdir().unwrap();
+    let workspace = env!("CARGO_MANIFEST_DIR");
+    // The dev profile and the suite's own target directory: what `cargo test` already
+    // built is reused, so this installs in seconds.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let install = Command::new(cargo)
+        .args(["install", "--debug", "--locked", "--offline", "--path", workspace, "--root", root.path().to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", Path::new(workspace).join("target"))
+        .output()
+        .expect("cargo install runs");
+    assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+    let exe = root.path().join("bin/faultline");
+    let empty = tempfile::tempdir().unwrap();
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let out = Command::new(&exe)
+        .args(["test", "--design", "raft", "--workload", "register", "--nemesis", "none", "--time-limit", "5", "--nodes", "3"])
+        .current_dir(empty.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("the installed faultline runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(empty.path().join("store/latest/report.html").exists(), "the store is made in the working directory: {text}");
     assert_eq!(leftover_containers(), 0);
 }

@@ -1,6 +1,6 @@
-//! Verdicts and their merging (DESIGN §7: false beats unknown beats true).
+//! Verdicts and their merging (docs/ARCHITECTURE.md §7: false beats unknown beats true).
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A checker's answer.
@@ -72,8 +72,20 @@ impl Serialize for Validity {
     }
 }
 
+/// Read as written: `true`, `false` or `"unknown"`.
+impl<'de> Deserialize<'de> for Validity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Validity, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(true) => Ok(Validity::Valid),
+            serde_json::Value::Bool(false) => Ok(Validity::Invalid),
+            serde_json::Value::String(s) if s == "unknown" => Ok(Validity::Unknown),
+            other => Err(serde::de::Error::custom(format!("a verdict is true, false or \"unknown\", not {other}"))),
+        }
+    }
+}
+
 /// One checker's verdict with its evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckResult {
     /// The checker's name, e.g. `linearizable`, `set-full`.
     pub checker: String,
@@ -86,12 +98,12 @@ pub struct CheckResult {
     /// The evidence as data, for reports and `--json`.
     pub evidence: serde_json::Value,
     /// How many of each anomaly type were found (empty when valid), for scorecards.
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub anomalies: std::collections::BTreeMap<String, usize>,
     /// History indices of the operations that witness the anomalies (at most 100,
     /// ascending), so reports can link to them and grading can say when an anomaly
     /// first showed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub witnesses: Vec<u64>,
 }
 
@@ -148,6 +160,8 @@ mod tests {
         assert_eq!(Invalid.merge(Valid), Invalid);
         assert_eq!(Valid.merge(Valid), Valid);
         assert_eq!(serde_json::to_string(&[Valid, Invalid, Unknown]).unwrap(), r#"[true,false,"unknown"]"#);
+        assert_eq!(serde_json::from_str::<Vec<Validity>>(r#"[true,false,"unknown"]"#).unwrap(), [Valid, Invalid, Unknown]);
+        assert!(serde_json::from_str::<Validity>("1").is_err());
         assert_eq!((Valid.exit_code(), Invalid.exit_code(), Unknown.exit_code()), (0, 1, 2));
         assert_eq!((Validity::judge(1, 0), Validity::judge(0, 0), Validity::judge(0, 5)), (Invalid, Unknown, Valid));
     }

@@ -1,4 +1,4 @@
-//! `faultline grade` (DESIGN §8): runs a matrix of designs × bugs × workloads ×
+//! `faultline grade` (docs/ARCHITECTURE.md §8): runs a matrix of designs × bugs × workloads ×
 //! nemeses × seeds one cell after another, judges each cell against what its row
 //! expects, and writes the scorecard (`scorecard.html`, `scorecard.json`,
 //! `junit.xml`) after every cell, so an interrupted grading keeps what it measured.

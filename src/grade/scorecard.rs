@@ -42,7 +42,7 @@ pub struct CellResult {
     /// Seconds the run took, start to verdict.
     pub wall_s: f64,
     /// Completed client operations: ok, fail, info.
-    pub ops: [usize; 3],
+    pub ops: crate::store::Counts,
     /// ok / completed while faults were active.
     pub availability_during: Option<f64>,
     /// The longest time without an ok while faults were active (s).
@@ -124,7 +124,7 @@ impl CellResult {
             anomalies: BTreeMap::new(),
             run: None,
             wall_s,
-            ops: [0; 3],
+            ops: crate::store::Counts::default(),
             availability_during: None,
             failover_s: None,
             recover_s: None,
@@ -303,7 +303,7 @@ pub(crate) mod tests {
             c.verdict = verdict_name(valid).into();
             (c.passed, c.why, c.anomalies) = (passed, why, counts);
             c.run = Some(format!("store/run{i}"));
-            c.ops = [100, 10, i];
+            c.ops = crate::store::Counts { ok: 100, fail: 10, info: i };
             c.availability_during = Some(avail);
             c.failover_s = Some(1.0 + i as f64 / 10.0);
             c.recover_s = Some(0.1 * i as f64);

@@ -4,6 +4,7 @@
 
 use super::data::Point;
 use super::{escape, svg};
+use faultline_checkers::CheckResult;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -56,14 +57,14 @@ fn indices(v: &Value) -> impl Iterator<Item = u64> + '_ {
 
 /// The findings section of `result` (a stored `CheckResult`), drawing operations
 /// from `points`.
-pub fn section(result: &Value, points: &[Point]) -> String {
+pub fn section(result: &CheckResult, points: &[Point]) -> String {
     let by_index: HashMap<u64, &Point> = points.iter().map(|p| (p.index, p)).collect();
-    let evidence = &result["evidence"];
+    let evidence = &result.evidence;
     let mut h = String::new();
-    let _ = write!(h, r#"<h2 id="anomalies">Checker findings: {}</h2><p>{}</p>"#, escape(result["checker"].as_str().unwrap_or("")), escape(result["summary"].as_str().unwrap_or("")));
-    if let Some(counts) = result["anomalies"].as_object().filter(|c| !c.is_empty()) {
+    let _ = write!(h, r#"<h2 id="anomalies">Checker findings: {}</h2><p>{}</p>"#, escape(&result.checker), escape(&result.summary));
+    if !result.anomalies.is_empty() {
         h.push_str(r#"<table id="anomaly-counts"><tr><th>anomaly</th><th>count</th></tr>"#);
-        for (name, n) in counts {
+        for (name, n) in &result.anomalies {
             let _ = write!(h, "<tr><td>{}</td><td>{n}</td></tr>", escape(name));
         }
         h.push_str("</table>");
@@ -92,15 +93,17 @@ pub fn section(result: &Value, points: &[Point]) -> String {
         }
         h.push_str("</pre></div>");
     }
-    let witnesses: Vec<u64> = indices(&result["witnesses"]).take(20).collect();
+    let witnesses: Vec<u64> = result.witnesses.iter().copied().take(20).collect();
     if !drawn && !witnesses.is_empty() {
         let _ = write!(h, r#"<div class="finding"><h3>Operations that witness it</h3>{}</div>"#, svg::ops_diagram(&ops_of(&by_index, witnesses.iter().copied()), &witnesses));
     }
-    h.push_str("<details><summary>The checker's full explanation</summary><pre>");
-    for line in result["explanation"].as_array().into_iter().flatten() {
-        let _ = writeln!(h, "{}", linkify(line.as_str().unwrap_or("")));
+    if !result.explanation.is_empty() {
+        h.push_str("<details><summary>The checker's full explanation</summary><pre>");
+        for line in &result.explanation {
+            let _ = writeln!(h, "{}", linkify(line));
+        }
+        h.push_str("</pre></details>");
     }
-    h.push_str("</pre></details>");
     h
 }
 

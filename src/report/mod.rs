@@ -11,7 +11,8 @@ pub mod serve;
 mod svg;
 mod timeline;
 
-use serde_json::Value;
+use crate::store::{ResultsRecord, TestRecord};
+use faultline_checkers::Validity;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -31,16 +32,15 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Renders the report of a run from its `test.json`, `results.json`, computed data
-/// and node names.
-pub fn render(test: &Value, results: &Value, d: &data::ReportData, nodes: &[String]) -> String {
-    let opts = &test["options"];
-    let verdict = match results["valid"].as_bool() {
-        Some(true) => ("valid", "#2b8a3e"),
-        Some(false) => ("INVALID", "#c92a2a"),
-        None => ("unknown", "#e67700"),
+/// Renders the report of a run from its records, computed data and node names.
+pub fn render(test: &TestRecord, results: &ResultsRecord, d: &data::ReportData, nodes: &[String]) -> String {
+    let opts = &test.options;
+    let verdict = match results.valid {
+        Validity::Valid => ("valid", "#2b8a3e"),
+        Validity::Invalid => ("INVALID", "#c92a2a"),
+        Validity::Unknown => ("unknown", "#e67700"),
     };
-    let bugs = opts["bugs"].as_array().map(|b| b.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+    let bugs = opts.bugs.join(", ");
     let mut h = String::new();
     let _ = write!(
         h,
@@ -53,19 +53,19 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
 <pre id="js-errors"></pre>
 <div class="verdict" id="verdict" style="background:{colour}">{verdict}: {summary}</div>
 <p>{design} {bugs_text} · workload {workload} · nemesis {nemesis} · seed {seed} · {nodes} nodes · {ops} client operations</p>"#,
-        title = escape(&format!("{} {}", opts["design"].as_str().unwrap_or("?"), opts["workload"].as_str().unwrap_or("?"))),
+        title = escape(&format!("{} {}", test.design.name(), opts.workload)),
         colour = verdict.1,
         verdict = verdict.0,
-        summary = escape(results["summary"].as_str().unwrap_or("")),
-        design = escape(opts["design"].as_str().unwrap_or("?")),
+        summary = escape(&results.result.summary),
+        design = escape(test.design.name()),
         bugs_text = if bugs.is_empty() { "(no bugs)".to_owned() } else { format!("with bugs {}", escape(&bugs)) },
-        workload = escape(opts["workload"].as_str().unwrap_or("?")),
-        nemesis = escape(opts["nemesis"].as_str().unwrap_or("?")),
-        seed = opts["seed"],
+        workload = escape(&opts.workload),
+        nemesis = escape(&opts.nemesis),
+        seed = opts.seed,
         nodes = nodes.len(),
         ops = d.points.len(),
     );
-    h.push_str(&findings::section(&results["result"], &d.points));
+    h.push_str(&findings::section(&results.result, &d.points));
     let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.quantiles, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
     h.push_str(r#"<h2>Availability by phase</h2><table id="phases"><tr><th>phase</th><th>span (s)</th><th>ops</th><th>availability</th><th>info rate</th><th>longest gap without ok (s)</th><th>p50 / p95 / p99 (ms)</th></tr>"#);
     for p in &d.phases {
@@ -91,23 +91,21 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
         h,
         "</ul><h2>Configuration</h2><pre>{}</pre><h2>Capability probe</h2><pre>{}</pre></body></html>",
         escape(&serde_json::to_string_pretty(opts).unwrap_or_default()),
-        escape(&serde_json::to_string_pretty(&test["probe"]).unwrap_or_default())
+        escape(&serde_json::to_string_pretty(&test.probe).unwrap_or_default())
     );
     h
 }
 
 /// Writes `<run>/report.html` from the run's stored files.
 pub fn write_report(run: &Path) -> Result<std::path::PathBuf, String> {
-    use crate::runner::store::read_json;
-    let (test, results) = (read_json(run, "test.json")?, read_json(run, "results.json")?);
+    let (test, results) = (crate::store::read_test(run)?, crate::store::read_results(run)?);
     let ops = faultline_history::read_jsonl_file(&run.join("history.jsonl")).map_err(|e| e.to_string())?;
     write_report_of(run, &test, &results, &data::compute(&ops))
 }
 
-/// Writes `<run>/report.html` from a run's `test.json`, `results.json` and report
-/// data, already in memory.
-pub fn write_report_of(run: &Path, test: &Value, results: &Value, d: &data::ReportData) -> Result<std::path::PathBuf, String> {
-    let nodes: Vec<String> = (1..=test["options"]["nodes"].as_u64().unwrap_or(0)).map(|i| format!("n{i}")).collect();
+/// Writes `<run>/report.html` from a run's records and report data, already in memory.
+pub fn write_report_of(run: &Path, test: &TestRecord, results: &ResultsRecord, d: &data::ReportData) -> Result<std::path::PathBuf, String> {
+    let nodes: Vec<String> = (1..=test.options.nodes).map(|i| format!("n{i}")).collect();
     let path = run.join("report.html");
     std::fs::write(&path, render(test, results, d, &nodes)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
@@ -121,7 +119,11 @@ mod tests {
     #[test]
     fn hostile_values_are_escaped_everywhere() {
         let hostile = "<script>alert('x')</script>";
-        let test = json!({"options": {"design": hostile, "workload": "register", "nemesis": hostile, "bugs": [hostile], "seed": 1}, "probe": {"kernel": hostile}});
+        let mut test = crate::store::sample::test_record();
+        test.design.spec.name = hostile.to_owned();
+        test.options.nemesis = hostile.to_owned();
+        test.options.bugs = vec![hostile.to_owned()];
+        test.probe.kernel = hostile.to_owned();
         use faultline_history::{Op, OpType, Process};
         let mut ops = vec![
             Op::new(OpType::Invoke, Process::Nemesis, format!("start-{hostile}"), json!(hostile)).at(1),
@@ -134,8 +136,10 @@ mod tests {
         let cycle = json!({"anomaly": hostile, "txns": [{"index": 1, "process": 0, "status": hostile, "value": hostile}],
             "steps": [{"from": 1, "to": 1, "relation": hostile, "key": hostile, "text": hostile}], "text": [hostile]});
         let failure = json!({"key": hostile, "prefix_tail": [1], "blocking": 1, "candidates": [], "explanation": [hostile]});
-        let results = json!({"valid": false, "summary": hostile, "result": {"checker": hostile, "summary": hostile, "explanation": [hostile],
-            "anomalies": {hostile: 1}, "witnesses": [1], "evidence": {"cycles": [cycle], "failures": [failure], "anomalies": [{"anomaly": hostile, "txn": 1, "others": [], "text": hostile}]}}});
+        let result = faultline_checkers::CheckResult::new(hostile, Validity::Invalid, hostile.to_owned(), vec![hostile.to_owned()],
+            &json!({"cycles": [cycle], "failures": [failure], "anomalies": [{"anomaly": hostile, "txn": 1, "others": [], "text": hostile}]}))
+        .with_findings([(hostile.to_owned(), 1)], [1]);
+        let results = crate::store::sample::results_record(result);
         let d = data::compute(&ops);
         let html = render(&test, &results, &d, &[hostile.to_owned()]);
         assert!(!html.contains("<script>"), "no value reaches the page unescaped (the page's own scripts carry a type)");

@@ -6,9 +6,19 @@ use super::escape;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
-use serde_json::Value;
+use faultline_checkers::Validity;
 use std::path::{Path, PathBuf};
 use tower_http::services::ServeDir;
+
+/// The head of a grading's `scorecard.json` (`grade::scorecard::Scorecard`), all the
+/// index shows of it.
+#[derive(Debug, serde::Deserialize)]
+struct ScorecardHeadline {
+    matrix: String,
+    cells_run: usize,
+    passed: usize,
+    deviations: usize,
+}
 
 /// A stored run, as the index lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,39 +41,40 @@ pub fn runs(store: &Path) -> Vec<RunEntry> {
     for test in std::fs::read_dir(store).into_iter().flatten().flatten().filter(|e| e.file_name() != "latest") {
         for run in std::fs::read_dir(test.path()).into_iter().flatten().flatten() {
             let dir = run.path();
-            let read = |name: &str| crate::runner::store::read_json(&dir, name).ok();
-            if let (None, Some(card)) = (read("test.json"), read("scorecard.json")) {
-                let deviations = card["deviations"].as_u64().unwrap_or(0);
-                entries.push(RunEntry {
-                    path: dir.strip_prefix(store).unwrap_or(&dir).display().to_string(),
-                    verdict: if deviations == 0 { "valid" } else { "invalid" }.to_owned(),
-                    what: format!("scorecard of {}", card["matrix"].as_str().unwrap_or("?")),
-                    summary: format!("{} of {} cells as expected, {deviations} deviation(s)", card["passed"], card["cells_run"]),
-                    page: "scorecard.html",
-                });
+            let path = dir.strip_prefix(store).unwrap_or(&dir).display().to_string();
+            let test = crate::store::read_test(&dir);
+            if test.is_err() {
+                if let Ok(card) = crate::store::read_json::<ScorecardHeadline>(&dir, "scorecard.json") {
+                    entries.push(RunEntry {
+                        path,
+                        verdict: if card.deviations == 0 { "valid" } else { "invalid" }.to_owned(),
+                        what: format!("scorecard of {}", card.matrix),
+                        summary: format!("{} of {} cells as expected, {} deviation(s)", card.passed, card.cells_run, card.deviations),
+                        page: "scorecard.html",
+                    });
+                }
                 continue;
             }
-            let Some(test_json) = read("test.json") else { continue };
-            let results = read("results.json");
-            let o = &test_json["options"];
-            let bugs: Vec<&str> = o["bugs"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let Ok(test) = test else { continue };
+            let results = crate::store::read_results(&dir).ok();
+            let o = &test.options;
             entries.push(RunEntry {
-                path: dir.strip_prefix(store).unwrap_or(&dir).display().to_string(),
-                verdict: match results.as_ref().map(|r| r["valid"].clone()) {
-                    Some(Value::Bool(true)) => "valid",
-                    Some(Value::Bool(false)) => "invalid",
-                    Some(_) => "unknown",
+                path,
+                verdict: match results.as_ref().map(|r| r.valid) {
+                    Some(Validity::Valid) => "valid",
+                    Some(Validity::Invalid) => "invalid",
+                    Some(Validity::Unknown) => "unknown",
                     None => "no results",
                 }
                 .to_owned(),
                 what: format!(
                     "{}{} · {} · {}",
-                    o["design"].as_str().unwrap_or("?"),
-                    if bugs.is_empty() { String::new() } else { format!(" [{}]", bugs.join(", ")) },
-                    o["workload"].as_str().unwrap_or("?"),
-                    o["nemesis"].as_str().unwrap_or("?")
+                    test.design.name(),
+                    if o.bugs.is_empty() { String::new() } else { format!(" [{}]", o.bugs.join(", ")) },
+                    o.workload,
+                    o.nemesis
                 ),
-                summary: results.as_ref().and_then(|r| r["summary"].as_str().map(str::to_owned)).unwrap_or_default(),
+                summary: results.map(|r| r.result.summary).unwrap_or_default(),
                 page: "report.html",
             });
         }
@@ -111,11 +122,14 @@ mod tests {
     #[test]
     fn lists_runs_newest_first_and_escapes_them() {
         let store = tempfile::tempdir().unwrap();
-        for (name, stamp, valid) in [("raft-register", "20260101T000000Z", "true"), ("dynamo-set", "20260102T000000Z", "false")] {
-            let dir = store.path().join(name).join(stamp);
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("test.json"), r#"{"options":{"design":"<b>x</b>","bugs":[],"workload":"w","nemesis":"n"}}"#).unwrap();
-            std::fs::write(dir.join("results.json"), format!(r#"{{"valid":{valid},"summary":"s"}}"#)).unwrap();
+        for (name, stamp, valid) in [("raft-register", "20260101T000000Z", Validity::Valid), ("dynamo-set", "20260102T000000Z", Validity::Invalid)] {
+            let dir = crate::store::RunDir { path: store.path().join(name).join(stamp) };
+            std::fs::create_dir_all(&dir.path).unwrap();
+            let mut test = crate::store::sample::test_record();
+            test.design.spec.name = "<b>x</b>".into();
+            dir.write_json("test.json", &test).unwrap();
+            let result = faultline_checkers::CheckResult::new("c", valid, "s".into(), vec![], &());
+            dir.write_json("results.json", &crate::store::sample::results_record(result)).unwrap();
         }
         let card = store.path().join("scorecard").join("20260103T000000Z");
         std::fs::create_dir_all(&card).unwrap();

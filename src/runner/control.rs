@@ -4,19 +4,19 @@ use crate::runtime::cluster::Cluster;
 use crate::runtime::probe::Probe;
 use faultline_nemesis::execute::BoxFuture;
 use faultline_nemesis::{ClusterControl, FaultKind};
-use faultline_workloads::adapter::Adapter;
+use faultline_workloads::adapter::LeaderQuery;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A Docker cluster, the capabilities probed on this machine, and how to ask nodes
-/// for their status.
+/// whether they lead (for designs that report a leader).
 pub struct DockerControl {
     /// The cluster.
     pub cluster: Arc<Cluster>,
     /// What this machine can do.
     pub probe: Probe,
-    /// For `/status` (the leader).
-    pub adapter: Arc<dyn Adapter>,
+    /// Asks a node its role; `None` for a design without a leader.
+    pub leader: Option<Arc<dyn LeaderQuery>>,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -70,14 +70,11 @@ impl ClusterControl for DockerControl {
 
     fn leader(&self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async move {
-            let asks = self.cluster.nodes.iter().map(|n| self.adapter.status(&n.name));
-            let statuses = futures_util::future::join_all(asks).await;
-            statuses
-                .into_iter()
-                .flatten()
-                .filter(|s| s["role"] == "leader")
-                .max_by_key(|s| s["term"].as_u64().unwrap_or(0))
-                .and_then(|s| s["node"].as_str().map(str::to_owned))
+            let query = self.leader.as_ref()?;
+            let asks = self.cluster.nodes.iter().map(|n| async move { (n.name.clone(), query.role(&n.name).await) });
+            let roles = futures_util::future::join_all(asks).await;
+            // Of two nodes that both believe they lead, the higher term's is current.
+            roles.into_iter().filter_map(|(node, role)| role.ok().filter(|r| r.leads).map(|r| (r.term, node))).max().map(|(_, node)| node)
         })
     }
 }

@@ -1,80 +1,29 @@
-//! `faultline test`, end to end (DESIGN §1): images, cluster, run, heal, final reads,
-//! teardown, check, store. The steps are in [`run_test`], in order.
+//! `faultline test`, end to end (docs/ARCHITECTURE.md §1): images, cluster, run, heal,
+//! final reads, teardown, check, store. The steps are in [`run_test`], in order.
 
 pub mod control;
 pub mod interpreter;
-pub mod store;
 
-use crate::runtime::cluster::{new_run_id, Cluster, ClusterSpec, PORT};
+pub use crate::store::TestOptions;
+
+use crate::design::{self, Design, Launch};
+use crate::runtime::cluster::{new_run_id, Cluster, ClusterSpec};
 use crate::runtime::{base_image, clean, connect, node_image, probe, RuntimeError};
+use crate::store::{Counts, ImagesUsed, ResultsRecord, RunDir, Stage, TestRecord};
 use control::DockerControl;
 use faultline_checkers::{CheckResult, History};
 use faultline_history::generator::{self, Gen};
 use faultline_history::{JsonlWriter, Op, OpType, Process};
 use faultline_nemesis::{Executor, FaultKind, Target};
-use faultline_workloads::adapter::{Adapter, NodeApi};
 use faultline_workloads::{Workload, WorkloadOptions};
 use futures_util::FutureExt;
 use interpreter::{HistoryLog, Interpreter};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use store::RunDir;
-
-/// Everything a test run is told (all of it goes into `test.json`).
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct TestOptions {
-    /// The run's name in the store (default `<design>-<workload>`).
-    pub name: String,
-    /// The design under test.
-    pub design: String,
-    /// Bugs switched on in the nodes.
-    pub bugs: Vec<String>,
-    /// Design knobs, `key=value`.
-    pub node_opts: Vec<String>,
-    /// The workload.
-    pub workload: String,
-    /// The consistency model for transactional workloads.
-    pub consistency_model: Option<String>,
-    /// Fault kinds (`partition,kill`), a scripted schedule, or `none`.
-    pub nemesis: String,
-    /// Seconds between a fault's start and stop, and between faults.
-    pub nemesis_interval_s: f64,
-    /// Which nodes faults strike: target kinds (one, minority, majority, all, leader)
-    /// or node names (empty: any target kind).
-    pub nemesis_targets: Vec<String>,
-    /// An explicit grudge every partition uses, as JSON (`{"n1": ["n2"]}`).
-    #[serde(default)]
-    pub nemesis_grudge: Option<String>,
-    /// Nodes in the cluster.
-    pub nodes: usize,
-    /// Client threads.
-    pub concurrency: usize,
-    /// Client operations per second, all threads together (0: as fast as they go).
-    pub rate: f64,
-    /// Seconds of workload under faults.
-    pub time_limit_s: f64,
-    /// The seed of every random choice.
-    pub seed: u64,
-    /// Nodes drop unsynced writes whenever they start (with kill: a power loss).
-    pub lose_unsynced: bool,
-    /// Leave the cluster running at the end.
-    pub leave_running: bool,
-    /// The results store.
-    pub store: PathBuf,
-    /// Seconds a client operation may take before it is `info`.
-    pub op_timeout_s: f64,
-    /// Seconds to let the cluster recover after healing, before final reads.
-    pub recovery_s: f64,
-    /// Use this image as the base instead of faultline's own.
-    pub base_image: Option<String>,
-    /// Replay the faults of this stored run.
-    pub replay: Option<PathBuf>,
-}
 
 /// What a run produced.
 pub struct TestOutcome {
@@ -83,7 +32,7 @@ pub struct TestOutcome {
     /// The checkers' verdict.
     pub result: CheckResult,
     /// Counts of ok / fail / info client completions.
-    pub counts: [usize; 3],
+    pub counts: Counts,
     /// Seconds of each stage: setup, run, heal and final reads, teardown, check.
     pub stages: Vec<(&'static str, f64)>,
     /// Faults executed.
@@ -122,13 +71,13 @@ pub type Interrupt = Pin<Box<dyn Future<Output = &'static str> + Send>>;
 
 /// Everything decided before Docker is touched: a bad option fails here, fast.
 struct Plan {
-    design: &'static node_image::Design,
+    design: Design,
+    launch: Launch,
     workload: Arc<dyn Workload>,
     kinds: Vec<FaultKind>,
     aim: faultline_nemesis::Aim,
     scripted: Option<String>,
     replay: Option<Vec<Op>>,
-    node_args: Vec<String>,
 }
 
 /// The workload a run's options name, with its consistency model.
@@ -151,7 +100,8 @@ pub fn validate(opts: &TestOptions) -> Result<(), String> {
 
 fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let bad = TestError::BadOptions;
-    let design = node_image::design(&opts.design).map_err(bad)?;
+    let design = design::resolve(&opts.design).map_err(|e| bad(e.to_string()))?;
+    let launch = design.launch(&opts.bugs, &opts.node_opts, opts.lose_unsynced).map_err(|e| bad(e.to_string()))?;
     let workload = workload_of(opts).map_err(bad)?;
     let scripted = faultline_nemesis::SCRIPTED.contains(&opts.nemesis.as_str()).then(|| opts.nemesis.clone());
     let kinds = if scripted.is_some() { vec![FaultKind::Partition, FaultKind::Kill] } else { FaultKind::parse_list(&opts.nemesis).map_err(bad)? };
@@ -164,10 +114,13 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         targets: Target::parse_list(&kinds_of_target.join(",")).map_err(bad)?,
         nodes: named,
         grudge: opts.nemesis_grudge.as_deref().map(|g| faultline_nemesis::grudge::parse_explicit(g, &node_names)).transpose().map_err(bad)?,
-        leaderless: !design.leader,
+        leaderless: !design.spec.capabilities.leader,
     };
-    if !design.leader && (aim.targets.contains(&Target::Leader) || scripted.is_some()) {
-        return Err(bad(format!("{} has no leader: --nemesis-targets leader and the scripted schedules (which strike the leader) cannot apply", design.name)));
+    if aim.targets.contains(&Target::Leader) || scripted.is_some() {
+        design.leader().map_err(bad)?;
+    }
+    if kinds.contains(&FaultKind::Clock) {
+        design.clock_fault().map_err(bad)?;
     }
     if opts.concurrency == 0 {
         return Err(bad("--concurrency must be at least 1".into()));
@@ -182,28 +135,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         }
         None => None,
     };
-    if !design.reference {
-        if !opts.bugs.is_empty() {
-            return Err(bad(format!("{} is a real system with no switchable bugs (asked for --bug {})", design.name, opts.bugs.join(", "))));
-        }
-        if opts.lose_unsynced {
-            return Err(bad(format!("--lose-unsynced cannot apply to {}: only faultline's reference nodes track what they fsynced", design.name)));
-        }
-        if kinds.contains(&FaultKind::Clock) {
-            return Err(bad(format!("the clock fault cannot apply to {}: it is a Go program, which reads the clock without libc, so libfaketime cannot skew it", design.name)));
-        }
-    }
-    let mut node_args = Vec::new();
-    for b in &opts.bugs {
-        node_args.extend(["--bug".to_owned(), b.clone()]);
-    }
-    for o in &opts.node_opts {
-        node_args.extend(["--opt".to_owned(), o.clone()]);
-    }
-    if opts.lose_unsynced {
-        node_args.push("--lose-unsynced".to_owned());
-    }
-    Ok(Plan { design, workload, kinds, aim, scripted, replay, node_args })
+    Ok(Plan { design, launch, workload, kinds, aim, scripted, replay })
 }
 
 const SECOND: f64 = 1e9;
@@ -237,24 +169,27 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         Some(b) => b.clone(),
         None => base_image::ensure(&docker, &base_image::Recipe::for_host()?).await?.image,
     };
-    let design = plan.design;
-    let node_image = node_image::ensure(&docker, design, &base).await?.image;
+    let node_image = node_image::ensure(&docker, &plan.design, &base).await?.image;
     let probe = probe::probe(&docker, &base).await?;
     // The store.
     let dir = RunDir::create(&opts.store, &opts.name).map_err(io(format!("creating the run directory in {}", opts.store.display())))?;
-    let run = new_run_id(&opts.design);
-    let test_json = json!({
-        "options": opts, "run": run, "faultline": env!("CARGO_PKG_VERSION"),
-        "images": {"base": base, "node": node_image}, "probe": probe,
-        "started": chrono::Utc::now().to_rfc3339(),
-    });
-    dir.write_json("test.json", &test_json).map_err(io("writing test.json"))?;
+    let run = new_run_id(plan.design.name());
+    let test_record = TestRecord {
+        options: opts.clone(),
+        design: plan.design.clone(),
+        run: run.clone(),
+        faultline: env!("CARGO_PKG_VERSION").to_owned(),
+        images: ImagesUsed { base: base.clone(), node: node_image.clone() },
+        probe: probe.clone(),
+        started: chrono::Utc::now().to_rfc3339(),
+    };
+    dir.write_json("test.json", &test_record).map_err(io("writing test.json"))?;
     let writer = JsonlWriter::create(&dir.file("history.jsonl")).map_err(io("creating history.jsonl"))?;
     let mut log = HistoryLog::new(writer);
     log.on_event = on_event;
     let history = Arc::new(Mutex::new(log));
 
-    let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, node_args: plan.node_args.clone() };
+    let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, launch: plan.launch.clone() };
     let body = run_cluster(opts, &dir.path, &plan, &docker, &spec, probe, history.clone(), &mut stages, t0);
     let outcome = tokio::select! {
         r = std::panic::AssertUnwindSafe(body).catch_unwind() => Ok(r),
@@ -288,25 +223,27 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let h = History::new(ops).map_err(|e| TestError::Check(e.to_string()))?;
     let result = plan.workload.check(&h).map_err(|e| TestError::Check(e.to_string()))?;
     stages.push(("check", t.elapsed().as_secs_f64()));
-    let results = json!({
-        "valid": result.valid, "checker": result.checker, "summary": result.summary, "result": result,
-        "counts": {"ok": counts[0], "fail": counts[1], "info": counts[2]}, "faults": faults,
-        "stages": stages.iter().map(|(s, t)| json!({"stage": s, "seconds": t})).collect::<Vec<_>>(),
-        "wall_s": t0.elapsed().as_secs_f64(),
-    });
+    let results = ResultsRecord {
+        valid: result.valid,
+        result: result.clone(),
+        counts,
+        faults,
+        stages: stages.iter().map(|(s, t)| Stage { stage: (*s).to_owned(), seconds: *t }).collect(),
+        wall_s: t0.elapsed().as_secs_f64(),
+    };
     dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
     let report = crate::report::data::compute(h.ops());
-    crate::report::write_report_of(&dir.path, &test_json, &results, &report).map_err(TestError::Check)?;
+    crate::report::write_report_of(&dir.path, &test_record, &results, &report).map_err(TestError::Check)?;
     Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report })
 }
 
-fn count_completions(ops: &[Op]) -> [usize; 3] {
-    let mut c = [0; 3];
+fn count_completions(ops: &[Op]) -> Counts {
+    let mut c = Counts::default();
     for op in ops.iter().filter(|o| matches!(o.process, Process::Client(_))) {
         match op.kind {
-            OpType::Ok => c[0] += 1,
-            OpType::Fail => c[1] += 1,
-            OpType::Info => c[2] += 1,
+            OpType::Ok => c.ok += 1,
+            OpType::Fail => c.fail += 1,
+            OpType::Info => c.info += 1,
             OpType::Invoke => {}
         }
     }
@@ -328,11 +265,11 @@ async fn run_cluster(
     t0: Instant,
 ) -> Result<(), TestError> {
     let cluster = Arc::new(Cluster::create(docker, spec).await?);
-    cluster.wait_healthy(Duration::from_secs(60)).await?;
+    cluster.wait_healthy().await?;
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
-    let addrs = cluster.nodes.iter().map(|n| (n.name.clone(), format!("{}:{PORT}", n.ip))).collect();
-    let adapter = adapter_for(plan.design, opts, addrs);
-    let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, adapter: adapter.clone() });
+    let client = design::adapters::connect(&plan.launch, cluster.addrs(), Duration::from_secs_f64(opts.op_timeout_s)).map_err(TestError::BadOptions)?;
+    let adapter = client.txn.clone();
+    let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, leader: client.leader });
     let executor = Arc::new(Executor::new(control, &plan.kinds).map_err(TestError::BadOptions)?);
     stages.push(("setup", t0.elapsed().as_secs_f64()));
 
@@ -354,7 +291,7 @@ async fn run_cluster(
     let t = Instant::now();
     let healed = executor.heal_all().await;
     record_heal(&interpreter, healed).map_err(io("writing history.jsonl"))?;
-    cluster.wait_healthy(Duration::from_secs(60)).await?;
+    cluster.wait_healthy().await?;
     tokio::time::sleep(Duration::from_secs_f64(opts.recovery_s)).await;
     if let Some(finals) = plan.workload.final_generator() {
         interpreter.run(finals).await.map_err(io("writing history.jsonl"))?;
@@ -369,20 +306,6 @@ async fn run_cluster(
     }
     stages.push(("teardown", t.elapsed().as_secs_f64()));
     Ok(())
-}
-
-/// How clients reach the design's nodes: the reference nodes' `POST /txn`, or a real
-/// system's own API (etcd's JSON gateway, with `--node-opt serializable-reads=true`
-/// sending reads as local serializable reads).
-fn adapter_for(design: &node_image::Design, opts: &TestOptions, addrs: std::collections::HashMap<String, String>) -> Arc<dyn Adapter> {
-    let timeout = Duration::from_secs_f64(opts.op_timeout_s);
-    match design.name {
-        "etcd" => {
-            let serializable = opts.node_opts.iter().rev().find_map(|o| o.strip_prefix("serializable-reads=")).is_some_and(|v| v == "true");
-            Arc::new(faultline_workloads::etcd::EtcdApi::new(addrs, timeout, serializable))
-        }
-        _ => Arc::new(NodeApi::new(addrs, timeout)),
-    }
 }
 
 /// Records the final heal as a nemesis event pair.

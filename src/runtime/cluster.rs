@@ -1,4 +1,4 @@
-//! A cluster of nodes in Docker (DESIGN §1, §5).
+//! A cluster of nodes in Docker (docs/ARCHITECTURE.md §1, §5).
 //!
 //! One private bridge network per run, with a fixed subnet and one fixed IP per node.
 //! Each node is two containers: a *holder* (the base image, `NET_ADMIN`, the node's IP,
@@ -10,8 +10,9 @@
 //! Every object carries the run's labels.
 
 use super::exec::{exec, exec_ok, ExecOutput};
-use faultline_workloads::http::NodeClient;
 use super::{clean, labels, RuntimeError};
+use crate::design::{Health, Launch, NodeContext, DATA_DIR};
+use faultline_workloads::http::NodeClient;
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
     VolumeCreateRequest,
@@ -25,10 +26,10 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The port every node serves its client API on.
-pub const PORT: u16 = 8080;
 /// Label naming the node a container belongs to.
 pub const NODE_LABEL: &str = "io.faultline.node";
+/// Label naming the port a node serves clients on.
+pub const PORT_LABEL: &str = "io.faultline.port";
 /// Label saying whether a container is a `holder` or a `node`.
 pub const ROLE_LABEL: &str = "io.faultline.role";
 const CHAIN_IN: &str = "faultline-in";
@@ -47,8 +48,9 @@ pub struct ClusterSpec {
     pub node_image: String,
     /// How many nodes (n1 … nN).
     pub nodes: usize,
-    /// Extra arguments for every node process.
-    pub node_args: Vec<String>,
+    /// The design with this run's bugs and knobs: each node's command line,
+    /// environment, client port and health check.
+    pub launch: Launch,
 }
 
 /// One node of a running cluster.
@@ -73,6 +75,10 @@ pub struct Cluster {
     pub network: String,
     /// The nodes, in order.
     pub nodes: Vec<Node>,
+    /// The port nodes serve clients on.
+    pub port: u16,
+    /// How to tell that a node is up.
+    pub health: Health,
     docker: Docker,
     http: NodeClient,
 }
@@ -100,11 +106,12 @@ impl Cluster {
                 }
             })
             .collect();
-        let peers = nodes.iter().map(|n| format!("{}={}", n.name, n.ip)).collect::<Vec<_>>().join(",");
+        let peers: Vec<(String, String)> = nodes.iter().map(|n| (n.name.clone(), n.ip.to_string())).collect();
         for node in &nodes {
             start_node(docker, spec, &network, node, &peers).await?;
         }
-        Ok(Cluster { run: spec.run.clone(), network, nodes, docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
+        let (port, health) = (spec.launch.spec.client.port, spec.launch.spec.health.clone());
+        Ok(Cluster { run: spec.run.clone(), network, nodes, port, health, docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
     }
 
     /// Finds the running cluster of `run` from its labels.
@@ -115,11 +122,13 @@ impl Cluster {
             .map_err(RuntimeError::api(format!("listing the containers of run {run}")))?;
         let network = format!("faultline-{run}");
         let mut nodes: Vec<Node> = Vec::new();
+        let mut port = 8080;
         for c in containers {
             let l = c.labels.unwrap_or_default();
             if l.get(ROLE_LABEL).map(String::as_str) != Some("holder") {
                 continue;
             }
+            port = l.get(PORT_LABEL).and_then(|p| p.parse().ok()).unwrap_or(port);
             let Some(name) = l.get(NODE_LABEL) else { continue };
             let ip = c
                 .network_settings
@@ -130,7 +139,7 @@ impl Cluster {
             nodes.push(Node { name: name.clone(), ip, holder: format!("faultline-{run}-{name}-holder"), container: format!("faultline-{run}-{name}") });
         }
         nodes.sort_by_key(|n| n.name.trim_start_matches('n').parse::<u32>().unwrap_or(0));
-        Ok(Cluster { run: run.to_owned(), network, nodes, docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
+        Ok(Cluster { run: run.to_owned(), network, nodes, port, health: Health::default(), docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
     }
 
     /// The node called `name`.
@@ -141,9 +150,14 @@ impl Cluster {
         })
     }
 
-    /// `http://<ip>:8080<path>` of a node.
+    /// `http://<ip>:<port><path>` of a node.
     pub fn url(&self, node: &Node, path: &str) -> String {
-        format!("http://{}:{PORT}{path}", node.ip)
+        format!("http://{}:{}{path}", node.ip, self.port)
+    }
+
+    /// Each node's client address, `ip:port`, by name.
+    pub fn addrs(&self) -> HashMap<String, String> {
+        self.nodes.iter().map(|n| (n.name.clone(), format!("{}:{}", n.ip, self.port))).collect()
     }
 
     /// GETs a node's `path` (e.g. `/health`, `/status`).
@@ -159,13 +173,30 @@ impl Cluster {
         self.http.post_json(&self.url(node, "/txn"), body).await.map_err(String::from)
     }
 
-    /// Waits until every node answers `/health`; returns how long that took.
-    pub async fn wait_healthy(&self, timeout: Duration) -> Result<Duration, RuntimeError> {
+    /// Whether `node` passes the design's health check; if not, why.
+    async fn healthy(&self, node: &Node) -> Result<(), String> {
+        match &self.health {
+            Health::Http { path, .. } => self.get(node, path).await.map(|_| ()),
+            Health::Tcp { .. } => {
+                let connect = tokio::net::TcpStream::connect((node.ip, self.port));
+                match tokio::time::timeout(Duration::from_secs(2), connect).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(format!("port {}: {e}", self.port)),
+                    Err(_) => Err(format!("port {}: no answer in 2 s", self.port)),
+                }
+            }
+        }
+    }
+
+    /// Waits until every node passes the design's health check, for at most the
+    /// check's timeout; returns how long that took.
+    pub async fn wait_healthy(&self) -> Result<Duration, RuntimeError> {
+        let timeout = self.health.timeout();
         let started = Instant::now();
         loop {
             let mut failing = Vec::new();
             for n in &self.nodes {
-                if let Err(e) = self.get(n, "/health").await {
+                if let Err(e) = self.healthy(n).await {
                     failing.push(format!("{}: {e}", n.name));
                 }
             }
@@ -200,7 +231,7 @@ impl Cluster {
     /// `from` (its side of a grudge: a symmetric partition lists both sides, a one-way
     /// one only the receiving side), and lose `loss_percent` % of packets at random:
     /// with netem (on the node's outgoing traffic) where the kernel has it, else with
-    /// iptables `statistic` on incoming traffic (DESIGN §5's fallback). One exec, so
+    /// iptables `statistic` on incoming traffic (docs/ARCHITECTURE.md §5's fallback). One exec, so
     /// the node is never left half-configured.
     pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32, netem: bool) -> Result<(), RuntimeError> {
         let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}")];
@@ -316,9 +347,25 @@ async fn create_network(docker: &Docker, name: &str, run: &str) -> Result<[u8; 3
 }
 
 /// Creates the volumes, the holder and the node of one node, and starts them.
-async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &Node, peers: &str) -> Result<(), RuntimeError> {
+async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &Node, peers: &[(String, String)]) -> Result<(), RuntimeError> {
+    let ip = node.ip.to_string();
+    let context = NodeContext { node: &node.name, ip: &ip, run: &spec.run, peers };
+    let bad_template = |e: String| RuntimeError::Io { what: format!("the {} design's templates for {}", spec.launch.spec.name, node.name), source: std::io::Error::other(e) };
+    let command = spec.launch.command(&context).map_err(bad_template)?;
+    let mut env = vec![
+        format!("FAULTLINE_NODE={}", node.name),
+        format!("FAULTLINE_RUN={}", spec.run),
+        format!("FAULTLINE_DATA={DATA_DIR}"),
+        format!("FAULTLINE_PEERS={}", peers.iter().map(|(n, ip)| format!("{n}={ip}")).collect::<Vec<_>>().join(",")),
+        format!("FAULTLINE_PORT={}", spec.launch.spec.client.port),
+        format!("FAKETIME_TIMESTAMP_FILE={FAKETIME_FILE}"),
+        "FAKETIME_CACHE_DURATION=1".to_owned(),
+        "FAKETIME_DONT_FAKE_MONOTONIC=1".to_owned(),
+    ];
+    env.extend(spec.launch.env(&context).map_err(bad_template)?);
     let mut node_labels = labels::for_run(&spec.run);
     node_labels.insert(NODE_LABEL.to_owned(), node.name.clone());
+    node_labels.insert(PORT_LABEL.to_owned(), spec.launch.spec.client.port.to_string());
     let data = format!("{}-data", node.container);
     let faketime = format!("{}-faketime", node.container);
     for volume in [&data, &faketime] {
@@ -358,21 +405,13 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &N
     labels_node.insert(ROLE_LABEL.to_owned(), "node".to_owned());
     let body = ContainerCreateBody {
         image: Some(spec.node_image.clone()),
-        cmd: (!spec.node_args.is_empty()).then(|| spec.node_args.clone()),
-        env: Some(vec![
-            format!("FAULTLINE_NODE={}", node.name),
-            format!("FAULTLINE_RUN={}", spec.run),
-            "FAULTLINE_DATA=/data".to_owned(),
-            format!("FAULTLINE_PEERS={peers}"),
-            format!("FAULTLINE_PORT={PORT}"),
-            format!("FAKETIME_TIMESTAMP_FILE={FAKETIME_FILE}"),
-            "FAKETIME_CACHE_DURATION=1".to_owned(),
-            "FAKETIME_DONT_FAKE_MONOTONIC=1".to_owned(),
-        ]),
+        entrypoint: Some(command),
+        cmd: None,
+        env: Some(env),
         labels: Some(labels_node),
         host_config: Some(HostConfig {
             network_mode: Some(format!("container:{}", node.holder)),
-            binds: Some(vec![format!("{data}:/data"), format!("{faketime}:/faketime")]),
+            binds: Some(vec![format!("{data}:{DATA_DIR}"), format!("{faketime}:/faketime")]),
             ..Default::default()
         }),
         ..Default::default()

@@ -1,12 +1,17 @@
-//! Node images: a design's binary, built on the host (same Debian release, so the same
-//! glibc), copied into an image `FROM` the base image by the Engine's build API with an
-//! in-memory context (the Dockerfile and the binary). Tagged by a hash of the binary,
-//! the Dockerfile and the base image, so an image is rebuilt only when one changes.
+//! Node images (docs/ARCHITECTURE.md §6): a design's image `FROM` the base image (with
+//! the design's Debian packages in its rootfs), holding the `faultline` executable
+//! itself when the design's command runs one of its built-in node programs, and the
+//! design's own host binary when it names one. Built by the Engine's build API from an
+//! in-memory context, tagged by a hash of the Dockerfile, the files and the base image,
+//! so an image is rebuilt only when one of them changes. No cargo runs at test time:
+//! an installed `faultline` can build every image from any directory.
 //!
-//! The build API was chosen over creating a container and uploading the binary into it:
-//! it gives a reusable, inspectable image whose tag says exactly what is inside.
+//! The executable is the running one (`std::env::current_exe`), so the nodes run the
+//! same code as the controller; the host and the base image share a Debian release,
+//! and so a glibc.
 
 use super::RuntimeError;
+use crate::design::Design;
 use bollard::query_parameters::BuildImageOptions;
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -15,93 +20,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A node design faultline can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Design {
-    /// Its name on the command line.
-    pub name: &'static str,
-    /// The cargo package that builds its binary.
-    pub package: &'static str,
-    /// The binary's name.
-    pub binary: &'static str,
-    /// Its folder (holding the Dockerfile), relative to the workspace.
-    pub dir: &'static str,
-    /// One line saying what it is.
-    pub about: &'static str,
-    /// Debian packages its rootfs needs beyond faultline's base (a real system).
-    pub packages: &'static [&'static str],
-    /// Whether it has a leader (`/status` says which node leads).
-    pub leader: bool,
-    /// Whether it is a faultline reference node (`POST /txn`, `--bug`s,
-    /// `--lose-unsynced`, libfaketime) rather than a real system with its own client API.
-    pub reference: bool,
-}
-
-/// The designs this build of faultline knows.
-pub const DESIGNS: &[Design] = &[
-    Design {
-        name: "beacon",
-        package: "faultline-beacon",
-        binary: "beacon",
-        dir: "images/beacon",
-        about: "a trivial node that replicates nothing: for testing the runtime and the faults' plumbing",
-        packages: &[],
-        leader: false,
-        reference: true,
-    },
-    Design {
-        name: "raft",
-        package: "faultline-raft",
-        binary: "raft",
-        dir: "images/raft",
-        about: "single leader, strict serializable: Raft with ReadIndex reads and client sessions",
-        packages: &[],
-        leader: true,
-        reference: true,
-    },
-    Design {
-        name: "dynamo",
-        package: "faultline-dynamo",
-        binary: "dynamo",
-        dir: "images/dynamo",
-        about: "leaderless, eventually consistent: consistent hashing, R/W quorums, read repair, hinted handoff",
-        packages: &[],
-        leader: false,
-        reference: true,
-    },
-    Design {
-        name: "caspaxos",
-        package: "faultline-caspaxos",
-        binary: "caspaxos",
-        dir: "images/caspaxos",
-        about: "leaderless and linearizable: one CASPaxos (Synod) instance per key",
-        packages: &[],
-        leader: false,
-        reference: true,
-    },
-    Design {
-        name: "etcd",
-        package: "faultline-etcd",
-        binary: "etcd-node",
-        dir: "images/etcd",
-        about: "a real system: etcd 3.4 from Debian (etcd-server), clients through its JSON gateway",
-        packages: &["etcd-server"],
-        leader: true,
-        reference: false,
-    },
-];
-
-/// Looks a design up by name.
-pub fn design(name: &str) -> Result<&'static Design, String> {
-    DESIGNS.iter().find(|d| d.name == name).ok_or_else(|| {
-        format!("unknown design {name:?}; known: {}", DESIGNS.iter().map(|d| d.name).collect::<Vec<_>>().join(", "))
-    })
-}
-
-/// The workspace faultline was built from (where the designs' sources are).
-pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+/// Where node images keep faultline and a design's binary.
+const BIN_DIR: &str = "/usr/local/bin";
+/// The environment variable naming the `faultline` executable to put into node images
+/// (default: the running executable, or the `faultline` beside a test harness).
+pub const EXE_VAR: &str = "FAULTLINE_EXE";
 
 /// A node image and how it was obtained.
 #[derive(Debug, Clone)]
@@ -110,39 +33,85 @@ pub struct NodeImage {
     pub image: String,
     /// Whether it was built now.
     pub built: bool,
-    /// Time spent (cargo build + image build).
+    /// Time spent.
     pub build_time: Duration,
 }
 
-/// Builds the design's binary (release) and its image, unless an identical image exists.
-/// A design that needs Debian packages is built on faultline's base with those
-/// packages added to the rootfs (built once, like the base), unless `base_image` is
-/// the user's own.
+/// The `faultline` executable node images carry: `$FAULTLINE_EXE`, else the running
+/// executable when it is faultline, else the `faultline` in the directory above a
+/// test harness (cargo puts test binaries in `target/<profile>/deps`).
+pub fn faultline_exe() -> Result<PathBuf, RuntimeError> {
+    let missing = |what: String| RuntimeError::Io { what, source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("set {EXE_VAR} to the faultline executable")) };
+    if let Some(path) = std::env::var_os(EXE_VAR) {
+        let path = PathBuf::from(path);
+        return if path.is_file() { Ok(path) } else { Err(missing(format!("{EXE_VAR}={} is not a file", path.display()))) };
+    }
+    let me = std::env::current_exe().map_err(|source| RuntimeError::Io { what: "finding the running executable".into(), source })?;
+    if me.file_stem().is_some_and(|n| n == "faultline") {
+        return Ok(me);
+    }
+    let beside = me.parent().and_then(Path::parent).map(|d| d.join("faultline"));
+    beside.filter(|p| p.is_file()).ok_or_else(|| missing(format!("{} is not faultline, and no faultline executable is beside it", me.display())))
+}
+
+/// The Dockerfile of a design's node image and the files its context holds.
+fn recipe(design: &Design) -> Result<(String, Vec<(String, Vec<u8>, u32)>), RuntimeError> {
+    let spec = &design.spec;
+    let read = |p: &Path| std::fs::read(p).map_err(|source| RuntimeError::Io { what: format!("reading {} for the {} image", p.display(), spec.name), source });
+    let mut dockerfile = format!("# The {} node image, generated by faultline from its design.\nARG BASE\nFROM ${{BASE}}\n", spec.name);
+    let mut files = Vec::new();
+    if spec.capabilities.clock {
+        // libfaketime preloaded, so the clock fault can skew this node's wall clock.
+        dockerfile.push_str("RUN ln -s /usr/lib/*/faketime/libfaketime.so.1 /usr/local/lib/libfaketime.so.1\nENV LD_PRELOAD=/usr/local/lib/libfaketime.so.1\n");
+    }
+    if spec.start.command.first().is_some_and(|c| c == "faultline") {
+        files.push(("faultline".to_owned(), read(&faultline_exe()?)?, 0o755));
+    }
+    if let Some(binary) = &spec.image.binary {
+        let name = binary.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        files.push((name, read(binary)?, 0o755));
+    }
+    for (name, _, _) in &files {
+        dockerfile.push_str(&format!("COPY {name} {BIN_DIR}/{name}\n"));
+    }
+    // The command must exist in the image: say so at build time, not as a dead node.
+    let program = &spec.start.command[0];
+    dockerfile.push_str(&format!(
+        "RUN command -v '{program}' >/dev/null || {{ echo \"{program} is not in the image: add its Debian package to [image] packages or the program as [image] binary\" >&2; exit 1; }}\n"
+    ));
+    Ok((dockerfile, files))
+}
+
+/// Builds the design's node image unless an identical one exists. A design that
+/// needs Debian packages is built on faultline's base with those packages added to
+/// the rootfs (built once, like the base), unless `base_image` is the user's own.
 pub async fn ensure(docker: &Docker, design: &Design, base_image: &str) -> Result<NodeImage, RuntimeError> {
     let started = Instant::now();
     let own_base = base_image.starts_with(&format!("{}:", super::base_image::REPOSITORY));
+    let packages: Vec<&str> = design.spec.image.packages.iter().map(String::as_str).collect();
     let extended;
-    let base_image = if own_base && !design.packages.is_empty() {
-        extended = super::base_image::ensure(docker, &super::base_image::Recipe::for_host()?.with_packages(design.packages)).await?.image;
+    let base_image = if own_base && !packages.is_empty() {
+        extended = super::base_image::ensure(docker, &super::base_image::Recipe::for_host()?.with_packages(&packages)).await?.image;
         extended.as_str()
     } else {
         base_image
     };
-    let root = workspace();
-    let binary = cargo_build(&root, design).await?;
-    let read = |p: &Path| std::fs::read(p).map_err(|source| RuntimeError::Io { what: format!("reading {}", p.display()), source });
-    let bin = read(&binary)?;
-    let dockerfile = read(&root.join(design.dir).join("Dockerfile"))?;
+    let (dockerfile, files) = recipe(design)?;
     let mut h = Sha256::new();
-    h.update(&bin);
-    h.update(&dockerfile);
+    h.update(dockerfile.as_bytes());
+    for (name, bytes, _) in &files {
+        h.update(name.as_bytes());
+        h.update(bytes);
+    }
     h.update(base_image.as_bytes());
     let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
-    let image = format!("faultline-{}:{hex}", design.name);
+    let image = format!("faultline-{}:{hex}", design.spec.name);
     if docker.inspect_image(&image).await.is_ok() {
         return Ok(NodeImage { image, built: false, build_time: started.elapsed() });
     }
-    build(docker, &image, base_image, &[("Dockerfile", &dockerfile, 0o644), (design.binary, &bin, 0o755)]).await?;
+    let mut context: Vec<(&str, &[u8], u32)> = vec![("Dockerfile", dockerfile.as_bytes(), 0o644)];
+    context.extend(files.iter().map(|(n, b, m)| (n.as_str(), b.as_slice(), *m)));
+    build(docker, &image, base_image, &context).await?;
     Ok(NodeImage { image, built: true, build_time: started.elapsed() })
 }
 
@@ -167,27 +136,6 @@ pub async fn build(docker: &Docker, image: &str, base_image: &str, files: &[(&st
         }
     }
     Ok(())
-}
-
-/// `cargo build --release -p <package>` into `target/nodes`, returning the binary's path.
-async fn cargo_build(root: &Path, design: &Design) -> Result<PathBuf, RuntimeError> {
-    let target = root.join("target").join("nodes");
-    let out = tokio::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-        .args(["build", "--release", "--quiet", "-p", design.package])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(root)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|source| RuntimeError::Io { what: format!("running cargo build for {}", design.name), source })?;
-    if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr);
-        return Err(RuntimeError::ImageBuild {
-            image: design.name.to_owned(),
-            reason: format!("cargo build -p {} failed: {}", design.package, text.lines().rev().take(8).collect::<Vec<_>>().join(" | ")),
-        });
-    }
-    Ok(target.join("release").join(design.binary))
 }
 
 /// A tar archive holding `files` as (name, bytes, mode).

@@ -7,23 +7,23 @@ use super::{labels, RuntimeError};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions, StartContainerOptions};
 use bollard::Docker;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One capability and what its absence disables.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Capability {
     /// Short name, e.g. `netem`.
-    pub name: &'static str,
+    pub name: String,
     /// Whether it works here.
     pub available: bool,
     /// What the check saw (a version, or the error).
     pub detail: String,
     /// Which faults are unavailable, or degraded, without it.
-    pub without_it: &'static str,
+    pub without_it: String,
 }
 
 /// The probe's findings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Probe {
     /// Docker Engine version.
     pub docker_version: String,
@@ -88,7 +88,7 @@ pub async fn probe(docker: &Docker, base_image: &str) -> Result<Probe, RuntimeEr
         for (cap, script, without_it) in CHECKS {
             let out = exec(docker, &created.id, &["sh", "-c", script]).await?;
             let detail = out.output.trim().lines().last().unwrap_or("").to_owned();
-            capabilities.push(Capability { name: cap, available: out.code == 0, detail, without_it });
+            capabilities.push(Capability { name: cap.to_owned(), available: out.code == 0, detail, without_it: without_it.to_owned() });
         }
         Ok::<_, RuntimeError>(capabilities)
     }

@@ -1,9 +1,19 @@
-//! The results store: `store/<test-name>/<timestamp>/` with `test.json` (every option,
-//! the seed, versions, the capability probe), `history.jsonl`, `faults.jsonl`,
-//! `results.json` and `nodes/<n>/node.log`; `store/latest` points at the newest run.
+//! The results store (docs/ARCHITECTURE.md §1): `store/<test-name>/<timestamp>/` with
+//! `test.json` (a [`TestRecord`]: every option, the seed, the design, versions, the
+//! capability probe), `history.jsonl`, `faults.jsonl`, `results.json` (a
+//! [`ResultsRecord`]: the verdict, counts, stage times) and `nodes/<n>/node.log`;
+//! `store/latest` points at the newest run. The records are typed values, written by
+//! the runner and read by `analyze`, `report`, `serve` and `grade` alike.
+
+mod record;
+
+#[cfg(test)]
+pub(crate) use record::sample;
+
+pub use record::{Counts, ImagesUsed, ResultsRecord, Stage, TestOptions, TestRecord};
 
 use faultline_history::{Op, Process};
-use serde_json::Value;
+use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
 
 /// A run's directory.
@@ -31,8 +41,8 @@ impl RunDir {
         self.path.join(name)
     }
 
-    /// Writes a JSON file, pretty, in the run's directory.
-    pub fn write_json(&self, name: &str, value: &Value) -> std::io::Result<()> {
+    /// Writes a record as a JSON file, pretty, in the run's directory.
+    pub fn write_json(&self, name: &str, value: &impl Serialize) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
         std::fs::write(self.file(name), text + "\n")
     }
@@ -48,15 +58,19 @@ impl RunDir {
     }
 }
 
-/// Reads a JSON file of a stored run (`test.json`, `results.json`).
-pub fn read_json(run: &Path, name: &str) -> Result<Value, String> {
+/// Reads a typed JSON file of a stored run (`test.json`, `results.json`, …).
+pub fn read_json<T: DeserializeOwned>(run: &Path, name: &str) -> Result<T, String> {
     let path = run.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not valid JSON: {e}", path.display()))
+    serde_json::from_str(&text).map_err(|e| format!("{} is not a faultline {name}: {e}", path.display()))
 }
 
-/// The options a stored run was started with (from its `test.json`).
-pub fn read_options(run: &Path) -> Result<super::TestOptions, String> {
-    let stored = read_json(run, "test.json")?;
-    serde_json::from_value(stored["options"].clone()).map_err(|e| format!("{}: options unreadable: {e}", run.join("test.json").display()))
+/// A stored run's `test.json`.
+pub fn read_test(run: &Path) -> Result<TestRecord, String> {
+    read_json(run, "test.json")
+}
+
+/// A stored run's `results.json`.
+pub fn read_results(run: &Path) -> Result<ResultsRecord, String> {
+    read_json(run, "results.json")
 }

@@ -1,6 +1,8 @@
 //! How a workload's transactions reach a system: an [`Adapter`] runs micro-ops on a
-//! node and says what became of them. [`NodeApi`] speaks the reference nodes'
-//! `POST /txn` (DESIGN §3); other systems (etcd) get adapters of their own.
+//! node and says what became of them; [`LeaderQuery`], an optional power, asks a node
+//! whether it leads. [`NodeApi`] speaks the reference nodes' `POST /txn` and
+//! `GET /status` (docs/ARCHITECTURE.md §3); other systems (etcd) bring adapters of
+//! their own, and a design file names its adapter (§9).
 
 use crate::http::{NodeClient, RequestError};
 use serde_json::{json, Value};
@@ -27,8 +29,29 @@ pub enum TxnOutcome {
 pub trait Adapter: Send + Sync {
     /// Runs `ops` on `node` for session `client` with sequence number `seq`.
     fn txn<'a>(&'a self, node: &'a str, client: &'a str, seq: u64, ops: Vec<Value>) -> BoxFuture<'a, TxnOutcome>;
-    /// The node's status (role, term, leader, …).
-    fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Value, String>>;
+}
+
+/// What a node says of its own role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct Role {
+    /// Whether it believes it leads.
+    pub leads: bool,
+    /// The term (epoch) it believes in; of two leaders, the higher term's is current.
+    pub term: u64,
+}
+
+/// An adapter's optional power, for designs with a leader: asking a node its role.
+pub trait LeaderQuery: Send + Sync {
+    /// `node`'s role, or why it did not say.
+    fn role<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Role, String>>;
+}
+
+/// The part of a reference node's `GET /status` that names its role.
+#[derive(Debug, serde::Deserialize)]
+struct StatusAnswer {
+    role: String,
+    #[serde(default)]
+    term: u64,
 }
 
 /// The reference nodes' HTTP API.
@@ -83,11 +106,14 @@ impl Adapter for NodeApi {
             txn_outcome(self.client.post_json(&url, &json!({"client": client, "seq": seq, "ops": ops})).await)
         })
     }
+}
 
-    fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Value, String>> {
+impl LeaderQuery for NodeApi {
+    fn role<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Role, String>> {
         Box::pin(async move {
             let (_, body) = self.client.get_json(&self.url(node, "/status")?).await.map_err(String::from)?;
-            Ok(body)
+            let status: StatusAnswer = serde_json::from_value(body).map_err(|e| format!("{node}'s /status names no role: {e}"))?;
+            Ok(Role { leads: status.role == "leader", term: status.term })
         })
     }
 }

@@ -1,10 +1,9 @@
-//! faultline's workloads (DESIGN §1, §7): for each, the operations clients run (a
+//! faultline's workloads (docs/ARCHITECTURE.md §1, §7): for each, the operations clients run (a
 //! generator), the final reads after the faults heal, how each operation maps onto a
 //! transaction of the node API (`POST /txn` micro-ops) and back, and the checkers that
 //! judge the history. Systems plug in through an [`adapter::Adapter`].
 
 pub mod adapter;
-pub mod etcd;
 pub mod http;
 mod bank;
 mod counter;

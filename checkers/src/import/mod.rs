@@ -2,7 +2,7 @@
 //!
 //! Formats: faultline's JSONL, Jepsen `history.edn` (records, plain maps, or one vector
 //! of maps as in Knossos test data), Porcupine's Jepsen-etcd text logs and its
-//! EDN-per-line kv logs. All are converted to faultline's [`Op`] form (DESIGN §2), and
+//! EDN-per-line kv logs. All are converted to faultline's [`Op`] form (docs/ARCHITECTURE.md §2), and
 //! every error names the file and line.
 //!
 //! What an ok read of `nil` means differs between sources, so it is an explicit option

@@ -6,7 +6,7 @@
 //! operations are dropped; `info` operations may take effect at any time after their
 //! invocation, or never; `info` reads are dropped, since they constrain nothing.
 //!
-//! Values follow DESIGN §2: `[key, value]` for reads and writes, `[key, [old, new]]` for
+//! Values follow docs/ARCHITECTURE.md §2: `[key, value]` for reads and writes, `[key, [old, new]]` for
 //! cas. With `single_key`, values are bare and all operations act on one register.
 
 mod model;

@@ -7,7 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+/// The node's whole life: records the boot, then serves until the process ends.
+/// Configuration comes from the environment faultline's runtime sets.
+pub fn run() -> ExitCode {
     let node = std::env::var("FAULTLINE_NODE").unwrap_or_else(|_| "n?".to_owned());
     let data = std::env::var("FAULTLINE_DATA").unwrap_or_else(|_| "/data".to_owned());
     let port = std::env::var("FAULTLINE_PORT").unwrap_or_else(|_| "8080".to_owned());

@@ -1,4 +1,4 @@
-//! CASPaxos: a leaderless, linearizable key-value store (DESIGN §3).
+//! CASPaxos: a leaderless, linearizable key-value store (docs/ARCHITECTURE.md §3).
 //!
 //! Every key is its own Synod instance. Any node proposes: a client operation becomes a
 //! *change function* (write, cas, append, incr; a read is the identity) applied in one

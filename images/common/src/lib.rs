@@ -1,4 +1,4 @@
-//! What faultline's reference nodes share (DESIGN §3): the client API (`POST /txn`,
+//! What faultline's reference nodes share (docs/ARCHITECTURE.md §3): the client API (`POST /txn`,
 //! `GET /health`, `GET /status`), durable storage that remembers what was fsynced and
 //! can simulate losing the rest, node configuration, and the transport nodes use to talk
 //! to their peers (HTTP in Docker, an in-memory network with partitions in tests).

@@ -78,15 +78,22 @@ pub struct Startup {
     pub transport: Arc<crate::transport::HttpTransport>,
 }
 
-/// A design binary's whole `main`: parses the configuration, checks the bugs and knobs
-/// against the design's lists, builds the node with `build`, serves it. Errors go to
-/// stderr and the exit code, never a panic.
-pub async fn run<F>(design: &str, bugs: &[&str], knobs: &[&str], build: F) -> std::process::ExitCode
+/// A node program's whole life (`faultline node <design> ARGS…`): parses the
+/// configuration from `args` (without the program name) and the environment, checks
+/// the bugs and knobs against the design's lists, builds the node with `build`, serves
+/// it. Errors go to stderr and the exit code, never a panic.
+pub async fn run<F>(args: &[String], design: &str, bugs: &[&str], knobs: &[&str], build: F) -> std::process::ExitCode
 where
     F: FnOnce(Startup) -> std::io::Result<Arc<dyn Design>>,
 {
     use clap::Parser;
-    let config = crate::config::NodeConfig::parse();
+    let config = match crate::config::NodeConfig::try_parse_from(std::iter::once(design.to_owned()).chain(args.iter().cloned())) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(2);
+        }
+    };
     init_logging(&config.node);
     let node = config.node.clone();
     let port = config.port;

@@ -1,4 +1,4 @@
-//! Durable storage that knows what was fsynced (DESIGN §3).
+//! Durable storage that knows what was fsynced (docs/ARCHITECTURE.md §3).
 //!
 //! A [`DurableLog`] is an append-only file of JSON records. Every write goes through it;
 //! it fsyncs when asked, and records the length of the file that is known to be on disk

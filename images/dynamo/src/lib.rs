@@ -1,4 +1,4 @@
-//! Dynamo: a leaderless, eventually consistent key-value store (DESIGN §3).
+//! Dynamo: a leaderless, eventually consistent key-value store (docs/ARCHITECTURE.md §3).
 //!
 //! A consistent-hash ring places each key on N home replicas. Any node coordinates:
 //! a read asks the home replicas and merges the first R answers, repairing stale
@@ -11,7 +11,7 @@
 //! the other replicas so they converge after a partition. A transaction runs one micro-op
 //! at a time: it is not atomic, by design.
 //!
-//! Bugs (knob settings, DESIGN §4): `lww`, `rmw`, `no-read-repair`, `sloppy-quorum`.
+//! Bugs (knob settings, docs/ARCHITECTURE.md §4): `lww`, `rmw`, `no-read-repair`, `sloppy-quorum`.
 
 pub mod cell;
 pub mod node;

@@ -19,8 +19,8 @@
 //! too many requests, a failed guard or cas) is `fail`; reads that fail are `fail`
 //! (they change nothing); a timeout or any other error during a write is `info`.
 
-use crate::adapter::{Adapter, BoxFuture, TxnOutcome};
-use crate::http::{NodeClient, RequestError};
+use faultline_workloads::adapter::{Adapter, BoxFuture, LeaderQuery, Role, TxnOutcome};
+use faultline_workloads::http::{NodeClient, RequestError};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use faultline_history::micro_op::MicroOp;
@@ -184,19 +184,21 @@ impl Adapter for EtcdApi {
             }
         })
     }
+}
 
-    /// `/v3/maintenance/status`, as the reference nodes' `/status`: the node, its
-    /// role (leader when the leader's member id is its own) and the Raft term.
-    fn status<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Value, String>> {
+impl LeaderQuery for EtcdApi {
+    /// From `/v3/maintenance/status`: a node leads when the leader's member id is its
+    /// own; the term is etcd's Raft term.
+    fn role<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Role, String>> {
         Box::pin(async move {
             let body = self.post(node, "/v3/maintenance/status", &json!({}), false).await.map_err(|o| match o {
                 TxnOutcome::Fail(why) | TxnOutcome::Info(why) => why,
                 TxnOutcome::Ok(_) => "unexpected answer".to_owned(),
             })?;
             let me = body["header"]["member_id"].as_str().unwrap_or("");
-            let role = if !me.is_empty() && body["leader"].as_str() == Some(me) { "leader" } else { "follower" };
+            let leads = !me.is_empty() && body["leader"].as_str() == Some(me);
             let term = body["raftTerm"].as_str().or(body["header"]["raft_term"].as_str()).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
-            Ok(json!({"node": node, "role": role, "term": term, "leader_id": body["leader"], "version": body["version"]}))
+            Ok(Role { leads, term })
         })
     }
 }

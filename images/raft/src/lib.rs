@@ -1,4 +1,4 @@
-//! Raft: a single-leader, strict-serializable key-value store (DESIGN §3).
+//! Raft: a single-leader, strict-serializable key-value store (docs/ARCHITECTURE.md §3).
 //!
 //! One leader per term, elected with randomized timeouts by nodes whose term and vote
 //! are persisted before they answer. The leader appends client transactions to its log,
@@ -10,7 +10,7 @@
 //! with one heartbeat round, answer once applied up to that point. Followers answer
 //! `not-leader` (definite) naming the leader. Snapshots bound the log.
 //!
-//! Bugs (DESIGN §4): `stale-follower-read`, `stale-leader-read`, `no-noop`,
+//! Bugs (docs/ARCHITECTURE.md §4): `stale-follower-read`, `stale-leader-read`, `no-noop`,
 //! `async-commit`, `no-fsync`, `forget-vote`, `no-vote-restriction`,
 //! `retry-without-session`; each is described in the crate's README.
 

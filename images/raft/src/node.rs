@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
-/// The bugs this design can switch on (DESIGN §4).
+/// The bugs this design can switch on (docs/ARCHITECTURE.md §4).
 pub const BUGS: [&str; 8] = [
     "stale-follower-read",
     "stale-leader-read",

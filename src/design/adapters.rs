@@ -1,0 +1,56 @@
+//! The client protocol adapters a design can name (`[client] adapter`), and how one is
+//! built for a run: `http-txn`, faultline's own node API (`POST /txn`, `GET /status`;
+//! docs/ARCHITECTURE.md §3), for anyone writing a node; `etcd-json`, etcd v3's JSON
+//! gateway. Each is a transaction [`Adapter`] and, for designs that report a leader, a
+//! [`LeaderQuery`].
+
+use super::Launch;
+use faultline_workloads::adapter::{Adapter, LeaderQuery, NodeApi};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The adapters' names.
+pub const NAMES: [&str; 2] = ["http-txn", "etcd-json"];
+
+/// A run's way to its nodes: transactions, and the leader where the design has one.
+#[derive(Clone)]
+pub struct Client {
+    /// Runs the workload's transactions.
+    pub txn: Arc<dyn Adapter>,
+    /// Asks a node whether it leads (designs with the `leader` capability).
+    pub leader: Option<Arc<dyn LeaderQuery>>,
+}
+
+/// A boolean adapter option (`true` or `false`).
+fn flag(options: &std::collections::BTreeMap<String, String>, key: &str) -> Result<bool, String> {
+    match options.get(key).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(format!("adapter option {key} is true or false, not {other:?}")),
+    }
+}
+
+/// Builds the design's adapter for nodes at `addrs` (name → `ip:port`); every request
+/// gives up after `timeout`.
+pub fn connect(launch: &Launch, addrs: HashMap<String, String>, timeout: Duration) -> Result<Client, String> {
+    let options = launch.client_options()?;
+    let leads = launch.spec.capabilities.leader;
+    let known = |allowed: &[&str]| match options.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(format!("adapter {} has no option {k:?}", launch.spec.client.adapter)),
+        None => Ok(()),
+    };
+    match launch.spec.client.adapter.as_str() {
+        "http-txn" => {
+            known(&[])?;
+            let api = Arc::new(NodeApi::new(addrs, timeout));
+            Ok(Client { txn: api.clone(), leader: leads.then(|| api as Arc<dyn LeaderQuery>) })
+        }
+        "etcd-json" => {
+            known(&["serializable-reads"])?;
+            let api = Arc::new(etcd::EtcdApi::new(addrs, timeout, flag(&options, "serializable-reads")?));
+            Ok(Client { txn: api.clone(), leader: leads.then(|| api as Arc<dyn LeaderQuery>) })
+        }
+        other => Err(format!("no client adapter {other:?}; one of {}", NAMES.join(", "))),
+    }
+}

@@ -1,0 +1,47 @@
+//! `faultline node <program> ARGS…`: the reference node programs, built into the one
+//! `faultline` binary so a node image is this executable copied onto the base image
+//! (docs/ARCHITECTURE.md §6). No cargo runs at test time, and an installed `faultline`
+//! can run every built-in design from any directory.
+
+use dynamo::{Dynamo, Knobs, Options as DynamoOptions};
+use node_common::server::{run, Startup};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The node programs this binary carries, by the name `faultline node` takes.
+pub const PROGRAMS: [&str; 4] = ["raft", "dynamo", "caspaxos", "beacon"];
+
+/// Runs node program `program` with its own arguments; its exit code is the process's.
+pub fn run_program(program: &str, args: &[String]) -> ExitCode {
+    match program {
+        "beacon" => beacon::run(),
+        "raft" | "dynamo" | "caspaxos" => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(serve(program, args)),
+            Err(e) => {
+                eprintln!("faultline node {program}: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        other => {
+            eprintln!("faultline node: no node program {other:?}; this binary has {}", PROGRAMS.join(", "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The reference designs that serve faultline's node API (`POST /txn`).
+async fn serve(program: &str, args: &[String]) -> ExitCode {
+    match program {
+        "raft" => {
+            run(args, "raft", &raft::BUGS, &[], |s: Startup| Ok(raft::Raft::start(raft::Options { node: s.node, timing: raft::Timing::default() }, s.transport)?)).await
+        }
+        "dynamo" => {
+            run(args, "dynamo", &dynamo::BUGS, &dynamo::KNOBS, |s: Startup| {
+                let knobs = Knobs::from_settings(&s.node.bugs, &s.knobs).map_err(std::io::Error::other)?;
+                Ok(Dynamo::start(DynamoOptions { node: s.node, knobs, clock_skew_ms: 0 }, s.transport)?)
+            })
+            .await
+        }
+        _ => run(args, "caspaxos", &caspaxos::BUGS, &[], |s: Startup| Ok(Arc::new(caspaxos::CasPaxos::open(s.node, s.transport)?))).await,
+    }
+}
