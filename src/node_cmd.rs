@@ -33,7 +33,15 @@ pub fn run_program(program: &str, args: &[String]) -> ExitCode {
 async fn serve(program: &str, args: &[String]) -> ExitCode {
     match program {
         "raft" => {
-            run(args, "raft", &raft::BUGS, &[], |s: Startup| Ok(raft::Raft::start(raft::Options { node: s.node, timing: raft::Timing::default() }, s.transport)?)).await
+            run(args, "raft", &raft::BUGS, &raft::KNOBS, |s: Startup| {
+                let forward = match s.knobs.iter().rev().find(|(k, _)| k == "forward").map(|(_, v)| v.as_str()) {
+                    None | Some("true") => true,
+                    Some("false") => false,
+                    Some(other) => return Err(std::io::Error::other(format!("forward is true or false, not {other:?}"))),
+                };
+                Ok(raft::Raft::start(raft::Options { node: s.node, timing: raft::Timing::default(), forward }, s.transport)?)
+            })
+            .await
         }
         "dynamo" => {
             run(args, "dynamo", &dynamo::BUGS, &dynamo::KNOBS, |s: Startup| {

@@ -287,3 +287,30 @@ fn an_installed_faultline_runs_a_test_from_an_empty_directory_without_cargo() {
     assert!(empty.path().join("store/latest/report.html").exists(), "the store is made in the working directory: {text}");
     assert_eq!(leftover_containers(), 0);
 }
+
+#[test]
+fn a_node_that_cannot_start_fails_the_run_at_once_with_its_output() {
+    let s = store();
+    let started = Instant::now();
+    let (out, _) = test(s.path(), &["--design", "raft", "--node-opt", "forward=maybe", "--workload", "register", "--nemesis", "none", "--time-limit", "5", "--nodes", "3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    assert!(stderr.contains("exited with code 1") && stderr.contains("forward is true or false"), "the node's own words: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(45), "not after the health timeout");
+    assert_eq!(leftover_containers(), 0);
+}
+
+#[test]
+fn raft_followers_forward_so_every_client_thread_gets_answers() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "none", "--time-limit", "8", "--seed", "4"]);
+    assert_eq!(out.status.code(), Some(0));
+    let forwarded = results(&dir)["counts"].clone();
+    let (out, dir) = test(s.path(), &["--design", "raft", "--node-opt", "forward=false", "--workload", "register", "--nemesis", "none", "--time-limit", "8", "--seed", "4"]);
+    assert_eq!(out.status.code(), Some(0));
+    let refused = results(&dir)["counts"].clone();
+    // Without faults, forwarding answers nearly everything; without it, the 4 of 5
+    // threads bound to followers are refused.
+    assert!(forwarded["ok"].as_u64() > Some(5 * forwarded["fail"].as_u64().unwrap_or(0)), "{forwarded}");
+    assert!(refused["fail"].as_u64() > refused["ok"].as_u64(), "{refused}");
+}

@@ -203,11 +203,30 @@ impl Cluster {
             if failing.is_empty() {
                 return Ok(started.elapsed());
             }
+            // A node that exited will not become healthy: say why now, not after the timeout.
+            for n in &self.nodes {
+                self.check_running(n).await?;
+            }
             if started.elapsed() >= timeout {
                 return Err(RuntimeError::Unhealthy { seconds: timeout.as_secs(), details: failing.join("; ") });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Fails with the node's last output if its process has exited.
+    async fn check_running(&self, node: &Node) -> Result<(), RuntimeError> {
+        let inspected = self.docker.inspect_container(&node.container, None).await.map_err(RuntimeError::api(format!("inspecting {}", node.name)))?;
+        let state = inspected.state.unwrap_or_default();
+        if state.running.unwrap_or(false) || state.paused.unwrap_or(false) {
+            return Ok(());
+        }
+        let mut stream = self.docker.logs(&node.container, Some(LogsOptions { stdout: true, stderr: true, tail: "20".to_owned(), ..Default::default() }));
+        let mut output = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            output.push_str(&chunk.to_string());
+        }
+        Err(RuntimeError::NodeExited { node: node.name.clone(), code: state.exit_code.unwrap_or(-1), output: output.trim_end().to_owned() })
     }
 
     /// Runs a command in a node's holder (its network namespace).

@@ -63,6 +63,16 @@ pub enum RuntimeError {
         /// Which nodes and why.
         details: String,
     },
+    /// A node's process ended while faultline waited for it to become healthy.
+    #[error("node {node} exited with code {code} before it was healthy; its last output:\n{output}")]
+    NodeExited {
+        /// The node.
+        node: String,
+        /// Its exit code.
+        code: i64,
+        /// The end of its output.
+        output: String,
+    },
     /// A host I/O error.
     #[error("{what}: {source}")]
     Io {

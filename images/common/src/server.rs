@@ -57,7 +57,8 @@ async fn peer(State(design): State<Arc<dyn Design>>, Path(kind): Path<String>, b
 
 /// Logs to stderr, with the node's name on every line.
 pub fn init_logging(node: &str) {
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
+    // No colour codes: the output is a container log, copied into the run as text.
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).try_init();
     tracing::info!(node, "starting");
 }
 

@@ -26,6 +26,13 @@ pub trait PeerHandler: Send + Sync + 'static {
 pub trait Transport: Send + Sync + 'static {
     /// Sends `kind` with `body` to peer `to` and waits for its answer.
     fn call(&self, to: &str, kind: &str, body: Value) -> BoxFuture<'_, Result<Value, String>>;
+
+    /// As [`Transport::call`], waiting up to `timeout` instead of the transport's own
+    /// (a forwarded client request may take as long as a client waits).
+    fn call_within(&self, to: &str, kind: &str, body: Value, timeout: Duration) -> BoxFuture<'_, Result<Value, String>> {
+        let _ = timeout;
+        self.call(to, kind, body)
+    }
 }
 
 /// Peer messages over HTTP (`POST http://<peer>/peer/<kind>`), with a timeout.
@@ -47,6 +54,11 @@ impl HttpTransport {
 impl HttpTransport {
     /// Posts `body` to `path` on node `to`; a non-2xx answer is an error carrying its body.
     pub fn post(&self, to: &str, path: &str, body: Value) -> BoxFuture<'_, Result<Value, String>> {
+        self.post_within(to, path, body, self.timeout)
+    }
+
+    /// As [`HttpTransport::post`], giving up after `timeout`.
+    pub fn post_within(&self, to: &str, path: &str, body: Value, timeout: Duration) -> BoxFuture<'_, Result<Value, String>> {
         let url = self.addrs.get(to).map(|a| format!("http://{a}{path}"));
         Box::pin(async move {
             let url = url.ok_or("unknown peer")?;
@@ -65,7 +77,7 @@ impl HttpTransport {
                     Err(v.to_string())
                 }
             };
-            tokio::time::timeout(self.timeout, exchange).await.map_err(|_| format!("{url}: timed out"))?
+            tokio::time::timeout(timeout, exchange).await.map_err(|_| format!("{url}: timed out"))?
         })
     }
 }
@@ -73,6 +85,10 @@ impl HttpTransport {
 impl Transport for HttpTransport {
     fn call(&self, to: &str, kind: &str, body: Value) -> BoxFuture<'_, Result<Value, String>> {
         self.post(to, &format!("/peer/{kind}"), body)
+    }
+
+    fn call_within(&self, to: &str, kind: &str, body: Value, timeout: Duration) -> BoxFuture<'_, Result<Value, String>> {
+        self.post_within(to, &format!("/peer/{kind}"), body, timeout)
     }
 }
 

@@ -7,7 +7,8 @@
 //! entries are applied in order to a key-value state machine; a transaction applies
 //! atomically, and client sessions (client, seq) make a re-proposed entry apply once.
 //! Reads use ReadIndex: wait for this term's first entry to commit, confirm leadership
-//! with one heartbeat round, answer once applied up to that point. Followers answer
+//! with one heartbeat round, answer once applied up to that point. Followers forward
+//! client requests to the leader they know (knob `forward`, on by default), or answer
 //! `not-leader` (definite) naming the leader. Snapshots bound the log.
 //!
 //! Bugs (docs/ARCHITECTURE.md §4): `stale-follower-read`, `stale-leader-read`, `no-noop`,
@@ -19,4 +20,4 @@ pub mod machine;
 pub mod node;
 pub mod store;
 
-pub use node::{Options, Raft, Role, Timing, BUGS};
+pub use node::{Options, Raft, Role, Timing, BUGS, KNOBS};

@@ -71,7 +71,13 @@ pub struct Options {
     pub node: NodeOptions,
     /// The clocks.
     pub timing: Timing,
+    /// Followers forward client requests to the leader they know (as etcd does),
+    /// instead of answering `not-leader`.
+    pub forward: bool,
 }
+
+/// Knobs this design accepts (`--opt key=value`).
+pub const KNOBS: [&str; 1] = ["forward"];
 
 /// The bugs that change the protocol's logic (the storage bugs live in [`Store`] and
 /// [`Machine`]).
@@ -170,6 +176,8 @@ pub struct Raft {
     transport: Arc<dyn Transport>,
     timing: Timing,
     bugs: Bugs,
+    /// Forward client requests to the leader when not leading.
+    forward: bool,
     core: Mutex<Core>,
     /// The last log index, for replication loops to wake on.
     appended: watch::Sender<u64>,
@@ -182,7 +190,7 @@ pub struct Raft {
 impl Raft {
     /// Starts a node: recovers its state from disk and starts its ticker.
     pub fn start(opts: Options, transport: Arc<dyn Transport>) -> std::io::Result<Arc<Raft>> {
-        let Options { node: opts, timing } = opts;
+        let Options { node: opts, timing, forward } = opts;
         opts.index()?;
         let has = |bug: &str| opts.has_bug(bug);
         let (store, state) = Store::open(&opts.data, opts.lose_unsynced, !has("no-fsync"), !has("forget-vote"))?;
@@ -221,6 +229,7 @@ impl Raft {
             transport,
             timing,
             bugs,
+            forward,
             core: Mutex::new(core),
             appended: watch::channel(0).0,
             applied: watch::channel(base).0,
@@ -756,6 +765,14 @@ impl PeerHandler for Raft {
                 "vote" => self.on_vote(serde_json::from_value(body).map_err(bad)?),
                 "append" => self.on_append(serde_json::from_value(body).map_err(bad)?),
                 "snapshot" => self.on_snapshot(serde_json::from_value(body).map_err(bad)?),
+                "forward" => {
+                    // A follower's client request: served here, never forwarded again.
+                    let req = node_common::api::parse_txn(&body)?;
+                    return Ok(match self.serve(req, false).await {
+                        Ok(ops) => json!({ "ops": ops }),
+                        Err(e) => json!({ "refused": e }),
+                    });
+                }
                 other => Err(format!("unknown message {other}")),
             }?;
             Ok(json!(reply))
@@ -763,22 +780,64 @@ impl PeerHandler for Raft {
     }
 }
 
+/// A leader's answer to a forwarded request.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Forwarded {
+    Served { ops: Vec<Value> },
+    Refused { refused: NodeError },
+}
+
+impl Raft {
+    /// The leader this node knows, when it is not the leader itself.
+    fn leader_elsewhere(&self) -> Option<String> {
+        let c = self.lock();
+        (c.role != Role::Leader).then(|| c.leader.clone()).flatten().filter(|l| *l != self.name)
+    }
+
+    /// Sends a client request to `leader` and relays its answer. No answer means the
+    /// request may or may not have been applied there: indefinite.
+    async fn forward_to(&self, leader: &str, req: &TxnRequest) -> Answer {
+        let body = json!({"client": req.client, "seq": req.seq, "ops": req.ops.iter().map(MicroOp::to_value).collect::<Vec<_>>()});
+        let answer = self.transport.call_within(leader, "forward", body, self.timing.request).await;
+        match answer.map(serde_json::from_value::<Forwarded>) {
+            Ok(Ok(Forwarded::Served { ops })) => Ok(ops),
+            Ok(Ok(Forwarded::Refused { refused })) => Err(refused),
+            Ok(Err(e)) => Err(NodeError::indefinite("forward-failed", format!("{leader} answered the forwarded request with something unreadable: {e}"))),
+            Err(e) => Err(NodeError::indefinite("forward-failed", format!("no answer from the leader {leader}: {e}; the request may have been applied"))),
+        }
+    }
+
+    /// Serves a client transaction here, or (when not leading, with forwarding on and
+    /// `may_forward`) at the leader.
+    async fn serve(&self, req: TxnRequest, may_forward: bool) -> Answer {
+        if self.is_stopped() {
+            return Err(NodeError::definite("unavailable", "the node is stopped"));
+        }
+        let deadline = Instant::now() + self.timing.request;
+        let read_only = req.ops.iter().all(MicroOp::is_read);
+        if read_only {
+            // The stale-read bugs serve locally whatever the role: forwarding does not
+            // hide them.
+            if let Some(answer) = self.local_read(&req.ops) {
+                return answer;
+            }
+        }
+        if may_forward && self.forward {
+            if let Some(leader) = self.leader_elsewhere() {
+                return self.forward_to(&leader, &req).await;
+            }
+        }
+        if read_only {
+            return self.read(&req.ops, deadline).await;
+        }
+        self.write(req, deadline).await
+    }
+}
+
 impl Design for Raft {
     fn txn(&self, req: TxnRequest) -> BoxFuture<'_, Answer> {
-        Box::pin(async move {
-            if self.is_stopped() {
-                return Err(NodeError::definite("unavailable", "the node is stopped"));
-            }
-            let deadline = Instant::now() + self.timing.request;
-            let read_only = req.ops.iter().all(MicroOp::is_read);
-            if read_only {
-                if let Some(answer) = self.local_read(&req.ops) {
-                    return answer;
-                }
-                return self.read(&req.ops, deadline).await;
-            }
-            self.write(req, deadline).await
-        })
+        Box::pin(self.serve(req, true))
     }
 
     fn status(&self) -> Value {

@@ -28,11 +28,13 @@ struct Nodes {
     live: Mutex<Vec<Arc<Raft>>>,
 }
 
-fn factory_with(timing: impl Fn(&str) -> Timing + Send + Sync + 'static) -> (Factory, Arc<Nodes>) {
+/// Nodes that forward client requests to the leader (the default in Docker) or answer
+/// `not-leader` (the scripted scenarios, which aim at particular nodes).
+fn factory_with(forward: bool, timing: impl Fn(&str) -> Timing + Send + Sync + 'static) -> (Factory, Arc<Nodes>) {
     let nodes = Arc::new(Nodes { live: Mutex::new(Vec::new()) });
     let handles = nodes.clone();
     let factory: Factory = Arc::new(move |s: Start| {
-        let node = Raft::start(Options { timing: timing(&s.node.name), node: s.node }, s.transport).expect("a raft node starts");
+        let node = Raft::start(Options { timing: timing(&s.node.name), node: s.node, forward }, s.transport).expect("a raft node starts");
         handles.live.lock().unwrap().push(node.clone());
         node
     });
@@ -40,7 +42,7 @@ fn factory_with(timing: impl Fn(&str) -> Timing + Send + Sync + 'static) -> (Fac
 }
 
 fn cluster(n: usize, bugs: &[&str], timing: impl Fn(&str) -> Timing + Send + Sync + 'static) -> (Arc<Cluster>, Arc<Nodes>) {
-    let (factory, nodes) = factory_with(timing);
+    let (factory, nodes) = factory_with(false, timing);
     (Cluster::new(n, bugs, factory), nodes)
 }
 
@@ -75,7 +77,7 @@ async fn correct_raft_stays_linearizable_under_random_faults() {
     for batch in 0..SCHEDULES / AT_ONCE {
         let runs = (batch * AT_ONCE..(batch + 1) * AT_ONCE).map(|seed| {
             let shape = shape.clone();
-            tokio::spawn(async move { (seed, random_register_schedule(factory_with(|_| fast()).0, &shape, seed, &[]).await) })
+            tokio::spawn(async move { (seed, random_register_schedule(factory_with(true, |_| fast()).0, &shape, seed, &[]).await) })
         });
         for run in futures_util::future::join_all(runs).await {
             let (seed, outcome) = run.unwrap();
@@ -339,6 +341,29 @@ async fn a_restarted_cluster_recovers_from_disk_and_snapshots() {
     tokio::time::sleep(ms(200)).await;
     let status = c.node(follower).unwrap().status();
     assert_eq!(status["applied"], c.node(leader).unwrap().status()["applied"], "{status}");
+}
+
+#[tokio::test]
+async fn followers_forward_requests_to_the_leader() {
+    let (factory, nodes) = factory_with(true, |_| fast());
+    let c = Cluster::new(3, &[], factory);
+    let leader = nodes.wait_leader(&c, None, Duration::from_secs(2)).await.unwrap();
+    let follower = (leader + 1) % 3;
+    // Until the follower has heard from the leader it may not know it: retry briefly.
+    let until = Instant::now() + Duration::from_secs(2);
+    let written = loop {
+        match c.txn(follower, "f", 1, vec![w(7)]).await {
+            Ok(ops) => break ops,
+            Err(e) if e.definite && e.error == "not-leader" && Instant::now() < until => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => panic!("a forwarded write fails: {e:?}"),
+        }
+    };
+    assert_eq!(written, vec![json!(["w", "x", 7])]);
+    assert_eq!(c.txn(follower, "f", 2, vec![r()]).await.unwrap(), vec![json!(["r", "x", 7])], "a forwarded read is a ReadIndex read at the leader");
+    // Cut the follower off: the forwarded request gets no answer, so it is indefinite.
+    c.isolate(follower);
+    let err = c.txn(follower, "f", 3, vec![w(8)]).await.unwrap_err();
+    assert!(!err.definite, "{err:?}");
 }
 
 #[tokio::test]
