@@ -7,7 +7,7 @@
 
 use crate::{CheckError, CheckResult, Validity};
 use faultline_history::{History, OpType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Options of the bank checker.
 #[derive(Debug, Clone, Default)]
@@ -19,12 +19,12 @@ pub struct BankOptions {
 }
 
 /// A read that breaks an invariant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BankError {
     /// History index of the read's invocation.
     pub index: u64,
     /// `wrong-total` or `negative-balance`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The balances read.
     pub balances: serde_json::Value,
     /// Their sum.
@@ -32,7 +32,7 @@ pub struct BankError {
 }
 
 /// The bank checker's evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BankEvidence {
     /// Ok reads checked.
     pub reads: usize,
@@ -89,11 +89,11 @@ pub fn check(history: &History, opts: &BankOptions) -> Result<CheckResult, Check
             }
         };
         if total != expected {
-            record("wrong-total");
+            record("wrong-total".to_owned());
             ev.wrong_total_count += 1;
         }
         if negative && !opts.negative_balances_ok {
-            record("negative-balance");
+            record("negative-balance".to_owned());
             ev.negative_count += 1;
         }
     }
@@ -117,7 +117,7 @@ pub fn check(history: &History, opts: &BankOptions) -> Result<CheckResult, Check
         .collect();
     let counts = [("wrong-total".to_owned(), ev.wrong_total_count), ("negative-balance".to_owned(), ev.negative_count)];
     let witnesses: Vec<u64> = ev.errors.iter().map(|e| e.index).collect();
-    Ok(CheckResult::new("bank", valid, summary, explanation, &ev).with_findings(counts, witnesses))
+    Ok(CheckResult::new("bank", valid, summary, explanation, ev).with_findings(counts, witnesses))
 }
 
 #[cfg(test)]
@@ -151,11 +151,11 @@ mod tests {
         let h = reads(&[json!({"a": 10, "b": 10}), json!({"a": 5, "b": 10}), json!({"a": -5, "b": 25})]);
         let r = check(&h, &BankOptions::default()).unwrap();
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.evidence["total_inferred"], json!(true));
-        assert_eq!((r.evidence["wrong_total_count"].clone(), r.evidence["negative_count"].clone()), (json!(1), json!(1)));
-        assert_eq!(r.evidence["errors"][0]["index"], json!(2));
+        assert_eq!(r.evidence_json()["total_inferred"], json!(true));
+        assert_eq!((r.evidence_json()["wrong_total_count"].clone(), r.evidence_json()["negative_count"].clone()), (json!(1), json!(1)));
+        assert_eq!(r.evidence_json()["errors"][0]["index"], json!(2));
         let lenient = BankOptions { negative_balances_ok: true, ..Default::default() };
-        assert_eq!(check(&h, &lenient).unwrap().evidence["negative_count"], json!(0));
+        assert_eq!(check(&h, &lenient).unwrap().evidence_json()["negative_count"], json!(0));
     }
 
     #[test]

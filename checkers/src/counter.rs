@@ -9,10 +9,10 @@
 
 use crate::{CheckError, CheckResult, Validity};
 use faultline_history::{History, OpType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A read outside its bounds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CounterError {
     /// History index of the read's invocation.
     pub index: u64,
@@ -25,7 +25,7 @@ pub struct CounterError {
 }
 
 /// The counter checker's evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CounterEvidence {
     /// Ok reads checked.
     pub reads: usize,
@@ -114,7 +114,7 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
         .map(|e| format!("read #{} returned {}, but the counter could only be within [{}, {}]", e.index, e.value, e.lower, e.upper))
         .collect();
     let witnesses: Vec<u64> = errors.iter().map(|e| e.index).collect();
-    Ok(CheckResult::new("counter", valid, summary, explanation, &CounterEvidence { reads: reads.len(), errors, error_count })
+    Ok(CheckResult::new("counter", valid, summary, explanation, CounterEvidence { reads: reads.len(), errors, error_count })
         .with_findings([("counter-read-out-of-bounds".to_owned(), error_count)], witnesses))
 }
 
@@ -152,7 +152,7 @@ mod tests {
         ]);
         let r = check(&h).unwrap();
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.evidence["errors"][0], json!({"index": 2, "value": 4, "lower": 2, "upper": 2}));
+        assert_eq!(r.evidence_json()["errors"][0], json!({"index": 2, "value": 4, "lower": 2, "upper": 2}));
     }
 
     #[test]
@@ -168,7 +168,7 @@ mod tests {
             (1, "ok", "read", json!(12)),
         ]);
         let r = check(&h).unwrap();
-        assert_eq!(r.evidence["error_count"], json!(2));
+        assert_eq!(r.evidence_json()["error_count"], json!(2));
     }
 
     #[test]

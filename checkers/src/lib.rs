@@ -8,6 +8,7 @@ pub mod bank;
 pub mod counter;
 pub mod elle;
 mod error;
+pub mod evidence;
 pub mod import;
 pub mod linear;
 pub mod set_full;
@@ -20,5 +21,6 @@ mod value;
 mod verdict;
 
 pub use error::CheckError;
+pub use evidence::Evidence;
 pub use faultline_history::{History, Op, OpType, Process, Value};
 pub use verdict::{merge_results, CheckResult, Validity};

@@ -20,7 +20,7 @@
 use crate::value::split_keyed;
 use crate::{CheckError, CheckResult, Validity};
 use faultline_history::{History, OpType, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// Options of the set-full checker.
@@ -69,7 +69,7 @@ struct Element {
 }
 
 /// An element that is not stable, with its history and timing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ElementReport {
     /// The set's key (`null` with `single_key`).
     pub key: Value,
@@ -85,7 +85,7 @@ pub struct ElementReport {
 }
 
 /// Counts of element outcomes and the anomalous elements.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SetFullEvidence {
     /// Elements whose add was invoked.
     pub attempted: usize,
@@ -314,7 +314,7 @@ fn result(ev: SetFullEvidence, opts: &SetFullOptions) -> CheckResult {
     ];
     let stale: &[ElementReport] = if opts.linearizable { &ev.stale } else { &[] };
     let witnesses: Vec<u64> = ev.lost.iter().chain(stale).filter_map(|r| r.witness).collect();
-    CheckResult::new("set-full", valid, summary, explanation, &ev).with_findings(counts, witnesses)
+    CheckResult::new("set-full", valid, summary, explanation, ev).with_findings(counts, witnesses)
 }
 
 /// A duration in nanoseconds, in the unit that reads best.
@@ -353,7 +353,7 @@ mod tests {
         ]);
         let r = check(&h, &single()).unwrap();
         assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
-        assert_eq!((r.evidence["stable"].clone(), r.evidence["attempted"].clone()), (json!(1), json!(1)));
+        assert_eq!((r.evidence_json()["stable"].clone(), r.evidence_json()["attempted"].clone()), (json!(1), json!(1)));
     }
 
     #[test]
@@ -368,10 +368,10 @@ mod tests {
         ]);
         let r = check(&h, &single()).unwrap();
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.evidence["lost_count"], json!(1));
-        assert_eq!(r.evidence["lost"][0]["latency_ns"], json!(3_000_000_000i64));
+        assert_eq!(r.evidence_json()["lost_count"], json!(1));
+        assert_eq!(r.evidence_json()["lost"][0]["latency_ns"], json!(3_000_000_000i64));
         assert_eq!(r.explanation[0], "lost: element 1 (after 3.00 s)");
-        assert_eq!(r.witnesses, [r.evidence["lost"][0]["witness"].as_u64().unwrap()], "the read that missed it witnesses the loss");
+        assert_eq!(r.witnesses, [r.evidence_json()["lost"][0]["witness"].as_u64().unwrap()], "the read that missed it witnesses the loss");
     }
 
     #[test]
@@ -385,8 +385,8 @@ mod tests {
             (1, "ok", "read", json!([1])),
         ]);
         let r = check(&h, &single()).unwrap();
-        assert_eq!((r.valid, r.evidence["stale_count"].clone()), (Validity::Valid, json!(1)));
-        assert_eq!(r.evidence["stale_latency_ns"], json!([4_000_000_000i64, 4_000_000_000i64, 4_000_000_000i64]));
+        assert_eq!((r.valid, r.evidence_json()["stale_count"].clone()), (Validity::Valid, json!(1)));
+        assert_eq!(r.evidence_json()["stale_latency_ns"], json!([4_000_000_000i64, 4_000_000_000i64, 4_000_000_000i64]));
         let strict = SetFullOptions { linearizable: true, ..single() };
         assert_eq!(check(&h, &strict).unwrap().valid, Validity::Invalid);
     }
@@ -405,7 +405,7 @@ mod tests {
         ]);
         let r = check(&h, &single()).unwrap();
         assert_eq!(r.valid, Validity::Valid, "an unconfirmed add may appear late: {}", r.summary);
-        assert_eq!(r.evidence["stable"], json!(1));
+        assert_eq!(r.evidence_json()["stable"], json!(1));
         let vanish = hist(&[
             (0, "invoke", "add", json!(7)),
             (0, "info", "add", json!(7)),
@@ -414,7 +414,7 @@ mod tests {
             (1, "invoke", "read", json!(null)),
             (1, "ok", "read", json!([])),
         ]);
-        assert_eq!(check(&vanish, &single()).unwrap().evidence["lost_count"], json!(1));
+        assert_eq!(check(&vanish, &single()).unwrap().evidence_json()["lost_count"], json!(1));
     }
 
     #[test]
@@ -427,8 +427,8 @@ mod tests {
         ]);
         let r = check(&h, &single()).unwrap();
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.evidence["unexpected"].as_array().unwrap().len(), 2, "1 failed, 2 never added");
-        assert_eq!(r.evidence["duplicated"][0]["element"], json!(2));
+        assert_eq!(r.evidence_json()["unexpected"].as_array().unwrap().len(), 2, "1 failed, 2 never added");
+        assert_eq!(r.evidence_json()["duplicated"][0]["element"], json!(2));
     }
 
     #[test]
@@ -440,14 +440,14 @@ mod tests {
             (1, "ok", "read", json!([1])),
         ]);
         let r = check(&h, &single()).unwrap();
-        assert_eq!((r.evidence["stable"].clone(), r.evidence["never_read"].clone()), (json!(1), json!(0)));
+        assert_eq!((r.evidence_json()["stable"].clone(), r.evidence_json()["never_read"].clone()), (json!(1), json!(0)));
     }
 
     #[test]
     fn never_read_and_no_reads() {
         let h = hist(&[(0, "invoke", "add", json!(1)), (0, "ok", "add", json!(1))]);
         let r = check(&h, &single()).unwrap();
-        assert_eq!((r.valid, r.evidence["never_read"].clone()), (Validity::Unknown, json!(1)));
+        assert_eq!((r.valid, r.evidence_json()["never_read"].clone()), (Validity::Unknown, json!(1)));
     }
 
     #[test]
@@ -459,7 +459,7 @@ mod tests {
             (1, "ok", "read", json!(["b", []])),
         ]);
         let r = check(&h, &SetFullOptions::default()).unwrap();
-        assert_eq!((r.valid, r.evidence["never_read"].clone()), (Validity::Valid, json!(1)), "{}", r.summary);
+        assert_eq!((r.valid, r.evidence_json()["never_read"].clone()), (Validity::Valid, json!(1)), "{}", r.summary);
         let bad = hist(&[(1, "invoke", "read", json!(null)), (1, "ok", "read", json!(5))]);
         assert!(check(&bad, &single()).unwrap_err().to_string().contains("expected a list of elements"));
     }
@@ -470,6 +470,6 @@ mod tests {
         let h = History::new(set_history(&cfg, 100, 0.1)).unwrap();
         let r = check(&h, &SetFullOptions { linearizable: true, ..Default::default() }).unwrap();
         assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
-        assert_eq!(r.evidence["lost_count"], json!(0));
+        assert_eq!(r.evidence_json()["lost_count"], json!(0));
     }
 }

@@ -5,11 +5,11 @@
 
 use crate::{CheckResult, Validity};
 use faultline_history::{History, OpType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Counts for one function (or for all).
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Counts {
     /// Operations invoked.
     pub count: usize,
@@ -22,7 +22,7 @@ pub struct Counts {
 }
 
 /// The stats checker's evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatsEvidence {
     /// All client operations.
     pub total: Counts,
@@ -60,7 +60,7 @@ pub fn check(history: &History) -> CheckResult {
         .map(|(f, c)| format!("{f}: {} ok, {} fail, {} info of {}", c.ok, c.fail, c.info, c.count))
         .collect();
     explanation.extend(never_ok.iter().map(|f| format!("{f} never succeeded")));
-    CheckResult::new("stats", valid, summary, explanation, &ev)
+    CheckResult::new("stats", valid, summary, explanation, ev)
 }
 
 #[cfg(test)]
@@ -82,7 +82,7 @@ mod tests {
         .unwrap();
         let r = check(&h);
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.evidence["by_f"]["write"], json!({"count": 2, "ok": 0, "fail": 1, "info": 1}));
+        assert_eq!(r.evidence_json()["by_f"]["write"], json!({"count": 2, "ok": 0, "fail": 1, "info": 1}));
         assert!(r.explanation.contains(&"write never succeeded".to_owned()));
     }
 }

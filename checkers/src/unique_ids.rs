@@ -2,11 +2,11 @@
 
 use crate::{CheckError, CheckResult, Validity};
 use faultline_history::{History, OpType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The unique-ids checker's evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UniqueIdsEvidence {
     /// `generate` operations attempted.
     pub attempted: usize,
@@ -39,7 +39,7 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
     let valid = Validity::judge(duplicated_count, acknowledged);
     let summary = format!("{acknowledged} ids acknowledged of {attempted} attempted; {duplicated_count} duplicated");
     let explanation = duplicated.iter().take(20).map(|(v, n)| format!("id {v} returned {n} times")).collect();
-    Ok(CheckResult::new("unique-ids", valid, summary, explanation, &UniqueIdsEvidence { attempted, acknowledged, duplicated, duplicated_count })
+    Ok(CheckResult::new("unique-ids", valid, summary, explanation, UniqueIdsEvidence { attempted, acknowledged, duplicated, duplicated_count })
         .with_findings([("duplicated-id".to_owned(), duplicated_count)], []))
 }
 
@@ -63,6 +63,6 @@ mod tests {
         assert_eq!(check(&generated(&[1, 2, 3])).unwrap().valid, Validity::Valid);
         let r = check(&generated(&[1, 2, 1, 1])).unwrap();
         assert_eq!(r.valid, Validity::Invalid);
-        assert_eq!(r.evidence["duplicated"], json!([[1, 3]]));
+        assert_eq!(r.evidence_json()["duplicated"], json!([[1, 3]]));
     }
 }

@@ -95,8 +95,8 @@ pub struct CheckResult {
     pub summary: String,
     /// Readable explanation, one line per entry (may be empty).
     pub explanation: Vec<String>,
-    /// The evidence as data, for reports and `--json`.
-    pub evidence: serde_json::Value,
+    /// The evidence as typed data, for reports and `--json`.
+    pub evidence: crate::Evidence,
     /// How many of each anomaly type were found (empty when valid), for scorecards.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub anomalies: std::collections::BTreeMap<String, usize>,
@@ -108,20 +108,14 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    /// A result with typed evidence serialized to JSON.
-    pub fn new(
-        checker: &str,
-        valid: Validity,
-        summary: String,
-        explanation: Vec<String>,
-        evidence: &impl Serialize,
-    ) -> CheckResult {
+    /// A result with its evidence.
+    pub fn new(checker: &str, valid: Validity, summary: String, explanation: Vec<String>, evidence: impl Into<crate::Evidence>) -> CheckResult {
         CheckResult {
             checker: checker.to_owned(),
             valid,
             summary,
             explanation,
-            evidence: serde_json::to_value(evidence).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+            evidence: evidence.into(),
             anomalies: Default::default(),
             witnesses: Vec::new(),
         }
@@ -140,6 +134,13 @@ impl CheckResult {
         w.truncate(100);
         self.witnesses = w;
         self
+    }
+}
+
+impl CheckResult {
+    /// The evidence as JSON, for tests and tools that look up fields by name.
+    pub fn evidence_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.evidence).unwrap_or_default()
     }
 }
 

@@ -4,8 +4,7 @@
 
 use super::data::Point;
 use super::{escape, svg};
-use faultline_checkers::CheckResult;
-use serde_json::Value;
+use faultline_checkers::{CheckResult, Evidence};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -51,15 +50,10 @@ fn ops_of<'a>(points: &HashMap<u64, &'a Point>, indices: impl IntoIterator<Item 
     ops
 }
 
-fn indices(v: &Value) -> impl Iterator<Item = u64> + '_ {
-    v.as_array().into_iter().flatten().filter_map(Value::as_u64)
-}
-
 /// The findings section of `result` (a stored `CheckResult`), drawing operations
 /// from `points`.
 pub fn section(result: &CheckResult, points: &[Point]) -> String {
     let by_index: HashMap<u64, &Point> = points.iter().map(|p| (p.index, p)).collect();
-    let evidence = &result.evidence;
     let mut h = String::new();
     let _ = write!(h, r#"<h2 id="anomalies">Checker findings: {}</h2><p>{}</p>"#, escape(&result.checker), escape(&result.summary));
     if !result.anomalies.is_empty() {
@@ -70,26 +64,31 @@ pub fn section(result: &CheckResult, points: &[Point]) -> String {
         h.push_str("</table>");
     }
     let mut drawn = false;
-    for c in evidence["cycles"].as_array().into_iter().flatten().take(DRAWN) {
+    let (cycles, anomalies, failures) = match &result.evidence {
+        Evidence::Elle(e) => (&e.cycles[..], &e.anomalies[..], &[][..]),
+        Evidence::Linearizable(l) => (&[][..], &[][..], &l.failures[..]),
+        _ => (&[][..], &[][..], &[][..]),
+    };
+    for c in cycles.iter().take(DRAWN) {
         drawn = true;
-        let _ = write!(h, r#"<div class="finding"><h3>{}</h3>{}<pre>"#, escape(c["anomaly"].as_str().unwrap_or("cycle")), svg::cycle(c));
-        for line in c["text"].as_array().into_iter().flatten() {
-            let _ = writeln!(h, "{}", linkify(line.as_str().unwrap_or("")));
+        let _ = write!(h, r#"<div class="finding"><h3>{}</h3>{}<pre>"#, escape(&c.anomaly), svg::cycle(c));
+        for line in &c.text {
+            let _ = writeln!(h, "{}", linkify(line));
         }
         h.push_str("</pre></div>");
     }
-    for a in evidence["anomalies"].as_array().into_iter().flatten().take(DRAWN) {
+    for a in anomalies.iter().take(DRAWN) {
         drawn = true;
-        let involved = ops_of(&by_index, a["txn"].as_u64().into_iter().chain(indices(&a["others"])));
-        let _ = write!(h, r#"<div class="finding"><h3>{}</h3><p>{}</p>{}</div>"#, escape(a["anomaly"].as_str().unwrap_or("")), linkify(a["text"].as_str().unwrap_or("")), svg::ops_diagram(&involved, &[]));
+        let involved = ops_of(&by_index, std::iter::once(a.txn).chain(a.others.iter().copied()));
+        let _ = write!(h, r#"<div class="finding"><h3>{}</h3><p>{}</p>{}</div>"#, escape(&a.anomaly), linkify(&a.text), svg::ops_diagram(&involved, &[]));
     }
-    for f in evidence["failures"].as_array().into_iter().flatten().take(DRAWN) {
+    for f in failures.iter().take(DRAWN) {
         drawn = true;
-        let blocking: Vec<u64> = f["blocking"].as_u64().into_iter().collect();
-        let involved = ops_of(&by_index, indices(&f["prefix_tail"]).chain(blocking.iter().copied()).chain(indices(&f["candidates"])));
-        let _ = write!(h, r#"<div class="finding"><h3>key {} is not linearizable</h3><p>The operations at the end of the longest linearizable prefix, the one that could not be placed (outlined) and those that could have gone next:</p>{}<pre>"#, escape(&f["key"].to_string()), svg::ops_diagram(&involved, &blocking));
-        for line in f["explanation"].as_array().into_iter().flatten() {
-            let _ = writeln!(h, "{}", linkify(line.as_str().unwrap_or("")));
+        let blocking: Vec<u64> = f.blocking.into_iter().collect();
+        let involved = ops_of(&by_index, f.prefix_tail.iter().copied().chain(blocking.iter().copied()).chain(f.candidates.iter().copied()));
+        let _ = write!(h, r#"<div class="finding"><h3>key {} is not linearizable</h3><p>The operations at the end of the longest linearizable prefix, the one that could not be placed (outlined) and those that could have gone next:</p>{}<pre>"#, escape(&f.key.to_string()), svg::ops_diagram(&involved, &blocking));
+        for line in &f.explanation {
+            let _ = writeln!(h, "{}", linkify(line));
         }
         h.push_str("</pre></div>");
     }

@@ -135,14 +135,21 @@ mod tests {
         }
         let cycle = json!({"anomaly": hostile, "txns": [{"index": 1, "process": 0, "status": hostile, "value": hostile}],
             "steps": [{"from": 1, "to": 1, "relation": hostile, "key": hostile, "text": hostile}], "text": [hostile]});
-        let failure = json!({"key": hostile, "prefix_tail": [1], "blocking": 1, "candidates": [], "explanation": [hostile]});
-        let result = faultline_checkers::CheckResult::new(hostile, Validity::Invalid, hostile.to_owned(), vec![hostile.to_owned()],
-            &json!({"cycles": [cycle], "failures": [failure], "anomalies": [{"anomaly": hostile, "txn": 1, "others": [], "text": hostile}]}))
-        .with_findings([(hostile.to_owned(), 1)], [1]);
-        let results = crate::store::sample::results_record(result);
-        let d = data::compute(&ops);
-        let html = render(&test, &results, &d, &[hostile.to_owned()]);
-        assert!(!html.contains("<script>"), "no value reaches the page unescaped (the page's own scripts carry a type)");
-        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        let failure = json!({"key": hostile, "prefix_len": 1, "prefix_tail": [1], "state": hostile, "blocking": 1, "candidates": [], "explanation": [hostile]});
+        let elle = json!({"kind": "elle", "consistency_model": hostile, "txns": 1, "graph_nodes": 1, "graph_edges": 1, "anomaly_types": [hostile],
+            "forbidden": [hostile], "not": [hostile], "also_not": [], "counts": {hostile: 1}, "cycles": [cycle],
+            "anomalies": [{"anomaly": hostile, "txn": 1, "key": hostile, "others": [], "text": hostile}], "unclassified_components": 0});
+        let linear = json!({"kind": "linearizable", "model": hostile, "keys": 1, "ops": 1, "fast_path_keys": 0, "failures": [failure], "unknown": []});
+        for evidence in [elle, linear] {
+            let evidence: faultline_checkers::Evidence = serde_json::from_value(evidence).expect("evidence of that shape");
+            let result = faultline_checkers::CheckResult::new(hostile, Validity::Invalid, hostile.to_owned(), vec![hostile.to_owned()], evidence)
+                .with_findings([(hostile.to_owned(), 1)], [1]);
+            let results = crate::store::sample::results_record(result);
+            let d = data::compute(&ops);
+            let html = render(&test, &results, &d, &[hostile.to_owned()]);
+            assert!(html.contains(r#"class="finding""#), "the finding is drawn");
+            assert!(!html.contains("<script>"), "no value reaches the page unescaped (the page's own scripts carry a type)");
+            assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        }
     }
 }

@@ -128,7 +128,7 @@ mod tests {
             let mut test = crate::store::sample::test_record();
             test.design.spec.name = "<b>x</b>".into();
             dir.write_json("test.json", &test).unwrap();
-            let result = faultline_checkers::CheckResult::new("c", valid, "s".into(), vec![], &());
+            let result = faultline_checkers::CheckResult::new("c", valid, "s".into(), vec![], faultline_checkers::Evidence::None);
             dir.write_json("results.json", &crate::store::sample::results_record(result)).unwrap();
         }
         let card = store.path().join("scorecard").join("20260103T000000Z");

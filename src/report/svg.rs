@@ -4,6 +4,7 @@
 //! labels; these need a dozen elements each.)
 
 use super::data::{Point, Window};
+use faultline_checkers::elle::CycleReport;
 use serde_json::Value;
 use super::escape;
 use std::fmt::Write;
@@ -94,8 +95,8 @@ pub fn op_link(index: u64, label: &str) -> String {
 
 /// A dependency cycle: its transactions on a circle, arrows labelled with the
 /// relation and key. `cycle` is an Elle `CycleReport`.
-pub fn cycle(cycle: &Value) -> String {
-    let txns = cycle["txns"].as_array().map(Vec::as_slice).unwrap_or_default();
+pub fn cycle(cycle: &CycleReport) -> String {
+    let txns = &cycle.txns;
     let n = txns.len().max(1) as f64;
     let (w, h) = (520.0, if txns.len() <= 2 { 200.0 } else { 340.0 });
     let (cx, cy, r) = (w / 2.0, h / 2.0, if txns.len() <= 2 { 60.0 } else { 120.0 });
@@ -103,20 +104,20 @@ pub fn cycle(cycle: &Value) -> String {
         let a = -std::f64::consts::FRAC_PI_2 + std::f64::consts::TAU * i as f64 / n;
         (cx + r * 1.6 * a.cos(), cy + r * a.sin())
     };
-    let position: std::collections::HashMap<u64, usize> = txns.iter().enumerate().filter_map(|(i, t)| Some((t["index"].as_u64()?, i))).collect();
+    let position: std::collections::HashMap<u64, usize> = txns.iter().enumerate().map(|(i, t)| (t.index, i)).collect();
     let mut out = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" class="cycle" viewBox="0 0 {w} {h}" width="{w}"><defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#495057"/></marker></defs>"##
     );
-    for step in cycle["steps"].as_array().into_iter().flatten() {
-        let (Some(a), Some(b)) = (step["from"].as_u64().and_then(|i| position.get(&i)), step["to"].as_u64().and_then(|i| position.get(&i))) else { continue };
+    for step in &cycle.steps {
+        let (Some(a), Some(b)) = (position.get(&step.from), position.get(&step.to)) else { continue };
         let ((x1, y1), (x2, y2)) = (at(*a), at(*b));
         let len = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
         let (ux, uy) = ((x2 - x1) / len, (y2 - y1) / len);
         // Bend each arrow to its left, so a→b and b→a (and their labels) don't overlap.
         let bend = if txns.len() == 2 { 48.0 } else { 24.0 };
         let (mx, my) = ((x1 + x2) / 2.0 - uy * bend, (y1 + y2) / 2.0 + ux * bend);
-        let relation = step["relation"].as_str().unwrap_or("?");
-        let key = match &step["key"] { Value::Null => String::new(), k => format!(" {}", k.as_str().map_or_else(|| k.to_string(), str::to_owned)) };
+        let relation = step.relation.as_str();
+        let key = match &step.key { None | Some(Value::Null) => String::new(), Some(k) => format!(" {}", k.as_str().map_or_else(|| k.to_string(), str::to_owned)) };
         let _ = write!(
             out,
             r##"<path d="M{:.1} {:.1}Q{mx:.1} {my:.1} {:.1} {:.1}" fill="none" stroke="#495057" stroke-width="1.4" marker-end="url(#arrow)"><title>{}</title></path><text x="{mx:.1}" y="{my:.1}" font-size="11" text-anchor="middle" fill="#c92a2a">{}{}</text>"##,
@@ -124,18 +125,18 @@ pub fn cycle(cycle: &Value) -> String {
             y1 + uy * 16.0,
             x2 - ux * 30.0,
             y2 - uy * 16.0,
-            escape(step["text"].as_str().unwrap_or("")),
+            escape(&step.text),
             escape(relation),
             escape(&key)
         );
     }
     for (i, t) in txns.iter().enumerate() {
         let (x0, y0) = at(i);
-        let index = t["index"].as_u64().unwrap_or(0);
+        let index = t.index;
         let _ = write!(
             out,
             r##"<ellipse cx="{x0:.1}" cy="{y0:.1}" rx="30" ry="15" fill="#e7f5ff" stroke="#1c7ed6"><title>{}</title></ellipse><text x="{x0:.1}" y="{:.1}" font-size="12" text-anchor="middle">{}</text>"##,
-            escape(&format!("p{} {} {}", t["process"], t["status"].as_str().unwrap_or(""), t["value"])),
+            escape(&format!("p{} {} {}", t.process, t.status, t.value)),
             y0 + 4.0,
             op_link(index, &format!("T{index}"))
         );

@@ -24,7 +24,7 @@ pub use txn::TxnKind;
 
 use crate::{CheckError, CheckResult, History, Validity};
 use graph::{relation_name, DepGraph, GraphBuilder, DEPS, PROCESS, REALTIME, RW, WR, WW};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use txn::{Status, Txns};
@@ -64,7 +64,7 @@ pub(crate) trait Analysis {
 }
 
 /// An anomaly visible in single operations.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpAnomaly {
     /// Its name, e.g. `G1a`.
     pub anomaly: String,
@@ -98,27 +98,27 @@ impl OpAnomaly {
 }
 
 /// A transaction as shown in a cycle.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxnNode {
     /// History index of its invocation (`T<index>`).
     pub index: u64,
     /// Its process.
     pub process: u64,
     /// `ok` or `info`.
-    pub status: &'static str,
+    pub status: String,
     /// Its micro-ops, with the values it read when it completed ok.
     pub value: serde_json::Value,
 }
 
 /// One step of a cycle: `from` precedes `to` because of `relation`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CycleStep {
     /// History index of the earlier transaction.
     pub from: u64,
     /// History index of the later transaction.
     pub to: u64,
     /// `ww`, `wr`, `rw`, `process` or `realtime`.
-    pub relation: &'static str,
+    pub relation: String,
     /// The key the dependency is on.
     pub key: Option<serde_json::Value>,
     /// Why, in words.
@@ -126,7 +126,7 @@ pub struct CycleStep {
 }
 
 /// A dependency cycle, ready to be printed or drawn (nodes and edges).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CycleReport {
     /// Its anomaly name, e.g. `G-single-realtime`.
     pub anomaly: String,
@@ -139,10 +139,10 @@ pub struct CycleReport {
 }
 
 /// The transactional checker's evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ElleEvidence {
     /// The model checked against.
-    pub consistency_model: &'static str,
+    pub consistency_model: String,
     /// Transactions in the history.
     pub txns: usize,
     /// Dependency graph size.
@@ -154,9 +154,9 @@ pub struct ElleEvidence {
     /// The found types the chosen model forbids.
     pub forbidden: Vec<String>,
     /// The weakest models the history rules out.
-    pub not: Vec<&'static str>,
+    pub not: Vec<String>,
     /// Every model it rules out.
-    pub also_not: Vec<&'static str>,
+    pub also_not: Vec<String>,
     /// How many of each type were found (cycles: one per component at most).
     pub counts: BTreeMap<String, usize>,
     /// Example cycles, shortest first within each type.
@@ -250,14 +250,14 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<CheckResult, Check
         explanation.push(format!("{} component(s): cycle exists but not classified in time", found.unclassified));
     }
     let evidence = ElleEvidence {
-        consistency_model: opts.consistency_model.name(),
+        consistency_model: opts.consistency_model.name().to_owned(),
         txns: t.txns.len(),
         graph_nodes: graph.node_count(),
         graph_edges: graph.edge_count(),
         anomaly_types: types,
         forbidden,
-        not: weakest.iter().map(|m| m.name()).collect(),
-        also_not: all.iter().map(|m| m.name()).collect(),
+        not: weakest.iter().map(|m| m.name().to_owned()).collect(),
+        also_not: all.iter().map(|m| m.name().to_owned()).collect(),
         counts,
         cycles: reports,
         anomalies,
@@ -274,7 +274,7 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<CheckResult, Check
         .chain(evidence.anomalies.iter().flat_map(|a| std::iter::once(a.txn).chain(a.others.iter().copied())))
         .collect();
     let counts = evidence.counts.clone();
-    Ok(CheckResult::new(name, valid, summary, explanation, &evidence).with_findings(counts, witnesses))
+    Ok(CheckResult::new(name, valid, summary, explanation, evidence).with_findings(counts, witnesses))
 }
 
 /// Explains each step of a cycle: its relation, its key and a sentence.
@@ -292,7 +292,7 @@ fn explain_cycle(history: &History, t: &Txns, graph: &DepGraph, analysis: &dyn A
             TxnNode {
                 index: x.index,
                 process: x.process,
-                status: if x.status == Status::Ok { "ok" } else { "info" },
+                status: if x.status == Status::Ok { "ok" } else { "info" }.to_owned(),
                 value: ops[source].value.clone(),
             }
         })
@@ -315,7 +315,7 @@ fn explain_cycle(history: &History, t: &Txns, graph: &DepGraph, analysis: &dyn A
             ),
             None => (relation_name(label & DEPS), None, "a dependency whose key could not be recovered".to_owned()),
         };
-        steps.push(CycleStep { from: ta.index, to: tb.index, relation, key, text });
+        steps.push(CycleStep { from: ta.index, to: tb.index, relation: relation.to_owned(), key, text });
     }
     let mut text = vec![format!(
         "{}: {}",

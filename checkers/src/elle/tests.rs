@@ -72,7 +72,7 @@ fn run(h: &H, kind: TxnKind, model: ConsistencyModel) -> CheckResult {
 }
 
 fn types(r: &CheckResult) -> Vec<String> {
-    serde_json::from_value(r.evidence["anomaly_types"].clone()).unwrap()
+    serde_json::from_value(r.evidence_json()["anomaly_types"].clone()).unwrap()
 }
 
 fn la(h: &H) -> CheckResult {
@@ -93,7 +93,7 @@ fn serial_list_append_is_valid() {
 fn g0_write_cycle() {
     let r = la(H::default().invoke(0, "ax1 ay1").invoke(1, "ax2 ay2").ok(0, "ax1 ay1").ok(1, "ax2 ay2").txn(2, "rx[1,2] ry[2,1]"));
     assert_eq!(types(&r), vec!["G0"]);
-    assert_eq!(r.evidence["not"], json!(["read-uncommitted"]));
+    assert_eq!(r.evidence_json()["not"], json!(["read-uncommitted"]));
     assert_eq!(r.anomalies.get("G0"), Some(&1));
     assert_eq!(r.witnesses, [0, 1], "the two writers' transactions");
 }
@@ -102,7 +102,7 @@ fn g0_write_cycle() {
 fn g1c_circular_information_flow() {
     let r = la(H::default().invoke(0, "ax1 ry").invoke(1, "ay1 rx").ok(0, "ax1 ry[1]").ok(1, "ay1 rx[1]"));
     assert_eq!(types(&r), vec!["G1c"]);
-    assert_eq!(r.evidence["not"], json!(["read-committed"]));
+    assert_eq!(r.evidence_json()["not"], json!(["read-committed"]));
 }
 
 /// T2 reads x before T3's appends and y after them.
@@ -116,7 +116,7 @@ fn read_skew() -> H {
 fn g_single_read_skew() {
     let r = la(&read_skew());
     assert_eq!(types(&r), vec!["G-single"]);
-    assert_eq!(r.evidence["not"], json!(["repeatable-read", "snapshot-isolation"]));
+    assert_eq!(r.evidence_json()["not"], json!(["repeatable-read", "snapshot-isolation"]));
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn g2_item_write_skew_is_allowed_by_snapshot_isolation() {
     assert_eq!(types(&la(&h)), vec!["G2-item"]);
     let si = run(&h, TxnKind::ListAppend, ConsistencyModel::SnapshotIsolation);
     assert_eq!(si.valid, Validity::Valid, "{}", si.summary);
-    assert_eq!(la(&h).evidence["not"], json!(["repeatable-read"]));
+    assert_eq!(la(&h).evidence_json()["not"], json!(["repeatable-read"]));
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn aborted_and_intermediate_reads() {
     assert_eq!(types(&r), vec!["G1a"]);
     let r = la(H::default().txn(0, "ax1 ax2").txn(1, "rx[1]"));
     assert!(types(&r).contains(&"G1b".to_owned()), "{:?}", types(&r));
-    assert_eq!(r.evidence["anomalies"][0]["others"], json!([0]));
+    assert_eq!(r.evidence_json()["anomalies"][0]["others"], json!([0]));
 }
 
 #[test]
@@ -178,19 +178,19 @@ fn stale_read_is_a_realtime_anomaly() {
     let strict = la(&h);
     assert_eq!(types(&strict), vec!["G-single-realtime"]);
     assert_eq!(strict.valid, Validity::Invalid);
-    assert_eq!(strict.evidence["not"], json!(["strong-snapshot-isolation"]));
+    assert_eq!(strict.evidence_json()["not"], json!(["strong-snapshot-isolation"]));
     let serializable = run(&h, TxnKind::ListAppend, ConsistencyModel::Serializable);
     assert_eq!(serializable.valid, Validity::Valid);
     // On one process the process order already shows it.
     let same = la(H::default().txn(0, "ax1").txn(0, "rx[]").txn(2, "rx[1]"));
     assert_eq!(types(&same), vec!["G-single-process"]);
-    assert_eq!(same.evidence["not"], json!(["strong-session-snapshot-isolation"]));
+    assert_eq!(same.evidence_json()["not"], json!(["strong-session-snapshot-isolation"]));
 }
 
 #[test]
 fn explanation_text() {
     let r = la(&read_skew());
-    let text = r.evidence["cycles"][0]["text"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect::<Vec<_>>().join("\n");
+    let text = r.evidence_json()["cycles"][0]["text"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect::<Vec<_>>().join("\n");
     assert_eq!(
         text,
         "G-single: T2 < T3 < T2\n\
@@ -200,7 +200,7 @@ fn explanation_text() {
          \x20 T2 (process 1, ok): [[\"r\",\"x\",[1]],[\"r\",\"y\",[1,2]]]\n\
          \x20 T3 (process 2, ok): [[\"append\",\"x\",2],[\"append\",\"y\",2]]"
     );
-    let steps = &r.evidence["cycles"][0]["steps"];
+    let steps = &r.evidence_json()["cycles"][0]["steps"];
     assert_eq!(steps[0]["relation"], "rw");
     assert_eq!(steps[0]["key"], "x");
     assert_eq!((steps[1]["from"].clone(), steps[1]["to"].clone()), (json!(3), json!(2)));
@@ -228,7 +228,7 @@ fn rw_register_g0_and_g1c() {
     let opts = ElleOptions { rw: RwOptions { wfr_keys: true, ..Default::default() }, ..ElleOptions::new(TxnKind::RwRegister) };
     let r = check(&h.history(), &opts).unwrap();
     assert_eq!(types(&r), vec!["G0"]);
-    assert_eq!(r.evidence["not"], json!(["read-uncommitted"]));
+    assert_eq!(r.evidence_json()["not"], json!(["read-uncommitted"]));
 }
 
 #[test]

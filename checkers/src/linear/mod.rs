@@ -18,7 +18,7 @@ use crate::{CheckError, CheckResult, Validity};
 use faultline_history::{History, OpType, Value};
 use model::{Action, KeyOp, Model};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -86,7 +86,7 @@ struct KeyHistory {
 }
 
 /// Evidence for a key that is not linearizable.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyFailure {
     /// The key.
     pub key: Value,
@@ -106,10 +106,10 @@ pub struct KeyFailure {
 }
 
 /// The linearizability checker's evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinearEvidence {
     /// The model used.
-    pub model: &'static str,
+    pub model: String,
     /// Number of keys checked.
     pub keys: usize,
     /// Number of client operations considered (excluding `fail` and unknown reads).
@@ -139,7 +139,7 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
         .collect();
 
     let mut evidence = LinearEvidence {
-        model: opts.model.name(),
+        model: opts.model.name().to_owned(),
         keys: keys.len(),
         ops: total_ops,
         fast_path_keys: outcomes.iter().filter(|(_, fast)| *fast).count(),
@@ -177,7 +177,7 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
     }
     let witnesses: Vec<u64> = evidence.failures.iter().flat_map(|f| f.blocking.into_iter().chain(f.candidates.iter().copied())).collect();
     let counts = [("nonlinearizable-key".to_owned(), evidence.failures.len())];
-    Ok(CheckResult::new("linearizable", valid, summary, explanation, &evidence).with_findings(counts, witnesses))
+    Ok(CheckResult::new("linearizable", valid, summary, explanation, evidence).with_findings(counts, witnesses))
 }
 
 enum KeyOutcome {

@@ -68,7 +68,7 @@ fn stale_read_is_invalid_and_explained() {
     assert!(text.contains("longest linearizable prefix holds 2 operation(s)"), "{text}");
     assert!(text.contains("Cannot place #4 p1 read 1 → ok"), "{text}");
     assert!(text.contains("After it the value is 2."), "{text}");
-    assert_eq!(r.evidence["failures"][0]["blocking"], json!(4));
+    assert_eq!(r.evidence_json()["failures"][0]["blocking"], json!(4));
     assert_eq!(r.anomalies.get("nonlinearizable-key"), Some(&1));
     assert!(r.witnesses.contains(&4), "the stale read witnesses it: {:?}", r.witnesses);
 }
@@ -136,7 +136,7 @@ fn failed_writes_never_happened() {
 fn info_reads_are_dropped() {
     let h = hist(&["0 invoke write 1", "0 ok write 1", "1 invoke read null", "1 info read null"]);
     let r = check(&h, &single(RegisterModel::Register)).unwrap();
-    assert_eq!((r.valid, r.evidence["ops"].clone()), (Validity::Valid, json!(1)));
+    assert_eq!((r.valid, r.evidence_json()["ops"].clone()), (Validity::Valid, json!(1)));
 }
 
 #[test]
@@ -164,9 +164,9 @@ fn keys_are_checked_independently() {
     ]);
     let r = check(&h, &LinearOptions::new(RegisterModel::Register)).unwrap();
     assert_eq!(r.valid, Validity::Invalid);
-    assert_eq!(r.evidence["keys"], json!(2));
-    assert_eq!(r.evidence["failures"].as_array().unwrap().len(), 1);
-    assert_eq!(r.evidence["failures"][0]["key"], json!("b"));
+    assert_eq!(r.evidence_json()["keys"], json!(2));
+    assert_eq!(r.evidence_json()["failures"].as_array().unwrap().len(), 1);
+    assert_eq!(r.evidence_json()["failures"][0]["key"], json!("b"));
 }
 
 #[test]
