@@ -1,0 +1,175 @@
+//! The records of a stored run, as typed values every reader shares.
+
+use crate::design::Design;
+use crate::runtime::probe::Probe;
+use faultline_checkers::{CheckResult, Validity};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything a test run is told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestOptions {
+    /// The run's name in the store (default `<design>-<workload>`).
+    pub name: String,
+    /// The design under test: a built-in name or a design file's path.
+    pub design: String,
+    /// Bugs switched on in the nodes.
+    pub bugs: Vec<String>,
+    /// Design knobs, `key=value`.
+    pub node_opts: Vec<String>,
+    /// The workload.
+    pub workload: String,
+    /// The consistency model for transactional workloads.
+    pub consistency_model: Option<String>,
+    /// Fault kinds (`partition,kill`), a scripted schedule, or `none`.
+    pub nemesis: String,
+    /// Seconds between a fault's start and stop, and between faults.
+    pub nemesis_interval_s: f64,
+    /// Which nodes faults strike: target kinds (one, minority, majority, all, leader)
+    /// or node names (empty: any target kind).
+    pub nemesis_targets: Vec<String>,
+    /// An explicit grudge every partition uses, as JSON (`{"n1": ["n2"]}`).
+    #[serde(default)]
+    pub nemesis_grudge: Option<String>,
+    /// Nodes in the cluster.
+    pub nodes: usize,
+    /// Client threads.
+    pub concurrency: usize,
+    /// Client operations per second, all threads together (0: as fast as they go).
+    pub rate: f64,
+    /// Seconds of workload under faults.
+    pub time_limit_s: f64,
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// Nodes drop unsynced writes whenever they start (with kill: a power loss).
+    pub lose_unsynced: bool,
+    /// Leave the cluster running at the end.
+    pub leave_running: bool,
+    /// The results store.
+    pub store: PathBuf,
+    /// Seconds a client operation may take before it is `info`.
+    pub op_timeout_s: f64,
+    /// Seconds to let the cluster recover after healing, before final reads.
+    pub recovery_s: f64,
+    /// Use this image as the base instead of faultline's own.
+    pub base_image: Option<String>,
+    /// Replay the faults of this stored run.
+    pub replay: Option<PathBuf>,
+}
+
+/// The images a run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImagesUsed {
+    /// The holders' image.
+    pub base: String,
+    /// The nodes' image.
+    pub node: String,
+}
+
+/// `test.json`: what a run was told and what it ran on, written before it starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestRecord {
+    /// The options.
+    pub options: TestOptions,
+    /// The design, as it was resolved (a design file's content is kept here).
+    pub design: Design,
+    /// The run id every Docker object was labelled with.
+    pub run: String,
+    /// faultline's version.
+    pub faultline: String,
+    /// The images.
+    pub images: ImagesUsed,
+    /// What this machine could do.
+    pub probe: Probe,
+    /// When it started (RFC 3339).
+    pub started: String,
+}
+
+/// Counts of client completions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Took effect.
+    pub ok: usize,
+    /// Certainly did not.
+    pub fail: usize,
+    /// Unknown.
+    pub info: usize,
+}
+
+/// How long one stage of a run took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// setup, run, heal and final reads, teardown, check.
+    pub stage: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// `results.json`: a run's verdict, written after the check (and again by `analyze`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResultsRecord {
+    /// The verdict.
+    pub valid: Validity,
+    /// The checkers' result, with its evidence.
+    pub result: CheckResult,
+    /// Client completions.
+    pub counts: Counts,
+    /// Faults executed.
+    pub faults: usize,
+    /// Seconds of each stage.
+    pub stages: Vec<Stage>,
+    /// Seconds from start to verdict.
+    pub wall_s: f64,
+}
+
+/// Records of a made-up run, for tests of their readers.
+#[cfg(test)]
+pub(crate) mod sample {
+    use super::*;
+
+    /// The options of a 5-node raft register run.
+    pub fn options() -> TestOptions {
+        TestOptions {
+            name: "raft-register".into(),
+            design: "raft".into(),
+            bugs: vec![],
+            node_opts: vec![],
+            workload: "register".into(),
+            consistency_model: None,
+            nemesis: "partition".into(),
+            nemesis_interval_s: 5.0,
+            nemesis_targets: vec![],
+            nemesis_grudge: None,
+            nodes: 5,
+            concurrency: 10,
+            rate: 100.0,
+            time_limit_s: 30.0,
+            seed: 1,
+            lose_unsynced: false,
+            leave_running: false,
+            store: "store".into(),
+            op_timeout_s: 2.0,
+            recovery_s: 3.0,
+            base_image: None,
+            replay: None,
+        }
+    }
+
+    /// `test.json` of that run.
+    pub fn test_record() -> TestRecord {
+        TestRecord {
+            options: options(),
+            design: crate::design::resolve("raft").expect("built-in"),
+            run: "raft-1-1".into(),
+            faultline: "0.1.0".into(),
+            images: ImagesUsed { base: "faultline-base:1".into(), node: "faultline-raft:1".into() },
+            probe: Probe { docker_version: "28".into(), api_version: "1.49".into(), kernel: "6".into(), base_image: "faultline-base:1".into(), capabilities: vec![] },
+            started: "2026-12-01T00:00:00Z".into(),
+        }
+    }
+
+    /// `results.json` for `result`.
+    pub fn results_record(result: CheckResult) -> ResultsRecord {
+        ResultsRecord { valid: result.valid, result, counts: Counts { ok: 2, fail: 0, info: 0 }, faults: 1, stages: vec![], wall_s: 1.0 }
+    }
+}
