@@ -67,7 +67,7 @@ fn check_model(
     let linear = |model| LinearOptions {
         single_key,
         initial: initial.clone(),
-        time_budget: Duration::from_secs(args.time_budget),
+        time_budget: Duration::from_secs_f64(args.time_budget),
         memory_budget_bytes: args.memory_budget.saturating_mul(1 << 20),
         ..LinearOptions::new(model)
     };
@@ -87,7 +87,7 @@ fn check_model(
             let opts = ElleOptions {
                 consistency_model: args.consistency_model,
                 rw: RwOptions { linearizable_keys: args.linearizable_keys, sequential_keys: args.sequential_keys, wfr_keys: args.wfr_keys },
-                time_budget: Duration::from_secs(args.time_budget),
+                time_budget: Duration::from_secs_f64(args.time_budget),
                 ..ElleOptions::new(kind)
             };
             elle::check(history, &opts)?

@@ -258,6 +258,14 @@ pub struct ImagesBuildArgs {
     pub base: BaseImageArg,
 }
 
+/// A non-negative number of seconds.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds (e.g. 30 or 1.5)")),
+    }
+}
+
 /// Which base image to use.
 #[derive(Debug, Args)]
 pub struct BaseImageArg {
@@ -311,9 +319,10 @@ pub struct CheckArgs {
     /// Initial value of every key, as JSON (default null: absent; "" for Porcupine kv).
     #[arg(long, value_parser = parse_json)]
     pub initial_value: Option<serde_json::Value>,
-    /// Seconds the linearizability search may take before answering unknown.
-    #[arg(long, default_value_t = 300)]
-    pub time_budget: u64,
+    /// Seconds the linearizability search may take before answering unknown
+    /// (fractions allowed, e.g. 1.5).
+    #[arg(long, default_value_t = 300.0, value_parser = parse_seconds)]
+    pub time_budget: f64,
     /// Memory (MiB) the linearizability search may use before answering unknown.
     #[arg(long, default_value_t = 4096)]
     pub memory_budget: usize,

@@ -108,7 +108,9 @@ fn print_result(r: &CheckResult) {
     }
 }
 
-/// `faultline analyze <run>`: checks a stored history again with its workload.
+/// `faultline analyze <run>`: checks a stored history again with its workload, and
+/// writes the new verdict into the run's `results.json` and `report.html`, so the run
+/// has one verdict whichever command last looked at it.
 pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
     let opts = store::read_test(&args.run).map_err(|e| Exit::bad_input(anyhow!(e)))?.options;
     let workload = faultline::runner::workload_of(&opts).map_err(|e| Exit::bad_input(anyhow!(e)))?;
@@ -119,8 +121,22 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
     let result = workload.check(&history).map_err(|e| Exit::bad_input(anyhow!("{}: {e}", path.display())))?;
     println!("{} ({} events; {} / {} / seed {})", path.display(), history.len(), opts.design, opts.workload, opts.seed);
     print_result(&result);
-    println!("verdict: {} (checked in {:.1} ms)", result.valid, started.elapsed().as_secs_f64() * 1e3);
-    Ok(result.valid.exit_code())
+    let checked_in = started.elapsed().as_secs_f64();
+    let valid = result.valid;
+    let record = match store::read_results(&args.run) {
+        Ok(mut stored) => {
+            stored.valid = valid;
+            stored.result = result;
+            stored
+        }
+        // An interrupted run has no results yet: these are its first.
+        Err(_) => store::ResultsRecord { valid, result, counts: store::Counts::of(history.ops()), faults: store::count_faults(history.ops()), stages: Vec::new(), wall_s: checked_in },
+    };
+    let dir = store::RunDir { path: args.run.clone() };
+    dir.write_json("results.json", &record).map_err(|e| Exit::crash(anyhow!("writing {}: {e}", dir.file("results.json").display())))?;
+    let page = faultline::report::write_report(&args.run).map_err(|e| Exit::crash(anyhow!(e)))?;
+    println!("verdict: {valid} (checked in {:.1} ms); wrote results.json and {}", checked_in * 1e3, page.display());
+    Ok(valid.exit_code())
 }
 
 /// `faultline report <run>`: writes the run's `report.html` again.

@@ -54,6 +54,7 @@ fn reads_jepsen_edn_and_porcupine_logs() {
     let o = faultline(&["check", &example("etcd-register.log"), "--model", "cas-register"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("porcupine-etcd"), "{}", text(&o));
+    assert!(text(&o).contains(" on 1 key are linearizable"), "one key, not \"1 keys\": {}", text(&o));
 }
 
 #[test]
@@ -161,4 +162,13 @@ fn malformed_transactions_name_the_line() {
     let o = faultline(&["check", path.to_str().unwrap(), "--model", "list-append"]);
     assert_eq!(o.status.code(), Some(254), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("txn.jsonl:2: operation at position 1 (index 1): micro-op must be [f, key, value]"), "{}", text(&o));
+}
+
+#[test]
+fn budgets_take_fractions_of_seconds_and_counts_read_as_english() {
+    let out = faultline(&["check", &example("register-stale-read.jsonl"), "--model", "register", "--time-budget", "1.5"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad = faultline(&["check", &example("register-stale-read.jsonl"), "--model", "register", "--time-budget", "soon"]);
+    assert_eq!(bad.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a number of seconds"));
 }

@@ -69,10 +69,17 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
     let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.quantiles, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
     h.push_str(r#"<h2>Availability by phase</h2><table id="phases"><tr><th>phase</th><th>span (s)</th><th>ops</th><th>availability</th><th>info rate</th><th>longest gap without ok (s)</th><th>p50 / p95 / p99 (ms)</th></tr>"#);
     for p in &d.phases {
+        if p.ops == 0 {
+            // Zeros would read as an outage: say that nothing was measured.
+            let _ = write!(h, r#"<tr class="empty"><td>{}</td><td>{:.1}–{:.1}</td><td colspan="5">no operations completed in this phase</td></tr>"#, p.name, p.from, p.to);
+            continue;
+        }
         let _ = write!(h, "<tr><td>{}</td><td>{:.1}–{:.1}</td><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{:.2}</td><td>{:.1} / {:.1} / {:.1}</td></tr>", p.name, p.from, p.to, p.ops, p.availability * 100.0, p.info_rate * 100.0, p.longest_gap_s, p.p50_ms, p.p95_ms, p.p99_ms);
     }
+    let after_heal_ops = d.phases.iter().find(|p| p.name == "after heal").map_or(0, |p| p.ops);
     let recovery = match (d.heal_at, d.recover_s) {
         (Some(_), Some(r)) => format!("{r:.2} s from the heal to the first ok operation"),
+        (Some(_), None) if after_heal_ops == 0 => "not measured: no operation completed after the heal".to_owned(),
         (Some(_), None) => "no ok operation after the heal".to_owned(),
         (None, _) => "the run did not reach the heal".to_owned(),
     };
@@ -148,6 +155,7 @@ mod tests {
             let d = data::compute(&ops);
             let html = render(&test, &results, &d, &[hostile.to_owned()]);
             assert!(html.contains(r#"class="finding""#), "the finding is drawn");
+            assert!(html.contains("no operations completed in this phase") && html.contains("the run did not reach the heal"), "empty phases say so instead of zeros");
             assert!(!html.contains("<script>"), "no value reaches the page unescaped (the page's own scripts carry a type)");
             assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         }

@@ -218,8 +218,8 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let t = Instant::now();
     let ops = faultline_history::read_jsonl_file(&dir.file("history.jsonl")).map_err(|e| TestError::Check(e.to_string()))?;
     dir.write_faults(&ops).map_err(io("writing faults.jsonl"))?;
-    let counts = count_completions(&ops);
-    let faults = ops.iter().filter(|o| o.process == Process::Nemesis && o.kind == OpType::Invoke && (o.f.starts_with("start-") || o.f == "bounce")).count();
+    let counts = Counts::of(&ops);
+    let faults = crate::store::count_faults(&ops);
     let h = History::new(ops).map_err(|e| TestError::Check(e.to_string()))?;
     let result = plan.workload.check(&h).map_err(|e| TestError::Check(e.to_string()))?;
     stages.push(("check", t.elapsed().as_secs_f64()));
@@ -235,19 +235,6 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let report = crate::report::data::compute(h.ops());
     crate::report::write_report_of(&dir.path, &test_record, &results, &report).map_err(TestError::Check)?;
     Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report })
-}
-
-fn count_completions(ops: &[Op]) -> Counts {
-    let mut c = Counts::default();
-    for op in ops.iter().filter(|o| matches!(o.process, Process::Client(_))) {
-        match op.kind {
-            OpType::Ok => c.ok += 1,
-            OpType::Fail => c.fail += 1,
-            OpType::Info => c.info += 1,
-            OpType::Invoke => {}
-        }
-    }
-    c
 }
 
 /// The part of a run that has a cluster: create it, run, heal, final reads, logs,

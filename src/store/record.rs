@@ -96,6 +96,29 @@ pub struct Counts {
     pub info: usize,
 }
 
+impl Counts {
+    /// The client completions of a history.
+    pub fn of(ops: &[faultline_history::Op]) -> Counts {
+        use faultline_history::{OpType, Process};
+        let mut c = Counts::default();
+        for op in ops.iter().filter(|o| matches!(o.process, Process::Client(_))) {
+            match op.kind {
+                OpType::Ok => c.ok += 1,
+                OpType::Fail => c.fail += 1,
+                OpType::Info => c.info += 1,
+                OpType::Invoke => {}
+            }
+        }
+        c
+    }
+}
+
+/// How many faults a history's nemesis started (each `start-*` or `bounce`).
+pub fn count_faults(ops: &[faultline_history::Op]) -> usize {
+    use faultline_history::{OpType, Process};
+    ops.iter().filter(|o| o.process == Process::Nemesis && o.kind == OpType::Invoke && (o.f.starts_with("start-") || o.f == "bounce")).count()
+}
+
 /// How long one stage of a run took.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {

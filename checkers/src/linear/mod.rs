@@ -122,6 +122,15 @@ pub struct LinearEvidence {
     pub unknown: Vec<(Value, String)>,
 }
 
+/// `1 key`, `2 keys`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Checks that the history is linearizable under `opts.model`.
 pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, CheckError> {
     let started = Instant::now();
@@ -162,7 +171,7 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
         Validity::Valid
     };
     let summary = match valid {
-        Validity::Valid => format!("{} ops on {} keys are linearizable ({})", total_ops, keys.len(), opts.model.name()),
+        Validity::Valid => format!("{} on {} are linearizable ({})", plural(total_ops, "op"), plural(keys.len(), "key"), opts.model.name()),
         Validity::Invalid => format!(
             "{} of {} keys are not linearizable ({})",
             evidence.failures.len(),
