@@ -84,11 +84,6 @@ pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(n, _)| *n).collect()
 }
 
-/// The built-in designs.
-pub fn builtins() -> Vec<Design> {
-    BUILTIN.iter().map(|(name, _)| resolve(name).expect("built-in designs are valid (a unit test checks)")).collect()
-}
-
 /// Finds a design: a built-in name, or the path of a design file.
 pub fn resolve(name_or_path: &str) -> Result<Design, DesignError> {
     if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
