@@ -66,7 +66,7 @@ pub async fn run(args: TestArgs) -> Result<i32, Exit> {
         progress.finish();
         match outcome {
             Ok(outcome) => {
-                summarize(&outcome);
+                summarize(&opts, &outcome);
                 worst = worst.merge(outcome.result.valid);
             }
             Err(TestError::Interrupted { signal, run, dir }) => {
@@ -88,10 +88,22 @@ fn bug_list(bugs: &[String]) -> String {
     }
 }
 
-fn summarize(o: &TestOutcome) {
+fn summarize(opts: &TestOptions, o: &TestOutcome) {
     let faultline::store::Counts { ok, fail, info } = o.counts;
     println!("  run directory: {} (open report.html)", o.dir.display());
     println!("  client ops: {ok} ok, {fail} fail, {info} info; faults: {}", o.faults);
+    let nodes: Vec<String> = (1..=opts.nodes).map(|i| format!("n{i}")).collect();
+    let per_node: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            let c = o.report.per_node.get(n).copied().unwrap_or_default();
+            format!("{n} {}/{}/{}", c.ok, c.fail, c.info)
+        })
+        .collect();
+    println!("  per node (ok/fail/info): {}", per_node.join(", "));
+    for w in faultline::report::data::warnings(&o.report, &nodes, !matches!(opts.nemesis.as_str(), "" | "none")) {
+        println!("  warning: {} {w}", o.result.valid);
+    }
     print_result(&o.result);
     let stages: Vec<String> = o.stages.iter().map(|(s, t)| format!("{s} {t:.1} s")).collect();
     println!("  stages: {}", stages.join(", "));

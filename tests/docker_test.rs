@@ -319,4 +319,9 @@ fn raft_followers_forward_so_every_client_thread_gets_answers() {
     assert_eq!(out.status.code(), Some(0));
     let (refused, ok) = refusals(&dir);
     assert!(refused > ok, "without forwarding: {refused} not-leader, {ok} ok");
+    // The summary says what this valid verdict rests on: one node's answers.
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("per node (ok/fail/info): n1 ") && summary.contains("warning: valid 4 of 5 nodes served no ok operation"), "{summary}");
+    let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains(r#"id="warnings""#) && report.contains("4 of 5 nodes served no ok operation"), "and so does the report's banner");
 }

@@ -82,6 +82,45 @@ pub struct ReportData {
     pub heal_at: Option<f64>,
     /// From the heal to the first ok completion after it (s): time to recover.
     pub recover_s: Option<f64>,
+    /// Client completions by the node they were sent to.
+    pub per_node: BTreeMap<String, NodeCounts>,
+}
+
+/// Client completions at one node.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct NodeCounts {
+    /// Took effect.
+    pub ok: usize,
+    /// Certainly did not.
+    pub fail: usize,
+    /// Unknown.
+    pub info: usize,
+}
+
+/// Fewer ok operations than this and a verdict rests on little.
+const FEW_OK: usize = 100;
+
+/// Plain warnings about what a verdict rests on: few ok operations, nodes that served
+/// none, low availability before any fault, no fault executed although some were
+/// asked for. `nodes` are the cluster's nodes; `faults_asked` whether the run had a
+/// nemesis.
+pub fn warnings(d: &ReportData, nodes: &[String], faults_asked: bool) -> Vec<String> {
+    let mut w = Vec::new();
+    let ok = d.points.iter().filter(|p| p.outcome == "ok").count();
+    if ok < FEW_OK {
+        w.push(format!("the verdict rests on only {ok} ok operation{}", if ok == 1 { "" } else { "s" }));
+    }
+    let idle: Vec<&str> = nodes.iter().filter(|n| d.per_node.get(*n).is_none_or(|c| c.ok == 0)).map(String::as_str).collect();
+    if !idle.is_empty() && !nodes.is_empty() {
+        w.push(format!("{} of {} nodes served no ok operation ({})", idle.len(), nodes.len(), idle.join(", ")));
+    }
+    if let Some(before) = d.phases.iter().find(|p| p.name == "before faults").filter(|p| p.ops > 0 && p.availability < 0.5) {
+        w.push(format!("only {:.0}% of operations succeeded before any fault", before.availability * 100.0));
+    }
+    if faults_asked && d.faults.is_empty() {
+        w.push("no fault was executed".to_owned());
+    }
+    w
 }
 
 const S: f64 = 1e9;
@@ -93,6 +132,7 @@ pub fn compute(ops: &[Op]) -> ReportData {
     let mut open: BTreeMap<String, (f64, String)> = BTreeMap::new();
     let mut faults = Vec::new();
     let mut heal_at = None;
+    let mut per_node: BTreeMap<String, NodeCounts> = BTreeMap::new();
     let duration = ops.iter().map(|o| o.time).max().unwrap_or(0) as f64 / S;
     for op in ops {
         let t = op.time as f64 / S;
@@ -101,6 +141,14 @@ pub fn compute(ops: &[Op]) -> ReportData {
                 invoked.insert(p, op);
             }
             (Process::Client(p), kind) => {
+                if let Some(node) = &op.node {
+                    let c = per_node.entry(node.clone()).or_default();
+                    match kind {
+                        OpType::Ok => c.ok += 1,
+                        OpType::Fail => c.fail += 1,
+                        _ => c.info += 1,
+                    }
+                }
                 if let Some(inv) = invoked.remove(&p) {
                     let outcome = match kind {
                         OpType::Ok => "ok",
@@ -153,10 +201,14 @@ pub fn compute(ops: &[Op]) -> ReportData {
         }
     }
     let first_fault = faults.first().map_or(end, |w| w.start);
-    let phases = vec![phase("before faults", 0.0, first_fault, &points), phase("during faults", first_fault, end, &points), phase("after heal", end, duration.max(end), &points)];
+    let phases = vec![
+        phase("before faults", 0.0, first_fault, duration, &points),
+        phase("during faults", first_fault, end, duration, &points),
+        phase("after heal", end, duration.max(end), duration, &points),
+    ];
     let recover_s = heal_at.and_then(|h| points.iter().filter(|p| p.outcome == "ok").map(|p| p.t + p.latency_ms / 1e3).filter(|&t| t >= h).min_by(f64::total_cmp).map(|t| t - h));
     let quantiles = quantiles_over_time(&points, duration);
-    ReportData { points, throughput: throughput.into_iter().map(|(s, (a, b, c))| (s, a, b, c)).collect(), faults, phases, duration, quantiles, heal_at, recover_s }
+    ReportData { points, throughput: throughput.into_iter().map(|(s, (a, b, c))| (s, a, b, c)).collect(), faults, phases, duration, quantiles, heal_at, recover_s, per_node }
 }
 
 /// At most `max` characters of `text`, with an ellipsis when cut.
@@ -195,8 +247,11 @@ fn quantiles_over_time(points: &[Point], duration: f64) -> Vec<(f64, f64, f64, f
         .collect()
 }
 
-fn phase(name: &'static str, from: f64, to: f64, points: &[Point]) -> Phase {
-    let done: Vec<&Point> = points.iter().filter(|p| p.t + p.latency_ms / 1e3 >= from && p.t + p.latency_ms / 1e3 < to.max(from + 1e-9)).collect();
+/// The figures of completions in `[from, to)`; a phase that ends at the run's end
+/// (`duration`) also holds the completions at that instant, so none is left out.
+fn phase(name: &'static str, from: f64, to: f64, duration: f64, points: &[Point]) -> Phase {
+    let in_phase = |t: f64| t >= from && (t < to.max(from + 1e-9) || (to >= duration && t <= to));
+    let done: Vec<&Point> = points.iter().filter(|p| in_phase(p.t + p.latency_ms / 1e3)).collect();
     let ok: Vec<&&Point> = done.iter().filter(|p| p.outcome == "ok").collect();
     let mut lat: Vec<f64> = ok.iter().map(|p| p.latency_ms).collect();
     lat.sort_by(f64::total_cmp);
@@ -267,6 +322,35 @@ mod tests {
 
     /// A seeded history of 400 operations with a partition and a
     /// heal; its report data is kept as a snapshot (the numbers, not the drawing).
+    #[test]
+    fn warnings_say_what_a_verdict_rests_on() {
+        let nodes: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+        // Every ok operation on n1; the others refuse.
+        let mut ops = Vec::new();
+        for i in 0..300u64 {
+            let node = &nodes[(i % 3) as usize];
+            let outcome = if node == "n1" { OpType::Ok } else { OpType::Fail };
+            for (kind, t) in [(OpType::Invoke, i as i64 * 10), (outcome, i as i64 * 10 + 2)] {
+                let mut o = op(t, kind, Process::Client(i), "read");
+                o.node = Some(node.clone());
+                ops.push(o);
+            }
+        }
+        let d = compute(&ops);
+        assert_eq!(d.per_node["n1"], NodeCounts { ok: 100, fail: 0, info: 0 });
+        assert_eq!(
+            warnings(&d, &nodes, true),
+            ["2 of 3 nodes served no ok operation (n2, n3)", "only 33% of operations succeeded before any fault", "no fault was executed"]
+        );
+        let few = compute(&ops[..20]);
+        assert_eq!(warnings(&few, &nodes[..1], false), ["the verdict rests on only 4 ok operations", "only 40% of operations succeeded before any fault"]);
+        // Answers from every node, no nemesis asked: nothing to warn of.
+        for o in ops.iter_mut().filter(|o| o.kind == OpType::Fail) {
+            o.kind = OpType::Ok;
+        }
+        assert!(warnings(&compute(&ops), &nodes, false).is_empty());
+    }
+
     #[test]
     fn report_data_of_a_seeded_history() {
         use rand::{Rng, SeedableRng};

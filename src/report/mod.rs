@@ -48,7 +48,7 @@ pub fn render(test: &TestRecord, results: &ResultsRecord, d: &data::ReportData, 
 body{{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}} h2{{margin-top:28px}}
 .verdict{{color:#fff;padding:12px 16px;border-radius:6px;font-size:20px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px}}
-.finding{{border-left:4px solid #c92a2a;padding-left:12px;margin:16px 0}} #js-errors{{display:none;background:#ffe3e3;padding:8px}}
+.finding{{border-left:4px solid #c92a2a;padding-left:12px;margin:16px 0}} .warnings{{background:#fff3bf;padding:8px 8px 8px 28px;border-radius:6px}} #js-errors{{display:none;background:#ffe3e3;padding:8px}}
 </style><script type="text/javascript">window.addEventListener('error',function(e){{var b=document.getElementById('js-errors');if(b){{b.textContent+=e.message+'\n';b.style.display='block';}}}});</script></head><body>
 <pre id="js-errors"></pre>
 <div class="verdict" id="verdict" style="background:{colour}">{verdict}: {summary}</div>
@@ -65,6 +65,20 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
         nodes = nodes.len(),
         ops = d.points.len(),
     );
+    let warnings = data::warnings(d, nodes, !matches!(opts.nemesis.as_str(), "" | "none"));
+    if !warnings.is_empty() {
+        h.push_str(r#"<ul id="warnings" class="warnings">"#);
+        for w in &warnings {
+            let _ = write!(h, "<li>{}: {}</li>", verdict.0, escape(w));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str(r#"<table id="per-node"><tr><th>node</th><th>ok</th><th>fail</th><th>info</th></tr>"#);
+    for n in nodes {
+        let c = d.per_node.get(n).copied().unwrap_or_default();
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", escape(n), c.ok, c.fail, c.info);
+    }
+    h.push_str("</table>");
     h.push_str(&findings::section(&results.result, &d.points));
     let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.quantiles, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
     h.push_str(r#"<h2>Availability by phase</h2><table id="phases"><tr><th>phase</th><th>span (s)</th><th>ops</th><th>availability</th><th>info rate</th><th>longest gap without ok (s)</th><th>p50 / p95 / p99 (ms)</th></tr>"#);
@@ -156,6 +170,7 @@ mod tests {
             let html = render(&test, &results, &d, &[hostile.to_owned()]);
             assert!(html.contains(r#"class="finding""#), "the finding is drawn");
             assert!(html.contains("no operations completed in this phase") && html.contains("the run did not reach the heal"), "empty phases say so instead of zeros");
+            assert!(html.contains(r#"id="warnings""#) && html.contains("the verdict rests on only 1 ok operation"), "the banner says what the verdict rests on");
             assert!(!html.contains("<script>"), "no value reaches the page unescaped (the page's own scripts carry a type)");
             assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         }
