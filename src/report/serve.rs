@@ -1,9 +1,14 @@
 //! `faultline serve`: the store over HTTP. `/` lists the runs and the grading
-//! scorecards, newest first, coloured by verdict and filterable; everything else is the store's files (reports, logs,
-//! histories), served read-only from inside the store and nowhere else.
+//! scorecards, newest first, coloured by verdict and filterable; everything else is the
+//! store's files (reports, logs, histories), served read-only from inside the store and
+//! nowhere else: a directory as a listing, text files (`.jsonl`, `.log`, `.edn`) as text
+//! so a browser shows them, and a missing path as a page that says so.
 
 use super::escape;
-use axum::response::Html;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use faultline_checkers::Validity;
@@ -109,10 +114,82 @@ pub fn index(entries: &[RunEntry]) -> String {
     )
 }
 
+/// The content type faultline's own text files are served with (what a browser
+/// would otherwise download), by the path's extension.
+fn text_type(path: &str) -> Option<&'static str> {
+    let ext = path.rsplit_once('.').map(|(_, e)| e)?;
+    matches!(ext, "jsonl" | "log" | "edn" | "txt").then_some("text/plain; charset=utf-8")
+}
+
+/// `%XX` escapes of a URL path decoded (a store path may hold spaces).
+fn decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A directory of the store as a page of links, or a page saying nothing is there.
+fn listing_or_missing(store: &Path, url_path: &str) -> Response {
+    let relative = decode(url_path.trim_start_matches('/'));
+    let inside = !relative.split('/').any(|c| c == "..");
+    let dir = store.join(&relative);
+    if inside && dir.is_dir() {
+        let mut names: Vec<(String, bool)> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), e.path().is_dir())).collect();
+        names.sort();
+        let base = url_path.trim_end_matches('/');
+        let items: String = names
+            .iter()
+            .map(|(n, is_dir)| {
+                let shown = if *is_dir { format!("{n}/") } else { n.clone() };
+                format!(r#"<li><a href="{}/{}">{}</a></li>"#, escape(base), escape(&shown), escape(&shown))
+            })
+            .collect();
+        let title = escape(&format!("/{relative}"));
+        return Html(format!(r#"<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head><body><p><a href="/">all runs</a></p><h1>{title}</h1><ul>{items}</ul></body></html>"#)).into_response();
+    }
+    let page = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>not found</title></head><body><h1>Not found</h1><p>The store has nothing at {}.</p><p><a href="/">all runs</a></p></body></html>"#,
+        escape(url_path)
+    );
+    (StatusCode::NOT_FOUND, Html(page)).into_response()
+}
+
+/// Gives faultline's text files a text content type.
+async fn text_files(request: Request, next: Next) -> Response {
+    let content_type = text_type(request.uri().path());
+    let mut response = next.run(request).await;
+    if let (Some(t), true) = (content_type, response.status().is_success()) {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(t));
+    }
+    response
+}
+
 /// The server's routes over `store`.
 pub fn router(store: PathBuf) -> Router {
-    let files = ServeDir::new(&store);
-    Router::new().route("/", get(move || { let store = store.clone(); async move { Html(index(&runs(&store))) } })).fallback_service(files)
+    let missing_store = store.clone();
+    let missing = axum::handler::HandlerWithoutStateExt::into_service(move |request: Request| {
+        let store = missing_store.clone();
+        async move { listing_or_missing(&store, request.uri().path()) }
+    });
+    let files = ServeDir::new(&store).append_index_html_on_directories(false).fallback(missing);
+    Router::new()
+        .route("/", get(move || { let store = store.clone(); async move { Html(index(&runs(&store))) } }))
+        .fallback_service(files)
+        .layer(axum::middleware::from_fn(text_files))
 }
 
 #[cfg(test)]

@@ -317,7 +317,7 @@ impl Cluster {
                 text.push_str(&chunk.map_err(RuntimeError::api(format!("reading the logs of {}", n.name)))?.to_string());
             }
             let path = node_dir.join("node.log");
-            std::fs::write(&path, text).map_err(|source| RuntimeError::Io { what: format!("writing {}", path.display()), source })?;
+            std::fs::write(&path, strip_ansi(&text)).map_err(|source| RuntimeError::Io { what: format!("writing {}", path.display()), source })?;
         }
         Ok(())
     }
@@ -326,6 +326,28 @@ impl Cluster {
     pub async fn teardown(&self) -> Result<clean::Removed, RuntimeError> {
         clean::remove_labelled(&self.docker, Some(&self.run)).await
     }
+}
+
+/// `text` without ANSI escape sequences (colours a node printed for a terminal), so a
+/// log reads as text.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        // CSI sequences: ESC [ parameters … final byte in @–~; other escapes: one more char.
+        if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// How many subnets a cluster tries before giving up.
@@ -444,4 +466,13 @@ async fn create_and_start(docker: &Docker, name: &str, body: ContainerCreateBody
         .await
         .map_err(RuntimeError::api(format!("creating container {name}")))?;
     docker.start_container(name, None::<StartContainerOptions>).await.map_err(RuntimeError::api(format!("starting container {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_codes_are_stripped_from_logs() {
+        assert_eq!(super::strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m ready"), "2026  INFO ready");
+        assert_eq!(super::strip_ansi("plain, ünïcode"), "plain, ünïcode");
+    }
 }

@@ -58,7 +58,8 @@ async fn peer(State(design): State<Arc<dyn Design>>, Path(kind): Path<String>, b
 /// Logs to stderr, with the node's name on every line.
 pub fn init_logging(node: &str) {
     // No colour codes: the output is a container log, copied into the run as text.
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).try_init();
+    // No time of its own either: faultline copies the log with Docker's timestamps.
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).without_time().try_init();
     tracing::info!(node, "starting");
 }
 
