@@ -2,14 +2,33 @@
 //! verdict as text or JSON, and returns the verdict's exit code.
 
 use crate::cli::{CheckArgs, FormatArg, Model, NilReadArg};
+use clap::ValueEnum;
 use crate::exit::Exit;
 use anyhow::anyhow;
 use faultline_checkers::elle::{self, ElleOptions, RwOptions, TxnKind};
 use faultline_checkers::import::{self, Format, Imported, NilRead};
 use faultline_checkers::linear::{LinearOptions, RegisterModel};
 use faultline_checkers::{bank, counter, merge_results, set_full, stats, unique_ids, CheckResult, History, Validity};
-use serde_json::json;
 use std::time::{Duration, Instant};
+
+/// What `faultline check --json` prints.
+#[derive(serde::Serialize)]
+struct CheckReport<'a> {
+    /// The history file (`-` for standard input).
+    file: &'a std::path::Path,
+    /// The format it was read as.
+    format: &'static str,
+    /// The model, as `--model` spells it.
+    model: String,
+    /// The merged verdict.
+    valid: Validity,
+    /// Each checker's result.
+    results: &'a [CheckResult],
+    /// ok / fail / info per function.
+    stats: stats::StatsEvidence,
+    /// Time to read and check.
+    elapsed_ms: f64,
+}
 
 /// Runs `faultline check`; returns the exit code for the verdict.
 pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
@@ -25,7 +44,14 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
         NilReadArg::Unknown => NilRead::Unknown,
         NilReadArg::Absent => NilRead::Absent,
     });
-    let imported = import::import_file(&args.file, format, nil_read).map_err(Exit::bad_input)?;
+    let imported = if args.file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| Exit::bad_input(anyhow!("<stdin>: {e}")))?;
+        import::import_str(&text, std::path::Path::new("<stdin>"), format, nil_read)
+    } else {
+        import::import_file(&args.file, format, nil_read)
+    }
+    .map_err(Exit::bad_input)?;
     if let Some(out) = &args.export_edn {
         std::fs::write(out, import::to_jepsen_edn(&imported.ops))
             .map_err(|e| Exit::bad_input(anyhow!("cannot write {}: {e}", out.display())))?;
@@ -41,15 +67,15 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
     let valid = merge_results(&results);
     let elapsed = started.elapsed();
     if args.json {
-        let out = json!({
-            "file": args.file,
-            "format": format.name(),
-            "model": format!("{:?}", args.model),
-            "valid": valid,
-            "results": results,
-            "stats": stats::counts(&history),
-            "elapsed_ms": elapsed.as_secs_f64() * 1e3,
-        });
+        let out = CheckReport {
+            file: &args.file,
+            format: format.name(),
+            model: args.model.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
+            valid,
+            results: &results,
+            stats: stats::counts(&history),
+            elapsed_ms: elapsed.as_secs_f64() * 1e3,
+        };
         println!("{}", serde_json::to_string_pretty(&out).map_err(Exit::crash)?);
     } else {
         print_text(args, format, &history, &results, valid, elapsed);

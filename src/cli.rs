@@ -297,7 +297,7 @@ pub struct CleanArgs {
 /// Options of `faultline check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The history file.
+    /// The history file, or `-` to read standard input.
     pub file: PathBuf,
     /// What the history should satisfy.
     #[arg(long, value_enum)]

@@ -172,3 +172,32 @@ fn budgets_take_fractions_of_seconds_and_counts_read_as_english() {
     assert_eq!(bad.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a number of seconds"));
 }
+
+#[test]
+fn a_history_on_stdin_and_json_that_names_the_model_as_the_flag_does() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let text = std::fs::read_to_string(example("register-stale-read.jsonl")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "-", "--model", "cas-register", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["model"].as_str(), report["file"].as_str()), (Some("cas-register"), Some("-")));
+    assert_eq!(report["results"][0]["evidence"]["kind"], "linearizable");
+}
+
+#[test]
+fn bare_values_without_single_key_get_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("set.jsonl");
+    std::fs::write(&path, "{\"index\":0,\"time\":1,\"type\":\"invoke\",\"process\":0,\"f\":\"add\",\"value\":1}\n{\"index\":1,\"time\":2,\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":1}\n").unwrap();
+    let out = faultline(&["check", path.to_str().unwrap(), "--model", "set-full"]);
+    assert_eq!(out.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --single-key"), "{}", String::from_utf8_lossy(&out.stderr));
+}

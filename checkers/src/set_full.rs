@@ -130,7 +130,7 @@ pub fn check(history: &History, opts: &SetFullOptions) -> Result<CheckResult, Ch
             (&Value::Null, &ops[source].value)
         } else {
             split_keyed(&ops[source].value)
-                .ok_or_else(|| CheckError::bad_op(history, source, format!("{f}: expected [key, value], got {}", ops[source].value)))?
+                .ok_or_else(|| CheckError::bad_op(history, source, format!("{f}: expected [key, value], got {} (for a history of one register or one set with bare values, pass --single-key)", ops[source].value)))?
         };
         let (_, reads, elements) = keys.entry(key.to_string()).or_insert_with(|| (key.clone(), Vec::new(), HashMap::new()));
         if f == "add" {

@@ -292,7 +292,7 @@ fn split_by_key(history: &History, opts: &LinearOptions) -> Result<Vec<KeyHistor
             (&Value::Null, &ops[source].value)
         } else {
             split_keyed(&ops[source].value).ok_or_else(|| {
-                CheckError::bad_op(history, source, format!("{f}: expected [key, value], got {}", ops[source].value))
+                CheckError::bad_op(history, source, format!("{f}: expected [key, value], got {} (for a history of one register or one set with bare values, pass --single-key)", ops[source].value))
             })?
         };
         let entry = keys.entry(key.to_string()).or_insert_with(|| KeyHistory {
