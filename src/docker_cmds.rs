@@ -11,6 +11,38 @@ pub fn block_on(f: impl Future<Output = Result<i32, Exit>>) -> Result<i32, Exit>
     rt.block_on(f)
 }
 
+/// Awaits `work`, saying on stderr that it is still going: a spinner on a terminal, a
+/// line every 10 s otherwise (a first build takes a minute or two).
+pub async fn with_progress<T>(what: &str, work: impl Future<Output = T>) -> T {
+    use std::io::IsTerminal;
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message(what.to_owned());
+        s.enable_steady_tick(std::time::Duration::from_millis(200));
+        s
+    });
+    let every = std::time::Duration::from_secs(10);
+    let out = if spinner.is_some() { work.await } else { with_lines(what, work, every, |line| eprintln!("{line}")).await };
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    out
+}
+
+/// Awaits `work`, handing `say` a line `every` so often while it runs.
+async fn with_lines<T>(what: &str, work: impl Future<Output = T>, every: std::time::Duration, mut say: impl FnMut(String)) -> T {
+    let started = tokio::time::Instant::now();
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => say(format!("… {what}: {:.0} s so far", started.elapsed().as_secs_f64())),
+        }
+    }
+}
+
 /// The base image to use: the user's, or faultline's own (built if missing).
 pub async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) -> Result<String, RuntimeError> {
     if let Some(image) = &arg.base_image {
@@ -20,20 +52,16 @@ pub async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) 
     if announce && docker.inspect_image(&recipe.image()).await.is_err() {
         eprintln!("building base image {} with mmdebstrap (first time on this machine, about 30-90 s)…", recipe.image());
     }
-    let b = base_image::ensure(docker, &recipe).await?;
-    if announce {
-        if b.built {
-            eprintln!("built {} in {:.1} s ({:.0} MB)", b.image, b.build_time.as_secs_f64(), b.size as f64 / 1e6);
-        } else {
-            eprintln!("{} is already built ({:.0} MB)", b.image, b.size as f64 / 1e6);
-        }
+    let b = with_progress("building the base image", base_image::ensure(docker, &recipe)).await?;
+    if announce && b.built {
+        eprintln!("built {} in {:.1} s ({:.0} MB)", b.image, b.build_time.as_secs_f64(), b.size as f64 / 1e6);
     }
     Ok(b.image)
 }
 
 /// Builds (or finds) a design's node image, saying what it did.
 pub async fn node(docker: &bollard::Docker, design: &faultline::design::Design, base_image: &str) -> Result<String, Exit> {
-    let img = node_image::ensure(docker, design, base_image).await.map_err(Exit::crash)?;
+    let img = with_progress(&format!("building the {} node image", design.name()), node_image::ensure(docker, design, base_image)).await.map_err(Exit::crash)?;
     if img.built {
         eprintln!("built {} in {:.1} s", img.image, img.build_time.as_secs_f64());
     }
@@ -80,4 +108,19 @@ pub async fn clean(args: CleanArgs) -> Result<i32, Exit> {
     let removed = remove_labelled(&docker, args.run.as_deref()).await.map_err(Exit::crash)?;
     println!("removed {} containers, {} networks, {} volumes", removed.containers, removed.networks, removed.volumes);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn long_work_says_it_is_still_going() {
+        let ms = std::time::Duration::from_millis;
+        let mut lines = Vec::new();
+        let out = super::with_lines("building", async { tokio::time::sleep(ms(200)).await; 7 }, ms(40), |l| lines.push(l)).await;
+        assert_eq!(out, 7);
+        assert!(lines.len() >= 2 && lines.iter().all(|l| l.starts_with("… building: ") && l.ends_with(" s so far")), "{lines:?}");
+        let mut quick = Vec::new();
+        super::with_lines("building", async {}, ms(40), |l| quick.push(l)).await;
+        assert!(quick.is_empty(), "work that ends at once says nothing");
+    }
 }

@@ -60,8 +60,11 @@ pub async fn run(args: TestArgs) -> Result<i32, Exit> {
         let opts = options(&args, first_seed + k)?;
         let mut shutdown = Shutdown::listen().map_err(Exit::crash)?;
         let interrupt = Box::pin(async move { shutdown.recv().await });
-        let progress = Progress::new(opts.time_limit_s);
         println!("faultline test: {} {} / {} / nemesis {} / seed {}{}", opts.design, bug_list(&opts.bugs), opts.workload, opts.nemesis, opts.seed, opts.replay.as_ref().map_or(String::new(), |r| format!(" (replaying {})", r.display())));
+        if k == 0 {
+            announce_images(&args, &opts).await?;
+        }
+        let progress = Progress::new(opts.time_limit_s);
         let outcome = run_test(&opts, Some(progress.watcher()), interrupt).await;
         progress.finish();
         match outcome {
@@ -78,6 +81,20 @@ pub async fn run(args: TestArgs) -> Result<i32, Exit> {
         }
     }
     Ok(worst.exit_code())
+}
+
+/// Builds (or finds) the run's images before it starts, saying so: a first build takes
+/// a minute or two, which would otherwise pass in silence. The run then finds them.
+async fn announce_images(args: &TestArgs, opts: &TestOptions) -> Result<(), Exit> {
+    // Bad options are the run's to report, with their exit code, before Docker.
+    if faultline::runner::validate(opts).is_err() {
+        return Ok(());
+    }
+    let Ok(design) = faultline::design::resolve(&opts.design) else { return Ok(()) };
+    let docker = faultline::runtime::connect().await.map_err(Exit::crash)?;
+    let base = crate::docker_cmds::base(&docker, &args.base, true).await.map_err(Exit::crash)?;
+    crate::docker_cmds::node(&docker, &design, &base).await?;
+    Ok(())
 }
 
 fn bug_list(bugs: &[String]) -> String {
