@@ -89,17 +89,24 @@ pub async fn doctor(args: DoctorArgs) -> Result<i32, Exit> {
         println!("{}", serde_json::to_string_pretty(&p).map_err(Exit::crash)?);
         return Ok(0);
     }
-    println!("Docker {} (API {}), kernel {}", p.docker_version, p.api_version, p.kernel);
-    println!("base image {}", p.base_image);
+    print!("{}", doctor_text(&p));
+    Ok(0)
+}
+
+/// What `faultline doctor` prints: the engine, the kernel, the base image, then each
+/// capability, and for a missing one which faults go without it.
+fn doctor_text(p: &probe::Probe) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("Docker {} (API {}), kernel {}\nbase image {}\n", p.docker_version, p.api_version, p.kernel, p.base_image);
     for c in &p.capabilities {
         if c.available {
-            println!("  ok       {:<20} {}", c.name, c.detail);
+            let _ = writeln!(out, "  ok       {:<20} {}", c.name, c.detail);
         } else {
-            println!("  MISSING  {:<20} {}", c.name, c.detail);
-            println!("           {:<20} without it: {}", "", c.without_it);
+            let _ = writeln!(out, "  MISSING  {:<20} {}", c.name, c.detail);
+            let _ = writeln!(out, "           {:<20} without it: {}", "", c.without_it);
         }
     }
-    Ok(0)
+    out
 }
 
 /// `faultline clean`
@@ -112,6 +119,25 @@ pub async fn clean(args: CleanArgs) -> Result<i32, Exit> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn doctor_names_what_is_missing_and_what_it_costs() {
+        let cap = |name: &str, available: bool, detail: &str, without_it: &str| probe::Capability { name: name.into(), available, detail: detail.into(), without_it: without_it.into() };
+        let p = probe::Probe {
+            docker_version: "28.2.2".into(),
+            api_version: "1.50".into(),
+            kernel: "6.1.0".into(),
+            base_image: "faultline-base:bookworm-0123abcd".into(),
+            capabilities: vec![
+                cap("iptables", true, "iptables v1.8.9 (nf_tables)", "network partitions (all of them)"),
+                cap("netem", false, "Error: Specified qdisc kind is unknown.", "packet delay, duplication and reordering"),
+                cap("libfaketime", true, "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "clock skew"),
+            ],
+        };
+        insta::assert_snapshot!(doctor_text(&p));
+    }
+
     #[tokio::test]
     async fn long_work_says_it_is_still_going() {
         let ms = std::time::Duration::from_millis;

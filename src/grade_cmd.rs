@@ -74,10 +74,7 @@ pub async fn run(args: GradeArgs) -> Result<i32, Exit> {
         Err(e) => return Err(Exit::crash(e)),
     };
     let card = &graded.card;
-    for b in &card.bugs {
-        println!("  bug {} {}: detected in {} of {} ({:.0}%)", b.design, b.bug, b.detected, b.cells, b.rate * 100.0);
-    }
-    println!("scorecard: {} ({} of {} cells as expected, {} deviation(s), {:.0} s)", out.join("scorecard.html").display(), card.passed, card.cells_run, card.deviations, card.wall_s);
+    print!("{}", grade::render::summary_text(card, &out.join("scorecard.html")));
     if let Some(signal) = graded.interrupted {
         eprintln!("faultline: {signal}: grading stopped after {} of {n} cells; the scorecard holds those", card.cells_run);
         return Ok(130);

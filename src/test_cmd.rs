@@ -9,6 +9,7 @@ use faultline::runner::{run_test, TestError, TestOptions, TestOutcome};
 use faultline::store;
 use faultline_checkers::{CheckResult, History, Validity};
 use faultline_history::{Op, OpType, Process};
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -69,7 +70,7 @@ pub async fn run(args: TestArgs) -> Result<i32, Exit> {
         progress.finish();
         match outcome {
             Ok(outcome) => {
-                summarize(&opts, &outcome);
+                print!("{}", summary_text(&opts, &outcome));
                 worst = worst.merge(outcome.result.valid);
             }
             Err(TestError::Interrupted { signal, run, dir }) => {
@@ -105,10 +106,13 @@ fn bug_list(bugs: &[String]) -> String {
     }
 }
 
-fn summarize(opts: &TestOptions, o: &TestOutcome) {
+/// What `faultline test` prints after a run: where it is stored, what the verdict
+/// rests on (counts per node, leaders, warnings), the checker's result, the stages.
+fn summary_text(opts: &TestOptions, o: &TestOutcome) -> String {
+    let mut out = String::new();
     let faultline::store::Counts { ok, fail, info } = o.counts;
-    println!("  run directory: {} (open report.html)", o.dir.display());
-    println!("  client ops: {ok} ok, {fail} fail, {info} info; faults: {}", o.faults);
+    let _ = writeln!(out, "  run directory: {} (open report.html)", o.dir.display());
+    let _ = writeln!(out, "  client ops: {ok} ok, {fail} fail, {info} info; faults: {}", o.faults);
     let nodes: Vec<String> = (1..=opts.nodes).map(|i| format!("n{i}")).collect();
     let per_node: Vec<String> = nodes
         .iter()
@@ -117,24 +121,31 @@ fn summarize(opts: &TestOptions, o: &TestOutcome) {
             format!("{n} {}/{}/{}", c.ok, c.fail, c.info)
         })
         .collect();
-    println!("  per node (ok/fail/info): {}", per_node.join(", "));
-    for w in faultline::report::data::warnings(&o.report, &nodes, !matches!(opts.nemesis.as_str(), "" | "none")) {
-        println!("  warning: {} {w}", o.result.valid);
+    let _ = writeln!(out, "  per node (ok/fail/info): {}", per_node.join(", "));
+    if let Some(leaders) = &o.leaders {
+        let _ = writeln!(out, "  leaders: {}", faultline::store::describe_leaders(leaders));
     }
-    print_result(&o.result);
+    for w in faultline::report::data::warnings(&o.report, &nodes, !matches!(opts.nemesis.as_str(), "" | "none"), o.leaders.as_deref()) {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    out.push_str(&result_text(&o.result));
     let stages: Vec<String> = o.stages.iter().map(|(s, t)| format!("{s} {t:.1} s")).collect();
-    println!("  stages: {}", stages.join(", "));
-    println!("verdict: {}", o.result.valid);
+    let _ = writeln!(out, "  stages: {}", stages.join(", "));
+    let _ = writeln!(out, "verdict: {}", o.result.valid);
+    out
 }
 
-fn print_result(r: &CheckResult) {
-    println!("  {}: {} — {}", r.checker, r.valid, r.summary);
+/// A checker's result: its verdict and summary, then the first 25 lines of its
+/// explanation.
+fn result_text(r: &CheckResult) -> String {
+    let mut out = format!("  {}: {} — {}\n", r.checker, r.valid, r.summary);
     for line in r.explanation.iter().take(25) {
-        println!("    {line}");
+        let _ = writeln!(out, "    {line}");
     }
     if r.explanation.len() > 25 {
-        println!("    … {} more lines in results.json", r.explanation.len() - 25);
+        let _ = writeln!(out, "    … {} more lines in results.json", r.explanation.len() - 25);
     }
+    out
 }
 
 /// `faultline analyze <run>`: checks a stored history again with its workload, and
@@ -149,7 +160,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
     let started = Instant::now();
     let result = workload.check(&history).map_err(|e| Exit::bad_input(anyhow!("{}: {e}", path.display())))?;
     println!("{} ({} events; {} / {} / seed {})", path.display(), history.len(), opts.design, opts.workload, opts.seed);
-    print_result(&result);
+    print!("{}", result_text(&result));
     let checked_in = started.elapsed().as_secs_f64();
     let valid = result.valid;
     let record = match store::read_results(&args.run) {
@@ -159,7 +170,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
             stored
         }
         // An interrupted run has no results yet: these are its first.
-        Err(_) => store::ResultsRecord { valid, result, counts: store::Counts::of(history.ops()), faults: store::count_faults(history.ops()), stages: Vec::new(), wall_s: checked_in },
+        Err(_) => store::ResultsRecord { valid, result, counts: store::Counts::of(history.ops()), faults: store::count_faults(history.ops()), stages: Vec::new(), wall_s: checked_in, leaders: None },
     };
     let dir = store::RunDir { path: args.run.clone() };
     dir.write_json("results.json", &record).map_err(|e| Exit::crash(anyhow!("writing {}: {e}", dir.file("results.json").display())))?;
@@ -248,5 +259,54 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline::store::Leadership;
+    use serde_json::json;
+
+    /// A made-up 3-node run: n1 served every ok operation, one partition, one leader.
+    fn outcome() -> (TestOptions, TestOutcome) {
+        let mut ops = Vec::new();
+        for i in 0..120u64 {
+            let node = format!("n{}", i % 3 + 1);
+            let outcome = if node == "n1" { OpType::Ok } else { OpType::Fail };
+            for (kind, ms) in [(OpType::Invoke, i as i64 * 50), (outcome, i as i64 * 50 + 3)] {
+                let mut o = Op::new(kind, Process::Client(i % 6), "write", json!([i % 4, i]));
+                o.time = ms * 1_000_000;
+                o.node = Some(node.clone());
+                ops.push(o);
+            }
+        }
+        for (f, ms) in [("start-partition", 1_000), ("stop-partition", 3_000)] {
+            let mut o = Op::new(OpType::Invoke, Process::Nemesis, f, json!("n1 | n2 n3"));
+            o.time = ms * 1_000_000;
+            ops.push(o);
+        }
+        ops.sort_by_key(|o| o.time);
+        let result = CheckResult::new("linearizable", Validity::Valid, "40 ops on 4 keys are linearizable".into(), vec![], faultline_checkers::Evidence::None);
+        use clap::Parser;
+        let cli = crate::cli::Cli::parse_from(["faultline", "test", "--design", "raft", "--nodes", "3", "--nemesis", "partition"]);
+        let crate::cli::Command::Test(args) = cli.command else { unreachable!("parsed as test") };
+        let opts = options(&args, 1).expect("options of a plain command line");
+        let o = TestOutcome {
+            dir: "store/raft-register/20261202T013000".into(),
+            result,
+            counts: store::Counts::of(&ops),
+            stages: vec![("setup", 2.04), ("run", 6.0), ("heal and final reads", 3.1), ("teardown", 1.2), ("check", 0.01)],
+            faults: 1,
+            report: faultline::report::data::compute(&ops),
+            leaders: Some(vec![Leadership { node: "n1".into(), term: 2, since_s: 0.5 }]),
+        };
+        (opts, o)
+    }
+
+    #[test]
+    fn the_summary_says_what_the_verdict_rests_on() {
+        let (opts, o) = outcome();
+        insta::assert_snapshot!(summary_text(&opts, &o));
     }
 }

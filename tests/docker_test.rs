@@ -32,7 +32,15 @@ fn results(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).expect("results.json")).expect("JSON")
 }
 
+/// faultline's containers that exist now, counted while no other test runs a
+/// cluster (another test's run would be counted as this one's leftovers).
 fn leftover_containers() -> usize {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    leftovers_while_holding_the_lock()
+}
+
+/// [`leftover_containers`] for a test that holds `ONE_AT_A_TIME` itself.
+fn leftovers_while_holding_the_lock() -> usize {
     let out = Command::new("docker").args(["ps", "-aq", "--filter", "label=io.faultline"]).output().expect("docker ps");
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
@@ -47,6 +55,8 @@ fn correct_raft_register_under_partitions_and_kills_is_valid() {
     for f in ["test.json", "history.jsonl", "faults.jsonl", "results.json", "report.html", "nodes/n1/node.log"] {
         assert!(dir.join(f).exists(), "{f} is stored");
     }
+    let dom = check_report_in_chromium(&dir, "report-raft-register-valid", "valid");
+    assert!(!dom.contains("</summary><pre></pre>"), "no empty explanation box");
     let again = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["analyze", dir.to_str().unwrap()]).output().unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
     assert_eq!(leftover_containers(), 0);
@@ -76,11 +86,12 @@ fn raft_with_stale_follower_reads_under_partitions_is_invalid() {
     assert!(report.contains("INVALID") && report.contains(r#"class="fault""#) && report.contains("not linearizable"), "the report shows the verdict, the fault windows and the finding");
 }
 
-/// Runs headless Chromium (Debian's package, which `.ci/setup` installs) on a page:
-/// answers the DOM after its scripts ran and Chromium's log, and leaves a screenshot
-/// at `screenshot`.
-fn chromium(page: &Path, screenshot: &Path) -> (String, String) {
-    let url = format!("file://{}", std::fs::canonicalize(page).expect("the page exists").display());
+/// Runs headless Chromium (Debian's package, which `.ci/setup` installs) on a page
+/// (with `#fragment`, when not empty): answers the DOM after its scripts ran and
+/// Chromium's log, and leaves a screenshot at `screenshot`.
+fn chromium(page: &Path, fragment: &str, screenshot: &Path) -> (String, String) {
+    let _ = std::fs::remove_file(screenshot);
+    let url = format!("file://{}{fragment}", std::fs::canonicalize(page).expect("the page exists").display());
     let run = |extra: &[&str]| -> Output {
         let out = Command::new("timeout")
             .args(["120", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000"])
@@ -94,7 +105,36 @@ fn chromium(page: &Path, screenshot: &Path) -> (String, String) {
     };
     let shot = run(&["--window-size=1200,2600", &format!("--screenshot={}", screenshot.display())]);
     let dom = run(&["--dump-dom"]);
-    (String::from_utf8_lossy(&dom.stdout).into_owned(), format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr)))
+    eprintln!("screenshot of {url}: {}", screenshot.display());
+    let log = format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr));
+    assert!(std::fs::metadata(screenshot).map(|m| m.len()).unwrap_or(0) > 20_000, "a screenshot was taken");
+    assert!(!log.contains("Uncaught") && !log.contains(":ERROR:CONSOLE"), "no console errors:\n{log}");
+    (String::from_utf8_lossy(&dom.stdout).into_owned(), log)
+}
+
+/// The number a rendered page holds in attribute `name` (`data-rendered="12"`).
+fn dom_number(dom: &str, name: &str) -> Option<usize> {
+    dom.split(&format!("{name}=\"")).nth(1).and_then(|rest| rest.split('"').next()).and_then(|n| n.parse().ok())
+}
+
+/// Renders a run's report in Chromium as a whole and with the per-key timeline, and
+/// checks what every report must show: no script error, the verdict, legible charts
+/// (legends, several y ticks), the timeline drawn both ways with values on its bars.
+/// Answers the whole page's DOM; the screenshots are `<name>.png` and `<name>-by-key.png`.
+fn check_report_in_chromium(dir: &Path, name: &str, verdict: &str) -> String {
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (dom, _) = chromium(&dir.join("report.html"), "", &shots.join(format!("{name}.png")));
+    assert!(dom.contains(r#"<pre id="js-errors"></pre>"#), "no script error was caught on the page");
+    assert!(dom.contains(r#"id="verdict""#) && dom.contains(verdict), "the verdict banner says {verdict}");
+    assert!(dom.contains(r#"id="latency-legend""#) && dom.contains(r#"id="throughput-legend""#), "both charts have legends");
+    assert!(dom.matches(r#"class="ytick""#).count() >= 6, "both charts have y ticks");
+    assert!(dom_number(&dom, "data-rendered") > Some(0), "the timeline script drew operations");
+    assert!(dom_number(&dom, "data-labels") > Some(0), "values are written on the timeline's bars");
+    let (by_key, _) = chromium(&dir.join("report.html"), "#by-key", &shots.join(format!("{name}-by-key.png")));
+    assert!(by_key.contains(r#"<pre id="js-errors"></pre>"#), "no script error in the per-key view");
+    assert!(by_key.contains(">key "), "the per-key view names its rows by key");
+    assert!(dom_number(&by_key, "data-rows") > Some(1), "the per-key view has a row per key");
+    dom
 }
 
 #[test]
@@ -105,18 +145,9 @@ fn dynamo_list_append_shows_anomalies_and_its_report_renders_in_chromium() {
     let r = results(&dir);
     assert_eq!(r["valid"], false, "{}", r["result"]["summary"]);
 
-    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-dynamo-list-append.png");
-    let _ = std::fs::remove_file(&screenshot);
-    let (dom, log) = chromium(&dir.join("report.html"), &screenshot);
-    eprintln!("screenshot of the report: {}", screenshot.display());
-    assert!(std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0) > 20_000, "a screenshot was taken");
-    assert!(!log.contains("Uncaught") && !log.contains(":ERROR:CONSOLE"), "no console errors:\n{log}");
-    assert!(dom.contains(r#"<pre id="js-errors"></pre>"#), "no script error was caught on the page");
-    assert!(dom.contains(r#"id="verdict""#) && dom.contains("INVALID"), "the verdict banner");
+    let dom = check_report_in_chromium(&dir, "report-dynamo-list-append", "INVALID");
     assert!(dom.contains(r#"class="fault""#), "shaded fault windows");
     assert!(dom.contains(r#"id="anomalies""#) && dom.contains(r#"class="cycle""#) && dom.contains(r#"class="oplink""#), "the anomaly section with a drawn cycle linked to its operations");
-    let rendered = dom.split(r#"data-rendered=""#).nth(1).and_then(|rest| rest.split('"').next()).and_then(|n| n.parse::<usize>().ok());
-    assert!(rendered > Some(0), "the timeline script drew operations: {rendered:?}");
 }
 
 #[test]
@@ -147,7 +178,7 @@ fn an_interrupted_run_removes_its_cluster_and_keeps_a_readable_history() {
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let out = child.wait_with_output().expect("faultline exits");
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(leftover_containers(), 0, "nothing of the run is left");
+    assert_eq!(leftovers_while_holding_the_lock(), 0, "nothing of the run is left");
     let ops = faultline_history::read_jsonl_file(&history).expect("the history prefix is readable");
     assert!(ops.len() > 10, "{} events", ops.len());
 }
@@ -238,7 +269,7 @@ fn grade_runs_its_cells_and_writes_the_scorecard() {
         assert!(report.exists(), "each cell's run has its report");
     }
     assert!(page.contains("report.html") && page.contains("stale-follower-read"));
-    assert_eq!(leftover_containers(), 0);
+    assert_eq!(leftovers_while_holding_the_lock(), 0);
 }
 
 // ---- designs as data, one binary ----
@@ -285,7 +316,7 @@ fn an_installed_faultline_runs_a_test_from_an_empty_directory_without_cargo() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(empty.path().join("store/latest/report.html").exists(), "the store is made in the working directory: {text}");
-    assert_eq!(leftover_containers(), 0);
+    assert_eq!(leftovers_while_holding_the_lock(), 0);
 }
 
 #[test]

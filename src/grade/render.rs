@@ -163,6 +163,17 @@ pub fn junit(card: &Scorecard) -> String {
     x
 }
 
+/// What `faultline grade` prints when it ends: each bug's detection rate, then the
+/// scorecard's path and how many cells went as expected.
+pub fn summary_text(card: &Scorecard, page: &Path) -> String {
+    let mut out = String::new();
+    for b in &card.bugs {
+        let _ = writeln!(out, "  bug {} {}: detected in {} of {} ({:.0}%)", b.design, b.bug, b.detected, b.cells, b.rate * 100.0);
+    }
+    let _ = writeln!(out, "scorecard: {} ({} of {} cells as expected, {} deviation(s), {:.0} s)", page.display(), card.passed, card.cells_run, card.deviations, card.wall_s);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +181,12 @@ mod tests {
     #[test]
     fn relative_links() {
         assert_eq!(relative(Path::new("/s/scorecard/t1"), Path::new("/s/run/t2/report.html")), PathBuf::from("../../run/t2/report.html"));
+    }
+
+    #[test]
+    fn what_grade_prints_at_the_end() {
+        let card = super::super::scorecard::tests::example();
+        insta::assert_snapshot!(summary_text(&card, Path::new("store/scorecard/example/scorecard.html")));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! fault windows and per-phase availability. Kept apart from the HTML so tests can
 //! check the numbers, not the bytes.
 
+use crate::store::{leader_changes, Leadership};
 use faultline_history::{Op, OpType, Process};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -23,6 +24,12 @@ pub struct Point {
     pub outcome: &'static str,
     /// What it carried: the completion's value, or its error (shortened).
     pub value: String,
+    /// The keys it touched, from its invocation (empty when it names none), for the
+    /// per-key timeline.
+    pub keys: Vec<String>,
+    /// Its value without the key of a `[key, value]` pair: what the timeline writes
+    /// on the operation's bar.
+    pub brief: String,
 }
 
 /// A fault's window.
@@ -102,9 +109,10 @@ const FEW_OK: usize = 100;
 
 /// Plain warnings about what a verdict rests on: few ok operations, nodes that served
 /// none, low availability before any fault, no fault executed although some were
-/// asked for. `nodes` are the cluster's nodes; `faults_asked` whether the run had a
-/// nemesis.
-pub fn warnings(d: &ReportData, nodes: &[String], faults_asked: bool) -> Vec<String> {
+/// asked for, faults that never moved the leader. `nodes` are the cluster's nodes;
+/// `faults_asked` whether the run had a nemesis; `leaders` what the run saw of
+/// leadership (`None` for a design without a leader).
+pub fn warnings(d: &ReportData, nodes: &[String], faults_asked: bool, leaders: Option<&[Leadership]>) -> Vec<String> {
     let mut w = Vec::new();
     let ok = d.points.iter().filter(|p| p.outcome == "ok").count();
     if ok < FEW_OK {
@@ -119,6 +127,13 @@ pub fn warnings(d: &ReportData, nodes: &[String], faults_asked: bool) -> Vec<Str
     }
     if faults_asked && d.faults.is_empty() {
         w.push("no fault was executed".to_owned());
+    }
+    match leaders {
+        Some([]) => w.push("no node was seen leading".to_owned()),
+        Some(l @ [first, ..]) if faults_asked && !d.faults.is_empty() && leader_changes(l) == 0 => {
+            w.push(format!("{} led throughout: the faults caused no failover", first.node));
+        }
+        _ => {}
     }
     w
 }
@@ -164,6 +179,8 @@ pub fn compute(ops: &[Op]) -> ReportData {
                         f: inv.f.clone(),
                         outcome,
                         value: shorten(&shown.to_string(), 80),
+                        keys: keys_of(&inv.value),
+                        brief: shorten(&brief(shown).to_string(), 40),
                     });
                 }
             }
@@ -211,8 +228,46 @@ pub fn compute(ops: &[Op]) -> ReportData {
     ReportData { points, throughput: throughput.into_iter().map(|(s, (a, b, c))| (s, a, b, c)).collect(), faults, phases, duration, quantiles, heal_at, recover_s, per_node }
 }
 
+/// The keys an invocation's value names: each micro-op's key in a transaction
+/// (`[[f, k, v], …]`), the key of an independent `[k, v]` pair, or none.
+fn keys_of(value: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    let name = |k: &Value| match k {
+        Value::String(s) => Some(shorten(s, 40)),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let Some(items) = value.as_array() else { return Vec::new() };
+    let micro_ops: Option<Vec<String>> = items
+        .iter()
+        .map(|m| match m.as_array().map(Vec::as_slice) {
+            Some([Value::String(_), k, _]) => name(k),
+            _ => None,
+        })
+        .collect();
+    let mut keys = match micro_ops {
+        Some(keys) if !keys.is_empty() => keys,
+        _ => match items.as_slice() {
+            [k, _] => name(k).into_iter().collect(),
+            _ => Vec::new(),
+        },
+    };
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The value part of an independent `[key, value]` pair (keys are strings or
+/// numbers); anything else as it is.
+fn brief(value: &serde_json::Value) -> &serde_json::Value {
+    match value.as_array().map(Vec::as_slice) {
+        Some([k, v]) if k.is_string() || k.is_number() => v,
+        _ => value,
+    }
+}
+
 /// At most `max` characters of `text`, with an ellipsis when cut.
-fn shorten(text: &str, max: usize) -> String {
+pub fn shorten(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),
@@ -292,6 +347,16 @@ mod tests {
     }
 
     #[test]
+    fn keys_come_from_pairs_and_micro_ops() {
+        assert_eq!(keys_of(&json!([3, 7])), vec!["3"]);
+        assert_eq!(keys_of(&json!(["x", null])), vec!["x"]);
+        assert_eq!(keys_of(&json!([["append", "y", 1], ["r", "x", null], ["r", "y", null]])), vec!["x", "y"]);
+        assert_eq!(keys_of(&json!([["w", 4, 1]])), vec!["4"]);
+        assert_eq!([brief(&json!([3, 7])), brief(&json!("x")), brief(&json!([[1], 2]))], [&json!(7), &json!("x"), &json!([[1], 2])]);
+        assert!(keys_of(&json!(5)).is_empty() && keys_of(&json!([1, 2, 3])).is_empty() && keys_of(&json!({"from": 1})).is_empty());
+    }
+
+    #[test]
     fn latencies_windows_and_phases() {
         use OpType::*;
         use Process::*;
@@ -339,16 +404,25 @@ mod tests {
         let d = compute(&ops);
         assert_eq!(d.per_node["n1"], NodeCounts { ok: 100, fail: 0, info: 0 });
         assert_eq!(
-            warnings(&d, &nodes, true),
+            warnings(&d, &nodes, true, None),
             ["2 of 3 nodes served no ok operation (n2, n3)", "only 33% of operations succeeded before any fault", "no fault was executed"]
         );
         let few = compute(&ops[..20]);
-        assert_eq!(warnings(&few, &nodes[..1], false), ["the verdict rests on only 4 ok operations", "only 40% of operations succeeded before any fault"]);
+        assert_eq!(warnings(&few, &nodes[..1], false, None), ["the verdict rests on only 4 ok operations", "only 40% of operations succeeded before any fault"]);
         // Answers from every node, no nemesis asked: nothing to warn of.
         for o in ops.iter_mut().filter(|o| o.kind == OpType::Fail) {
             o.kind = OpType::Ok;
         }
-        assert!(warnings(&compute(&ops), &nodes, false).is_empty());
+        assert!(warnings(&compute(&ops), &nodes, false, None).is_empty());
+        // A partition ran, and one node led throughout: no failover was exercised.
+        ops.push(op(100, OpType::Invoke, Process::Nemesis, "start-partition"));
+        ops.push(op(500, OpType::Invoke, Process::Nemesis, "stop-partition"));
+        ops.sort_by_key(|o| o.time);
+        let d = compute(&ops);
+        let led = |node: &str, term| Leadership { node: node.into(), term, since_s: 0.0 };
+        assert_eq!(warnings(&d, &nodes, true, Some(&[led("n1", 2), led("n1", 3)])), ["n1 led throughout: the faults caused no failover"]);
+        assert!(warnings(&d, &nodes, true, Some(&[led("n1", 2), led("n2", 3)])).is_empty());
+        assert_eq!(warnings(&d, &nodes, true, Some(&[])), ["no node was seen leading"]);
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub fn section(result: &CheckResult, points: &[Point]) -> String {
     if !drawn && !witnesses.is_empty() {
         let _ = write!(h, r#"<div class="finding"><h3>Operations that witness it</h3>{}</div>"#, svg::ops_diagram(&ops_of(&by_index, witnesses.iter().copied()), &witnesses));
     }
-    if !result.explanation.is_empty() {
+    // An empty box reads as something missing: valid runs often explain nothing more.
+    if result.explanation.iter().any(|l| !l.trim().is_empty()) {
         h.push_str("<details><summary>The checker's full explanation</summary><pre>");
         for line in &result.explanation {
             let _ = writeln!(h, "{}", linkify(line));

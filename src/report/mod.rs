@@ -47,7 +47,9 @@ pub fn render(test: &TestRecord, results: &ResultsRecord, d: &data::ReportData, 
         r#"<!doctype html><html><head><meta charset="utf-8"><title>faultline: {title}</title><style>
 body{{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222}} h2{{margin-top:28px}}
 .verdict{{color:#fff;padding:12px 16px;border-radius:6px;font-size:20px}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px}}
+td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;overflow-wrap:anywhere}} pre{{background:#f6f6f6;padding:8px;overflow:auto;max-height:480px;white-space:pre-wrap;overflow-wrap:anywhere}}
+p,li,h3{{overflow-wrap:anywhere}} .legend{{font-size:12px;color:#444;margin:2px 0 8px 60px}} .legend .entry{{margin-right:14px;white-space:nowrap}}
+.swatch{{display:inline-block;width:10px;height:10px;border-radius:2px;vertical-align:middle}} .legend svg{{vertical-align:middle}}
 .finding{{border-left:4px solid #c92a2a;padding-left:12px;margin:16px 0}} .warnings{{background:#fff3bf;padding:8px 8px 8px 28px;border-radius:6px}} #js-errors{{display:none;background:#ffe3e3;padding:8px}}
 </style><script type="text/javascript">window.addEventListener('error',function(e){{var b=document.getElementById('js-errors');if(b){{b.textContent+=e.message+'\n';b.style.display='block';}}}});</script></head><body>
 <pre id="js-errors"></pre>
@@ -65,7 +67,7 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
         nodes = nodes.len(),
         ops = d.points.len(),
     );
-    let warnings = data::warnings(d, nodes, !matches!(opts.nemesis.as_str(), "" | "none"));
+    let warnings = data::warnings(d, nodes, !matches!(opts.nemesis.as_str(), "" | "none"), results.leaders.as_deref());
     if !warnings.is_empty() {
         h.push_str(r#"<ul id="warnings" class="warnings">"#);
         for w in &warnings {
@@ -79,6 +81,9 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}} pre{{background:#
         let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", escape(n), c.ok, c.fail, c.info);
     }
     h.push_str("</table>");
+    if let Some(leaders) = &results.leaders {
+        let _ = write!(h, r#"<p id="leaders">Leaders: {}.</p>"#, escape(&crate::store::describe_leaders(leaders)));
+    }
     h.push_str(&findings::section(&results.result, &d.points));
     let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.quantiles, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
     h.push_str(r#"<h2>Availability by phase</h2><table id="phases"><tr><th>phase</th><th>span (s)</th><th>ops</th><th>availability</th><th>info rate</th><th>longest gap without ok (s)</th><th>p50 / p95 / p99 (ms)</th></tr>"#);

@@ -3,6 +3,7 @@
 
 pub mod control;
 pub mod interpreter;
+pub mod leaders;
 
 pub use crate::store::TestOptions;
 
@@ -39,6 +40,8 @@ pub struct TestOutcome {
     pub faults: usize,
     /// What the run's report shows (latencies, phases, recovery).
     pub report: crate::report::data::ReportData,
+    /// The leaders seen in turn, for a design that reports one.
+    pub leaders: Option<Vec<crate::store::Leadership>>,
 }
 
 /// Why a run did not produce a verdict.
@@ -197,8 +200,8 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     };
     // Whatever happened, what was written of the history reaches the disk.
     let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
-    match outcome {
-        Ok(Ok(Ok(()))) => {}
+    let leaders = match outcome {
+        Ok(Ok(Ok(leaders))) => leaders,
         Err(signal) => {
             clean::remove_labelled(&docker, Some(&run)).await?;
             return Err(TestError::Interrupted { signal, run, dir: dir.path.clone() });
@@ -213,7 +216,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
             let _ = clean::remove_labelled(&docker, Some(&run)).await;
             std::panic::resume_unwind(panic)
         }
-    }
+    };
     // Check.
     let t = Instant::now();
     let ops = faultline_history::read_jsonl_file(&dir.file("history.jsonl")).map_err(|e| TestError::Check(e.to_string()))?;
@@ -230,15 +233,16 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         faults,
         stages: stages.iter().map(|(s, t)| Stage { stage: (*s).to_owned(), seconds: *t }).collect(),
         wall_s: t0.elapsed().as_secs_f64(),
+        leaders: leaders.clone(),
     };
     dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
     let report = crate::report::data::compute(h.ops());
     crate::report::write_report_of(&dir.path, &test_record, &results, &report).map_err(TestError::Check)?;
-    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report })
+    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report, leaders })
 }
 
 /// The part of a run that has a cluster: create it, run, heal, final reads, logs,
-/// teardown (node logs go to `dir`).
+/// teardown (node logs go to `dir`). Answers the leaders seen, for a design with one.
 #[allow(clippy::too_many_arguments)]
 async fn run_cluster(
     opts: &TestOptions,
@@ -250,12 +254,13 @@ async fn run_cluster(
     history: Arc<Mutex<HistoryLog>>,
     stages: &mut Vec<(&'static str, f64)>,
     t0: Instant,
-) -> Result<(), TestError> {
+) -> Result<Option<Vec<crate::store::Leadership>>, TestError> {
     let cluster = Arc::new(Cluster::create(docker, spec).await?);
     cluster.wait_healthy().await?;
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     let client = design::adapters::connect(&plan.launch, cluster.addrs(), Duration::from_secs_f64(opts.op_timeout_s)).map_err(TestError::BadOptions)?;
     let adapter = client.txn.clone();
+    let leader_query = client.leader.clone();
     let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, leader: client.leader });
     let executor = Arc::new(Executor::new(control, &plan.kinds).map_err(TestError::BadOptions)?);
     stages.push(("setup", t0.elapsed().as_secs_f64()));
@@ -271,6 +276,7 @@ async fn run_cluster(
         started: Instant::now(),
         history: history.clone(),
     };
+    let watch = leader_query.map(|q| leaders::watch(q, interpreter.nodes.clone(), interpreter.started));
     interpreter.run(main_generator(opts, plan, &interpreter.nodes)?).await.map_err(io("writing history.jsonl"))?;
     stages.push(("run", t.elapsed().as_secs_f64()));
 
@@ -285,6 +291,7 @@ async fn run_cluster(
     }
     history.lock().unwrap_or_else(|p| p.into_inner()).sync().map_err(io("syncing history.jsonl"))?;
     stages.push(("heal and final reads", t.elapsed().as_secs_f64()));
+    let leaders = watch.map(leaders::LeaderWatch::stop);
 
     let t = Instant::now();
     cluster.collect_logs(dir).await?;
@@ -292,7 +299,7 @@ async fn run_cluster(
         cluster.teardown().await?;
     }
     stages.push(("teardown", t.elapsed().as_secs_f64()));
-    Ok(())
+    Ok(leaders)
 }
 
 /// Records the final heal as a nemesis event pair.

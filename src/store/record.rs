@@ -143,6 +143,42 @@ pub struct ResultsRecord {
     pub stages: Vec<Stage>,
     /// Seconds from start to verdict.
     pub wall_s: f64,
+    /// The leaders the run saw in turn, for designs that report one (absent otherwise,
+    /// and in runs stored before faultline watched leaders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaders: Option<Vec<Leadership>>,
+}
+
+/// A node seen leading in a term, from the first time it was seen so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leadership {
+    /// The node.
+    pub node: String,
+    /// Its term.
+    pub term: u64,
+    /// When it was first seen leading in that term (s since the run began).
+    pub since_s: f64,
+}
+
+/// How many times leadership moved to another node (a re-election of the same node
+/// in a new term is not a change: no failover was exercised by it).
+pub fn leader_changes(leaders: &[Leadership]) -> usize {
+    leaders.windows(2).filter(|w| w[0].node != w[1].node).count()
+}
+
+/// One line on what a run saw of leadership: `n3 led throughout (term 2)`, or the
+/// leaders in turn.
+pub fn describe_leaders(leaders: &[Leadership]) -> String {
+    match leaders {
+        [] => "no node was seen leading".to_owned(),
+        [only] => format!("{} led throughout (term {})", only.node, only.term),
+        _ => {
+            let changes = leader_changes(leaders);
+            let shown: Vec<String> = leaders.iter().take(8).map(|l| format!("{} (term {}, {:.1} s)", l.node, l.term, l.since_s)).collect();
+            let more = if leaders.len() > 8 { format!(", … {} more", leaders.len() - 8) } else { String::new() };
+            format!("{changes} leader change{}, {} terms: {}{more}", if changes == 1 { "" } else { "s" }, leaders.len(), shown.join(" → "))
+        }
+    }
 }
 
 /// Records of a made-up run, for tests of their readers.
@@ -193,6 +229,6 @@ pub(crate) mod sample {
 
     /// `results.json` for `result`.
     pub fn results_record(result: CheckResult) -> ResultsRecord {
-        ResultsRecord { valid: result.valid, result, counts: Counts { ok: 2, fail: 0, info: 0 }, faults: 1, stages: vec![], wall_s: 1.0 }
+        ResultsRecord { valid: result.valid, result, counts: Counts { ok: 2, fail: 0, info: 0 }, faults: 1, stages: vec![], wall_s: 1.0, leaders: None }
     }
 }
