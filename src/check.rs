@@ -28,6 +28,16 @@ struct CheckReport<'a> {
     stats: stats::StatsEvidence,
     /// Time to read and check.
     elapsed_ms: f64,
+    /// The most memory the process held (MiB), where the system says (Linux).
+    peak_rss_mb: Option<f64>,
+}
+
+/// The process's peak resident memory (MiB), from `/proc/self/status`.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 /// Runs `faultline check`; returns the exit code for the verdict.
@@ -75,6 +85,7 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
             results: &results,
             stats: stats::counts(&history),
             elapsed_ms: elapsed.as_secs_f64() * 1e3,
+            peak_rss_mb: peak_rss_mb(),
         };
         println!("{}", serde_json::to_string_pretty(&out).map_err(Exit::crash)?);
     } else {
@@ -95,6 +106,7 @@ fn check_model(
         initial: initial.clone(),
         time_budget: Duration::from_secs_f64(args.time_budget),
         memory_budget_bytes: args.memory_budget.saturating_mul(1 << 20),
+        all_keys: args.all_keys,
         ..LinearOptions::new(model)
     };
     Ok(vec![match args.model {

@@ -323,9 +323,14 @@ pub struct CheckArgs {
     /// (fractions allowed, e.g. 1.5).
     #[arg(long, default_value_t = 300.0, value_parser = parse_seconds)]
     pub time_budget: f64,
-    /// Memory (MiB) the linearizability search may use before answering unknown.
+    /// Memory (MiB) all keys' linearizability searches may hold together before a
+    /// key is unknown; 0 allows no search (the fast path still decides what it can).
     #[arg(long, default_value_t = 4096)]
     pub memory_budget: usize,
+    /// Search every key to the end even after one is proven not linearizable (by
+    /// default the rest stop: the verdict is known).
+    #[arg(long)]
+    pub all_keys: bool,
     /// set-full: a read that misses an acknowledged element is an anomaly (stale).
     #[arg(long)]
     pub linearizable_set: bool,

@@ -201,3 +201,82 @@ fn bare_values_without_single_key_get_a_hint() {
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pass --single-key"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// What `faultline check` prints, with the file's directory and the time it took
+/// (the only parts that change from run to run) written as placeholders.
+fn printed(args: &[&str]) -> String {
+    let o = faultline(args);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/histories").display().to_string();
+    let out = text(&o).replace(&dir, "[examples]");
+    let out = out.lines().map(|l| match l.find("(checked in ") {
+        Some(at) => format!("{}(checked in [ms])", &l[..at]),
+        None => l.to_owned(),
+    });
+    format!("exit {:?}\n{}", o.status.code(), out.collect::<Vec<_>>().join("\n"))
+}
+
+#[test]
+fn what_check_prints_is_kept_as_snapshots() {
+    insta::assert_snapshot!("check-valid", printed(&["check", &example("cas-register-valid.jsonl"), "--model", "cas-register"]));
+    insta::assert_snapshot!("check-stale-read", printed(&["check", &example("register-stale-read.jsonl"), "--model", "register"]));
+    insta::assert_snapshot!("check-list-append", printed(&["check", &example("list-append-si.jsonl"), "--model", "list-append"]));
+    insta::assert_snapshot!("check-missing-file", printed(&["check", "no-such-history.jsonl", "--model", "register"]));
+}
+
+/// 40 processes on one register, all at once, in two rounds: 20 write the values
+/// 0–19 and 20 read one of them; then a read of a value nobody wrote. Values repeat
+/// across the rounds, so the fast path does not apply; every round is possible on its
+/// own, and proving the whole impossible means trying the orders of 20 concurrent
+/// writes: 20 · 2^20 configurations a round.
+fn pathological_register_history(dir: &Path) -> PathBuf {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(40);
+    let mut lines = Vec::new();
+    let mut time = 0u64;
+    let mut event = |lines: &mut Vec<String>, kind: &str, p: usize, f: &str, value: String| {
+        time += 1;
+        lines.push(format!(r#"{{"type":"{kind}","process":{p},"f":"{f}","value":{value},"time":{time}}}"#));
+    };
+    for _round in 0..2 {
+        for p in 0..40 {
+            let (f, value) = if p < 20 { ("write", p.to_string()) } else { ("read", "null".to_owned()) };
+            event(&mut lines, "invoke", p, f, value);
+        }
+        let mut order: Vec<usize> = (0..40).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.gen_range(0..=i));
+        }
+        for p in order {
+            let (f, value) = if p < 20 { ("write", p) } else { ("read", rng.gen_range(0..20)) };
+            event(&mut lines, "ok", p, f, value.to_string());
+        }
+    }
+    event(&mut lines, "invoke", 0, "read", "null".into());
+    event(&mut lines, "ok", 0, "read", "99".into());
+    write(dir, "pathological.jsonl", &(lines.join("\n") + "\n"))
+}
+
+/// `faultline check --json`'s figures of a run.
+fn json_check(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let o = faultline(args);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {}", text(&o)));
+    (o.status.code(), v)
+}
+
+#[test]
+fn a_pathological_register_answers_unknown_within_its_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = pathological_register_history(dir.path());
+    let file = path.to_str().unwrap();
+    // What reading and splitting the history costs, with no search at all.
+    let (code, base) = json_check(&["check", file, "--model", "register", "--single-key", "--memory-budget", "0", "--json"]);
+    assert_eq!(code, Some(2), "no memory, no search: unknown");
+    let base_mb = base["peak_rss_mb"].as_f64().expect("peak RSS on Linux");
+    let (code, r) = json_check(&["check", file, "--model", "register", "--single-key", "--memory-budget", "64", "--json"]);
+    assert_eq!(code, Some(2), "{r}");
+    let why = r["results"][0]["explanation"][0].as_str().unwrap_or_default();
+    assert!(why.contains("memory budget ran out"), "the reason is given: {why}");
+    let peak = r["peak_rss_mb"].as_f64().unwrap_or(f64::MAX);
+    eprintln!("pathological register: peak RSS {peak:.1} MB under a 64 MB budget (history alone {base_mb:.1} MB), {:.0} ms", r["elapsed_ms"].as_f64().unwrap_or(0.0));
+    assert!(peak <= base_mb + 1.5 * 64.0, "peak RSS {peak:.0} MB with a 64 MB budget (history alone {base_mb:.0} MB)");
+}

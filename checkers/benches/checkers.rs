@@ -7,7 +7,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
 use faultline_checkers::elle::{self, ElleOptions, TxnKind};
 use faultline_checkers::testgen::{
-    counter_history, register_history, set_history, txn_history, Isolation, RegisterOps, SimConfig, TxnConfig, TxnWorkload,
+    counter_history, plant_stale_get, register_history, set_history, string_kv_history, txn_history, Isolation, RegisterOps, SimConfig, TxnConfig,
+    TxnWorkload,
 };
 use faultline_checkers::{counter, set_full, History, Validity};
 use std::time::Duration;
@@ -40,6 +41,37 @@ fn linearizability(c: &mut Criterion) {
     bench_linear(c, "register", RegisterOps::ReadWrite, RegisterModel::Register, 20, &shapes);
     bench_linear(c, "cas-register", RegisterOps::ReadWriteCas, RegisterModel::CasRegister, 20, &[(30, 100_000)]);
     bench_linear(c, "kv", RegisterOps::ReadWriteAppend, RegisterModel::Kv, 10, &[(10, 2_000), (50, 2_000), (100, 2_000), (50, 20_000)]);
+    string_kv(c);
+}
+
+/// Porcupine's kv shape (string appends, 10 keys), valid and with one stale get; and,
+/// when `FAULTLINE_KV_HISTORIES` names a directory holding `kv-ok.edn` and
+/// `kv-bad.edn` (as `../shared/bench/gen_kv.py` writes them), those two files.
+fn string_kv(c: &mut Criterion) {
+    let mut group = c.benchmark_group("linear/string-kv");
+    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    let opts = LinearOptions { initial: serde_json::json!(""), ..LinearOptions::new(RegisterModel::Kv) };
+    for processes in [50, 100] {
+        let ops = string_kv_history(&SimConfig::new(processes, 2_000, 10, SEED));
+        let mut bad = ops.clone();
+        assert!(plant_stale_get(&mut bad), "a get to make stale");
+        for (name, ops, expect) in [("valid", ops, Validity::Valid), ("stale-get", bad, Validity::Invalid)] {
+            let h = History::new(ops).expect("well formed");
+            assert_eq!(linear::check(&h, &opts).map(|r| r.valid), Ok(expect));
+            group.bench_function(BenchmarkId::from_parameter(format!("{processes}c-2000ops-{name}")), |b| b.iter(|| linear::check(&h, &opts)));
+        }
+    }
+    if let Some(dir) = std::env::var_os("FAULTLINE_KV_HISTORIES") {
+        for (name, expect) in [("kv-ok.edn", Validity::Valid), ("kv-bad.edn", Validity::Invalid)] {
+            let path = std::path::Path::new(&dir).join(name);
+            let imported = faultline_checkers::import::import_file(&path, None, None).expect("a gen_kv.py history");
+            let h = History::new(imported.ops).expect("well formed");
+            let opts = LinearOptions { initial: imported.initial_value, ..LinearOptions::new(RegisterModel::Kv) };
+            assert_eq!(linear::check(&h, &opts).map(|r| r.valid), Ok(expect));
+            group.bench_function(BenchmarkId::from_parameter(format!("gen_kv/{name}")), |b| b.iter(|| linear::check(&h, &opts)));
+        }
+    }
+    group.finish();
 }
 
 fn invariants(c: &mut Criterion) {

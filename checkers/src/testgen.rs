@@ -182,6 +182,65 @@ pub fn register_history(cfg: &SimConfig, kinds: RegisterOps) -> Vec<Op> {
     Driver::new(cfg.clone()).run(&mut store)
 }
 
+/// A key-value map of strings, as Porcupine's kv tests drive it.
+struct StringKvStore {
+    cells: Vec<String>,
+    next: u64,
+}
+
+impl Store for StringKvStore {
+    type Private = ();
+
+    fn invoke(&mut self, rng: &mut ChaCha8Rng) -> (&'static str, Value, ()) {
+        let k = rng.gen_range(0..self.cells.len()).to_string();
+        self.next += 1;
+        let v = format!("x {} y", self.next);
+        match rng.gen_range(0..20) {
+            0..=8 => ("get", json!([k, null]), ()),
+            9..=10 => ("put", json!([k, v]), ()),
+            _ => ("append", json!([k, v]), ()),
+        }
+    }
+
+    fn apply(&mut self, _: &mut ChaCha8Rng, f: &'static str, arg: &Value, _: ()) -> (OpType, Value) {
+        let k: usize = arg[0].as_str().and_then(|k| k.parse().ok()).unwrap_or(0);
+        let cell = &mut self.cells[k];
+        let v = arg[1].as_str().unwrap_or_default();
+        match f {
+            "get" => return (OpType::Ok, json!([arg[0], cell.clone()])),
+            "put" => *cell = v.to_owned(),
+            _ => cell.push_str(v),
+        }
+        (OpType::Ok, arg.clone())
+    }
+}
+
+/// A linearizable key-value history of strings in the shape of Porcupine's kv tests:
+/// `get`, `put` and `append` on string keys `"0"`…, every key starting as `""` (check
+/// with `initial: ""`), 45% gets, 10% puts, 45% appends.
+pub fn string_kv_history(cfg: &SimConfig) -> Vec<Op> {
+    let mut store = StringKvStore { cells: vec![String::new(); cfg.keys.max(1)], next: 0 };
+    Driver::new(cfg.clone()).run(&mut store)
+}
+
+/// Makes one ok `get` in the second half of a [`string_kv_history`] return what it
+/// read less its last character: a string no sequence of puts and appends of
+/// `"x N y"` makes, so the history is then not linearizable. Answers whether a get
+/// was found.
+pub fn plant_stale_get(ops: &mut [Op]) -> bool {
+    let half = ops.len() / 2;
+    for op in ops[half..].iter_mut() {
+        if op.kind == OpType::Ok && op.f == "get" {
+            if let Some(seen) = op.value[1].as_str().filter(|s| s.len() > 10) {
+                let stale = seen[..seen.len() - 1].to_owned();
+                op.value[1] = json!(stale);
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Grow-only sets over independent keys; see [`set_history`].
 struct SetStore {
     per_key: u64,

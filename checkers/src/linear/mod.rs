@@ -1,15 +1,19 @@
 //! Linearizability checking for registers and key-value maps.
 //!
 //! The history is split per key (linearizability is compositional, so each key can be
-//! checked alone) and keys are checked in parallel. Each key first tries the zone fast
-//! path (read/write registers with unique written values), then the WGL search. `fail`
+//! checked alone). Each key first tries the zone fast path (read/write registers with
+//! unique written values), then the WGL search; the searches take turns on the
+//! machine's cores (`schedule`), so a key that fails fast settles the verdict even
+//! while another key's search is exploding, and the rest then stop. `fail`
 //! operations are dropped; `info` operations may take effect at any time after their
 //! invocation, or never; `info` reads are dropped, since they constrain nothing.
 //!
 //! Values follow docs/ARCHITECTURE.md §2: `[key, value]` for reads and writes, `[key, [old, new]]` for
 //! cas. With `single_key`, values are bare and all operations act on one register.
 
+mod hash;
 mod model;
+mod schedule;
 mod wgl;
 mod zones;
 
@@ -17,7 +21,6 @@ use crate::value::{describe_op, split_keyed};
 use crate::{CheckError, CheckResult, Validity};
 use faultline_history::{History, OpType, Value};
 use model::{Action, KeyOp, Model};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -55,10 +58,15 @@ pub struct LinearOptions {
     pub initial: Value,
     /// Wall-clock budget for the whole check; past it the verdict is `unknown`.
     pub time_budget: Duration,
-    /// Approximate memory budget for the search caches of all keys together.
+    /// Memory budget of all keys' searches together (caches, stacks, model states);
+    /// past it a key is `unknown`. 0 allows no search at all (the fast path still
+    /// decides what it can).
     pub memory_budget_bytes: usize,
     /// Skip the zone fast path (for cross-checking the two algorithms).
     pub disable_fast_path: bool,
+    /// Keep checking every key after one is proven not linearizable (for the report);
+    /// by default the others stop, since the verdict is already known.
+    pub all_keys: bool,
 }
 
 impl LinearOptions {
@@ -71,15 +79,13 @@ impl LinearOptions {
             time_budget: Duration::from_secs(300),
             memory_budget_bytes: 4 << 30,
             disable_fast_path: false,
+            all_keys: false,
         }
     }
 }
 
-/// Bytes one explored configuration costs in the search cache (key + table overhead).
-const BYTES_PER_CONFIGURATION: usize = 48;
-
 /// The ops of one key, ready to check, with the positions of their invocations.
-struct KeyHistory {
+pub(crate) struct KeyHistory {
     key: Value,
     model: Model,
     ops: Vec<KeyOp>,
@@ -120,6 +126,10 @@ pub struct LinearEvidence {
     pub failures: Vec<KeyFailure>,
     /// Keys the checker could not decide, with why.
     pub unknown: Vec<(Value, String)>,
+    /// Keys whose search was stopped because another key had already settled the
+    /// verdict (see `all_keys`).
+    #[serde(default)]
+    pub stopped: Vec<Value>,
 }
 
 /// `1 key`, `2 keys`.
@@ -136,30 +146,24 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
     let started = Instant::now();
     let mut keys = split_by_key(history, opts)?;
     let total_ops: usize = keys.iter().map(|k| k.ops.len()).sum();
-    keys.sort_by_key(|k| std::cmp::Reverse(k.ops.len()));
-    let deadline = started + opts.time_budget;
-    let per_key_configurations =
-        (opts.memory_budget_bytes / BYTES_PER_CONFIGURATION / rayon::current_num_threads().max(1)).max(1024);
-    let budget = wgl::Budget { deadline, max_configurations: per_key_configurations };
-
-    let outcomes: Vec<(KeyOutcome, bool)> = keys
-        .par_iter_mut()
-        .map(|k| check_key(history, k, opts.disable_fast_path, budget))
-        .collect();
+    let limits = schedule::Limits { deadline: started + opts.time_budget, memory_bytes: opts.memory_budget_bytes, all_keys: opts.all_keys };
+    let outcomes = schedule::run(history, &mut keys, opts.disable_fast_path, &limits);
 
     let mut evidence = LinearEvidence {
         model: opts.model.name().to_owned(),
         keys: keys.len(),
         ops: total_ops,
-        fast_path_keys: outcomes.iter().filter(|(_, fast)| *fast).count(),
+        fast_path_keys: outcomes.iter().filter(|o| o.fast).count(),
         failures: Vec::new(),
         unknown: Vec::new(),
+        stopped: Vec::new(),
     };
-    for ((outcome, _), key) in outcomes.into_iter().zip(&keys) {
-        match outcome {
+    for (o, key) in outcomes.into_iter().zip(&keys) {
+        match o.outcome {
             KeyOutcome::Linearizable => {}
             KeyOutcome::Failure(f) => evidence.failures.push(f),
             KeyOutcome::Unknown(why) => evidence.unknown.push((key.key.clone(), why)),
+            KeyOutcome::Stopped => evidence.stopped.push(key.key.clone()),
         }
     }
     evidence.failures.sort_by_key(|f| f.key.to_string());
@@ -170,16 +174,14 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
     } else {
         Validity::Valid
     };
-    let summary = match valid {
+    let mut summary = match valid {
         Validity::Valid => format!("{} on {} are linearizable ({})", plural(total_ops, "op"), plural(keys.len(), "key"), opts.model.name()),
-        Validity::Invalid => format!(
-            "{} of {} keys are not linearizable ({})",
-            evidence.failures.len(),
-            keys.len(),
-            opts.model.name()
-        ),
-        Validity::Unknown => format!("{} of {} keys could not be decided", evidence.unknown.len(), keys.len()),
+        Validity::Invalid => format!("{} of {} not linearizable ({})", evidence.failures.len(), plural(keys.len(), "key"), opts.model.name()),
+        Validity::Unknown => format!("{} of {} could not be decided", evidence.unknown.len(), plural(keys.len(), "key")),
     };
+    if !evidence.stopped.is_empty() {
+        summary.push_str(&format!("; {} not searched to the end once the verdict was known (--all-keys checks every key)", plural(evidence.stopped.len(), "key")));
+    }
     let mut explanation: Vec<String> = evidence.failures.iter().flat_map(|f| f.explanation.clone()).collect();
     for (key, why) in &evidence.unknown {
         explanation.push(format!("key {key}: unknown: {why}"));
@@ -189,77 +191,67 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
     Ok(CheckResult::new("linearizable", valid, summary, explanation, evidence).with_findings(counts, witnesses))
 }
 
-enum KeyOutcome {
+/// What was found of one key.
+pub(crate) enum KeyOutcome {
     Linearizable,
     Failure(KeyFailure),
     Unknown(String),
+    /// Not searched to the end: another key had already settled the verdict.
+    Stopped,
 }
 
-/// Checks one key; the flag says whether the fast path settled it.
-fn check_key(history: &History, k: &mut KeyHistory, no_fast_path: bool, budget: wgl::Budget) -> (KeyOutcome, bool) {
-    let zone = if no_fast_path { zones::ZoneVerdict::NotApplicable } else { zones::check(&k.ops) };
-    if zone == zones::ZoneVerdict::Linearizable {
-        return (KeyOutcome::Linearizable, true);
+/// Why a search gave up, in words.
+fn exhausted_reason(exhausted: &wgl::Exhausted, budget_bytes: usize) -> String {
+    match exhausted {
+        wgl::Exhausted::Time => "the time budget ran out during the search".to_owned(),
+        wgl::Exhausted::Memory { configurations, bytes } => format!(
+            "the memory budget ran out ({} MB for all keys' searches) after {configurations} explored configurations ({:.1} MB in this key's search)",
+            budget_bytes >> 20,
+            *bytes as f64 / (1 << 20) as f64
+        ),
     }
-    match wgl::search(&k.ops, &mut k.model, budget) {
-        wgl::Outcome::Linearizable => (KeyOutcome::Linearizable, false),
-        wgl::Outcome::NotLinearizable(f) => (KeyOutcome::Failure(explain(history, k, &f)), false),
-        wgl::Outcome::Unknown(exhausted) => {
-            let why = match exhausted {
-                wgl::Exhausted::Time => "the time budget ran out during the search".to_owned(),
-                wgl::Exhausted::Memory { configurations } => {
-                    format!("the memory budget ran out after {configurations} explored configurations")
-                }
-            };
-            match zone {
-                zones::ZoneVerdict::NotLinearizable(reason) => {
-                    let failure = KeyFailure {
-                        key: k.key.clone(),
-                        prefix_len: 0,
-                        prefix_tail: Vec::new(),
-                        state: Value::Null,
-                        blocking: None,
-                        candidates: Vec::new(),
-                        explanation: vec![
-                            format!("key {} is not linearizable: {reason}", k.key),
-                            format!("  (no linearization prefix shown: {why})"),
-                        ],
-                    };
-                    (KeyOutcome::Failure(failure), true)
-                }
-                _ => (KeyOutcome::Unknown(why), false),
-            }
-        }
+}
+
+/// A key the fast path proved not linearizable, without a search's prefix to show.
+fn zone_failure(key: &Value, reason: &str, why_no_prefix: &str) -> KeyFailure {
+    KeyFailure {
+        key: key.clone(),
+        prefix_len: 0,
+        prefix_tail: Vec::new(),
+        state: Value::Null,
+        blocking: None,
+        candidates: Vec::new(),
+        explanation: vec![format!("key {key} is not linearizable: {reason}"), format!("  (no linearization prefix shown: {why_no_prefix})")],
     }
 }
 
 /// Turns the search's deepest point into readable evidence.
-fn explain(history: &History, k: &KeyHistory, f: &wgl::Failure) -> KeyFailure {
-    let index_of = |op: usize| history.ops()[k.ops[op].call as usize].index;
-    let state = k.model.value(f.state).clone();
-    let mut lines = vec![format!("key {} is not linearizable.", k.key)];
+fn explain(history: &History, key: &Value, ops: &[KeyOp], model: &Model, f: &wgl::Failure) -> KeyFailure {
+    let index_of = |op: usize| history.ops()[ops[op].call as usize].index;
+    let state = model.value(f.state);
+    let mut lines = vec![format!("key {key} is not linearizable.")];
     lines.push(format!(
         "  The longest linearizable prefix holds {} operation(s){}",
         f.depth,
         if f.tail.is_empty() { "." } else { "; its last ones, in linearization order:" }
     ));
     for &op in &f.tail {
-        lines.push(format!("    {}", describe_op(history, k.ops[op].call as usize)));
+        lines.push(format!("    {}", describe_op(history, ops[op].call as usize)));
     }
     lines.push(format!("  After it the value is {state}."));
     lines.push(format!(
         "  Cannot place {}: it completed before any order of the operations concurrent with it could make it legal.",
-        describe_op(history, k.ops[f.blocking].call as usize)
+        describe_op(history, ops[f.blocking].call as usize)
     ));
     let others: Vec<usize> = f.candidates.iter().copied().filter(|&c| c != f.blocking).collect();
     if !others.is_empty() {
         lines.push("  Operations that could have gone next:".to_owned());
         for &op in &others {
-            lines.push(format!("    {}", describe_op(history, k.ops[op].call as usize)));
+            lines.push(format!("    {}", describe_op(history, ops[op].call as usize)));
         }
     }
     KeyFailure {
-        key: k.key.clone(),
+        key: key.clone(),
         prefix_len: f.depth,
         prefix_tail: f.tail.iter().map(|&o| index_of(o)).collect(),
         state,

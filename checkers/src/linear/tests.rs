@@ -280,3 +280,50 @@ proptest! {
         both(&h, &LinearOptions::new(RegisterModel::Register));
     }
 }
+
+/// Key 0: a stale read, found at once. Key 1: two rounds of 20 concurrent writes (of
+/// the values 0–19, so values repeat) and 20 reads, then a read of a value never
+/// written: its search explodes.
+fn one_fast_failure_and_one_explosion() -> History {
+    let mut lines = vec!["0 invoke write [0,1]".to_owned(), "0 ok write [0,1]".into(), "0 invoke write [0,2]".into(), "0 ok write [0,2]".into(), "0 invoke read [0,null]".into(), "0 ok read [0,1]".into()];
+    for round in 0..2 {
+        for p in 1..=40 {
+            lines.push(if p <= 20 { format!("{p} invoke write [1,{}]", p - 1) } else { format!("{p} invoke read [1,null]") });
+        }
+        for p in (1..=40).rev() {
+            lines.push(if p <= 20 { format!("{p} ok write [1,{}]", p - 1) } else { format!("{p} ok read [1,{}]", (p * 7 + round * 3) % 20) });
+        }
+    }
+    lines.push("1 invoke read [1,null]".into());
+    lines.push("1 ok read [1,99]".into());
+    hist(&lines.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn once_a_key_fails_the_other_keys_stop_unless_all_are_wanted() {
+    let h = one_fast_failure_and_one_explosion();
+    let opts = LinearOptions { memory_budget_bytes: 32 << 20, ..LinearOptions::new(RegisterModel::Register) };
+    let r = check(&h, &opts).unwrap();
+    assert_eq!(r.valid, Validity::Invalid);
+    let e = r.evidence_json();
+    assert_eq!(e["failures"][0]["key"], json!(0), "{e}");
+    assert_eq!(e["stopped"], json!([1]), "the exploding key stopped: {e}");
+    assert!(r.summary.contains("1 key not searched to the end"), "{}", r.summary);
+    // With every key wanted, the exploding one runs into the budget and says so.
+    let r = check(&h, &LinearOptions { all_keys: true, ..opts }).unwrap();
+    assert_eq!(r.valid, Validity::Invalid, "one key is still proven not linearizable");
+    let e = r.evidence_json();
+    assert_eq!(e["stopped"], json!([]));
+    assert_eq!(e["unknown"][0][0], json!(1), "{e}");
+    assert!(e["unknown"][0][1].as_str().is_some_and(|why| why.contains("memory budget ran out")), "{e}");
+}
+
+#[test]
+fn a_zero_memory_budget_allows_no_search_but_the_fast_path_still_decides() {
+    let unique = hist(&["0 invoke write 1", "0 ok write 1", "1 invoke read null", "1 ok read 1"]);
+    let none = LinearOptions { memory_budget_bytes: 0, ..single(RegisterModel::Register) };
+    assert_eq!(verdict(&unique, &none), Validity::Valid, "unique writes: the fast path needs no memory");
+    let cas = hist(&["0 invoke cas [null,1]", "0 ok cas [null,1]", "1 invoke read null", "1 ok read 1"]);
+    let r = check(&cas, &LinearOptions { memory_budget_bytes: 0, ..single(RegisterModel::CasRegister) }).unwrap();
+    assert_eq!(r.valid, Validity::Unknown, "{:?}", r.explanation);
+}

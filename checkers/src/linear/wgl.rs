@@ -6,7 +6,12 @@
 //! configuration — the *set* of linearized operations and the *model state* — is
 //! remembered, so no configuration is explored twice (without the state in the key the
 //! search is exponentially slower on histories with many concurrent writers).
-//! Sets are identified by a 128-bit Zobrist hash maintained incrementally.
+//! Sets are identified by a 128-bit Zobrist hash maintained incrementally, and a
+//! configuration by that hash mixed with the state's digest: 16 bytes a configuration.
+//!
+//! The memory a search holds (its cache, its stack, its model's states) is charged to
+//! a [`Meter`] shared by every key's search before it is allocated, so the budget is
+//! a bound on real memory, not a count of configurations.
 //!
 //! Indeterminate operations have no return event: they may be linearized at any point
 //! after their call, or never, so the search succeeds once every return is passed.
@@ -14,8 +19,8 @@
 use super::model::{KeyOp, Model};
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::time::Instant;
+use std::hash::BuildHasherDefault;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const NIL: u32 = u32::MAX;
 /// How many operations of the longest linearization to keep for the report.
@@ -27,7 +32,7 @@ const CANDIDATES: usize = 12;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Exhausted {
     Time,
-    Memory { configurations: usize },
+    Memory { configurations: usize, bytes: usize },
 }
 
 /// The deepest point the search reached before it had to give up on the history.
@@ -53,81 +58,243 @@ pub(crate) enum Outcome {
     Unknown(Exhausted),
 }
 
-/// Limits on one search.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Budget {
-    pub deadline: Instant,
-    pub max_configurations: usize,
-}
-
 #[derive(Clone, Copy)]
 struct Entry {
     op: u32,
     is_call: bool,
 }
 
-/// Searches for a linearization of `ops` (sorted by call) starting from state 0.
-pub(crate) fn search(ops: &[KeyOp], model: &mut Model, budget: Budget) -> Outcome {
-    let mut list = EventList::new(ops);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
-    let zobrist: Vec<u128> = (0..ops.len()).map(|_| rng.gen()).collect();
-    let mut cache: HashSet<(u128, u32), BuildHasherDefault<Mix>> = HashSet::default();
-    let mut set_hash: u128 = 0;
-    let mut state: u32 = 0;
-    let mut stack: Vec<(u32, u32)> = Vec::new(); // (op, state before it)
-    let mut best = Failure::default();
-    let mut have_best = false;
-    let mut steps: u64 = 0;
+/// The memory all searches of one check may hold together, and what they hold now.
+#[derive(Debug)]
+pub(crate) struct Meter {
+    budget: usize,
+    used: AtomicUsize,
+}
 
-    let mut entry = list.first();
-    loop {
-        steps += 1;
-        if steps.is_multiple_of(4096) {
-            if Instant::now() >= budget.deadline {
-                return Outcome::Unknown(Exhausted::Time);
-            }
-            if cache.len() > budget.max_configurations {
-                return Outcome::Unknown(Exhausted::Memory { configurations: cache.len() });
-            }
+impl Meter {
+    /// A meter of `budget` bytes.
+    pub fn new(budget: usize) -> Meter {
+        Meter { budget, used: AtomicUsize::new(0) }
+    }
+
+    /// Moves one search's share from `was` to `now` bytes; false when all the shares
+    /// together would exceed the budget (the share is then left at `was`).
+    fn charge(&self, was: usize, now: usize) -> bool {
+        if now <= was {
+            self.used.fetch_sub(was - now, Ordering::Relaxed);
+            return true;
         }
-        if entry == NIL {
-            return Outcome::Linearizable;
+        let grown = now - was;
+        let before = self.used.fetch_add(grown, Ordering::Relaxed);
+        if before + grown > self.budget {
+            self.used.fetch_sub(grown, Ordering::Relaxed);
+            return false;
         }
-        let Entry { op, is_call } = list.entries[entry as usize];
-        if is_call {
-            let o = op as usize;
-            if let Some(next_state) = model.step(state, ops[o].action) {
-                let next_hash = set_hash ^ zobrist[o];
-                if cache.insert((next_hash, next_state)) {
-                    stack.push((op, state));
-                    state = next_state;
-                    set_hash = next_hash;
-                    list.lift(op);
-                    entry = list.first();
+        true
+    }
+}
+
+/// The cache of explored configurations: a set of 128-bit digests of (the set of
+/// linearized operations, the model state).
+type Cache = HashSet<u128, BuildHasherDefault<super::hash::Mix>>;
+
+/// Bytes a cache table of `capacity` holds (hashbrown: 8/7 buckets per slot, one
+/// control byte each).
+fn cache_bytes(capacity: usize) -> usize {
+    capacity * 8 / 7 * (std::mem::size_of::<u128>() + 1)
+}
+
+/// One key's search, resumable: [`Search::run`] advances it by a number of steps, so
+/// a scheduler can take turns between keys (a key that fails fast is not stuck
+/// behind one that explodes) and stop them all once the verdict is known.
+pub(crate) struct Search<'a> {
+    ops: &'a [KeyOp],
+    list: EventList,
+    zobrist: Vec<u128>,
+    cache: Cache,
+    set_hash: u128,
+    state: u32,
+    stack: Vec<Frame>,
+    best: Option<Failure>,
+    entry: u32,
+    /// The list was just reset to its first entry by a placement.
+    fresh: bool,
+    /// Bytes this search has charged to the meter.
+    charged: usize,
+}
+
+/// One placed operation: the state before it, and whether it was placed because it
+/// changed nothing (then it was no choice).
+struct Frame {
+    op: u32,
+    before: u32,
+    keeps: bool,
+}
+
+/// A model state's digest, mixed into the set's Zobrist hash for the cache.
+fn state_digest(state: u32) -> u128 {
+    let x = u128::from(state).wrapping_add(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+    let x = (x ^ (x >> 67)).wrapping_mul(0xbf58_476d_1ce4_e5b9_94d0_49bb_1331_11eb);
+    x ^ (x >> 61)
+}
+
+impl<'a> Search<'a> {
+    /// A search for a linearization of `ops` (sorted by call) from state 0.
+    pub fn new(ops: &'a [KeyOp]) -> Search<'a> {
+        let list = EventList::new(ops);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
+        let zobrist: Vec<u128> = (0..ops.len()).map(|_| rng.gen()).collect();
+        let entry = list.first();
+        Search { ops, list, zobrist, cache: Cache::default(), set_hash: 0, state: 0, stack: Vec::new(), best: None, entry, fresh: true, charged: 0 }
+    }
+
+    /// Bytes the search's own tables hold (the model is charged separately).
+    fn bytes(&self) -> usize {
+        cache_bytes(self.cache.capacity()) + self.stack.capacity() * std::mem::size_of::<Frame>() + self.list.bytes() + self.zobrist.capacity() * 16
+    }
+
+    /// Gives back what this search charged to `meter` (it is finished or given up).
+    pub fn release(&mut self, meter: &Meter) {
+        meter.charge(self.charged, 0);
+        self.charged = 0;
+    }
+
+    /// Charges the search's current size plus `extra` bytes about to be allocated;
+    /// false if the meter refuses.
+    fn charge(&mut self, meter: &Meter, model: &Model, extra: usize) -> bool {
+        let now = self.bytes() + model.bytes() + extra;
+        if meter.charge(self.charged, now) {
+            self.charged = now;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Runs up to `steps` steps; `None` when it has not finished. Memory is charged to
+    /// `meter` before the cache grows, so the search stops before a table it may not
+    /// hold is allocated.
+    ///
+    /// One rule beyond WGL: a pending operation that leaves the state as it is (a read
+    /// of the current value) is linearized at once, and alone. Any linearization from
+    /// here can be rearranged to place it first (it was invoked, everything that
+    /// returned before its invocation is already placed, and it changes nothing), so
+    /// if that fails the configuration fails, and the orders of the operations around
+    /// it are not tried. Reads are half of most histories; this is what keeps a
+    /// 50-client append history from exploding.
+    pub fn run(&mut self, model: &mut Model, meter: &Meter, steps: usize) -> Option<Outcome> {
+        if !self.charge(meter, model, 0) {
+            return Some(self.out_of_memory());
+        }
+        let ops = self.ops;
+        for _ in 0..steps {
+            if self.entry == NIL {
+                return Some(Outcome::Linearizable);
+            }
+            if self.fresh {
+                self.fresh = false;
+                if let Some(op) = self.first_keeping_call() {
+                    let next_hash = self.set_hash ^ self.zobrist[op as usize];
+                    if !self.room_for_one_more(meter, model) {
+                        return Some(self.out_of_memory());
+                    }
+                    if self.cache.insert(next_hash ^ state_digest(self.state)) {
+                        self.lift(op, self.state, next_hash, true);
+                    } else if let Some(done) = self.backtrack() {
+                        // Explored before, and failed: so does this configuration.
+                        return Some(done);
+                    }
                     continue;
                 }
             }
-            entry = list.next[entry as usize];
-        } else {
-            if !have_best || stack.len() > best.depth {
-                have_best = true;
-                best = Failure {
-                    depth: stack.len(),
-                    tail: stack[stack.len().saturating_sub(TAIL)..].iter().map(|&(o, _)| o as usize).collect(),
-                    state,
-                    blocking: op as usize,
-                    candidates: list.calls_before(entry, CANDIDATES),
-                };
+            let Entry { op, is_call } = self.list.entries[self.entry as usize];
+            if is_call {
+                let o = op as usize;
+                if let Some(next_state) = model.step(self.state, ops[o].action) {
+                    let next_hash = self.set_hash ^ self.zobrist[o];
+                    if !self.room_for_one_more(meter, model) {
+                        return Some(self.out_of_memory());
+                    }
+                    if self.cache.insert(next_hash ^ state_digest(next_state)) {
+                        self.lift(op, next_state, next_hash, false);
+                        continue;
+                    }
+                }
+                self.entry = self.list.next[self.entry as usize];
+            } else {
+                if self.best.as_ref().is_none_or(|b| self.stack.len() > b.depth) {
+                    self.best = Some(Failure {
+                        depth: self.stack.len(),
+                        tail: self.stack[self.stack.len().saturating_sub(TAIL)..].iter().map(|f| f.op as usize).collect(),
+                        state: self.state,
+                        blocking: op as usize,
+                        candidates: self.list.calls_before(self.entry, CANDIDATES),
+                    });
+                }
+                if let Some(done) = self.backtrack() {
+                    return Some(done);
+                }
             }
-            let Some((popped, previous)) = stack.pop() else {
-                return Outcome::NotLinearizable(best);
-            };
-            let p = popped as usize;
-            state = previous;
-            set_hash ^= zobrist[p];
-            list.unlift(popped);
-            entry = list.next[list.call_entry[p] as usize];
         }
+        None
+    }
+
+    /// A full table doubles on the next insert, and holds both tables while it moves:
+    /// charge that first; false if the meter refuses.
+    fn room_for_one_more(&mut self, meter: &Meter, model: &Model) -> bool {
+        self.cache.len() < self.cache.capacity() || self.charge(meter, model, cache_bytes(self.cache.capacity().max(3) * 2))
+    }
+
+    /// Places `op`, moving to `state` and the set `set_hash`.
+    fn lift(&mut self, op: u32, state: u32, set_hash: u128, keeps: bool) {
+        self.stack.push(Frame { op, before: self.state, keeps });
+        self.state = state;
+        self.set_hash = set_hash;
+        self.list.lift(op);
+        self.entry = self.list.first();
+        self.fresh = true;
+    }
+
+    /// The configuration failed: takes back the operations placed last, up to and
+    /// including the last one placed by choice, and goes on with the next choice.
+    /// `Some` when there is nothing left to take back.
+    fn backtrack(&mut self) -> Option<Outcome> {
+        loop {
+            let Some(frame) = self.stack.pop() else {
+                return Some(Outcome::NotLinearizable(self.best.take().unwrap_or_default()));
+            };
+            let p = frame.op as usize;
+            self.state = frame.before;
+            self.set_hash ^= self.zobrist[p];
+            self.list.unlift(frame.op);
+            self.entry = self.list.next[self.list.call_entry[p] as usize];
+            // An operation placed because it changed nothing was no choice: the
+            // configuration before it has failed too.
+            if !frame.keeps {
+                return None;
+            }
+        }
+    }
+
+    /// The first pending call, before the first pending return, that leaves the state
+    /// as it is.
+    fn first_keeping_call(&self) -> Option<u32> {
+        let mut e = self.list.first();
+        while e != NIL {
+            let entry = self.list.entries[e as usize];
+            if !entry.is_call {
+                return None;
+            }
+            if self.ops[entry.op as usize].action.keeps(self.state) {
+                return Some(entry.op);
+            }
+            e = self.list.next[e as usize];
+        }
+        None
+    }
+
+    fn out_of_memory(&self) -> Outcome {
+        Outcome::Unknown(Exhausted::Memory { configurations: self.cache.len(), bytes: self.charged })
     }
 }
 
@@ -180,6 +347,10 @@ impl EventList {
         self.next[self.sentinel as usize]
     }
 
+    fn bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>() + (self.next.capacity() + self.prev.capacity() + self.call_entry.capacity() + self.ret_entry.capacity()) * 4
+    }
+
     fn remove(&mut self, e: u32) {
         let (p, n) = (self.prev[e as usize], self.next[e as usize]);
         self.next[p as usize] = n;
@@ -224,26 +395,5 @@ impl EventList {
             e = self.next[e as usize];
         }
         out
-    }
-}
-
-/// Hasher for keys that are already uniformly random (Zobrist hashes).
-#[derive(Default)]
-struct Mix(u64);
-
-impl Hasher for Mix {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 ^= (v as u64) ^ ((v >> 64) as u64);
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.0 = (self.0 ^ u64::from(v)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
