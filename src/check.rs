@@ -49,15 +49,15 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
         FormatArg::Edn => Some(Format::Edn),
         FormatArg::PorcupineEtcd => Some(Format::PorcupineEtcd),
         FormatArg::PorcupineKv => Some(Format::PorcupineKv),
+        FormatArg::JepsenJson => Some(Format::JepsenJson),
     };
     let nil_read = args.nil_read.map(|n| match n {
         NilReadArg::Unknown => NilRead::Unknown,
         NilReadArg::Absent => NilRead::Absent,
     });
     let imported = if args.file.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| Exit::bad_input(anyhow!("<stdin>: {e}")))?;
-        import::import_str(&text, std::path::Path::new("<stdin>"), format, nil_read)
+        let stdin = std::path::Path::new("<stdin>");
+        faultline_history::read_text(std::io::stdin().lock(), stdin).and_then(|text| import::import_str(&text, stdin, format, nil_read))
     } else {
         import::import_file(&args.file, format, nil_read)
     }
@@ -71,7 +71,9 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
         let line = lines.get(e.position()).copied().unwrap_or(0);
         Exit::bad_input(anyhow!("{}:{line}: {e}", args.file.display()))
     })?;
-    let single_key = single_key || args.single_key;
+    // Bare values (one register, one set) need no flag: no op carries a key.
+    let keyed_model = matches!(args.model, Model::Register | Model::CasRegister | Model::SetFull);
+    let single_key = single_key || args.single_key || (keyed_model && faultline_checkers::bare_values(&history));
     let results = check_model(&history, args, single_key, args.initial_value.clone().unwrap_or(initial_value))
         .map_err(|e| bad_op(args, &lines, e))?;
     let valid = merge_results(&results);

@@ -392,6 +392,8 @@ pub enum FormatArg {
     PorcupineEtcd,
     /// Porcupine's kv EDN-per-line logs.
     PorcupineKv,
+    /// Jepsen's and elle-cli's JSON: an array of op objects or one a line.
+    JepsenJson,
 }
 
 /// What an ok read of nil means.

@@ -87,7 +87,7 @@ fn malformed_input_names_file_and_line_and_exits_254() {
     let cases = [
         ("bad.jsonl", "{\"type\":\"invoke\",\"process\":0,\"f\":\"read\",\"value\":[1,null]}\n{\"type\":\"ok\",\n", "bad.jsonl:2: invalid JSON"),
         ("pair.jsonl", "{\"type\":\"ok\",\"process\":0,\"f\":\"read\",\"value\":[1,null]}\n", "pair.jsonl:1: operation at position 0: process 0 completes an operation it never invoked"),
-        ("shape.jsonl", "{\"type\":\"invoke\",\"process\":0,\"f\":\"write\",\"value\":5}\n{\"type\":\"ok\",\"process\":0,\"f\":\"write\",\"value\":5}\n", "shape.jsonl:1: operation at position 0 (index 0): write: expected [key, value], got 5"),
+        ("shape.jsonl", "{\"type\":\"invoke\",\"process\":0,\"f\":\"cas\",\"value\":[1,[2,3]]}\n{\"type\":\"ok\",\"process\":0,\"f\":\"cas\",\"value\":[1,[2,3]]}\n", "shape.jsonl:1: operation at position 0 (index 0): f=\"cas\" is not an operation of the register model"),
         ("bad.edn", "{:type :invoke, :process 0, :f :read}\n{:type :ok :process 0 :f :read :value [1 2}\n", "bad.edn:2: unexpected '}'"),
         ("bad.log", "INFO  jepsen.util - 0\t:done\t:read\tnil\n", "bad.log:1: type must be"),
         ("what.txt", "hello\n", "what.txt:1: cannot tell the format"),
@@ -193,13 +193,55 @@ fn a_history_on_stdin_and_json_that_names_the_model_as_the_flag_does() {
 }
 
 #[test]
-fn bare_values_without_single_key_get_a_hint() {
+fn public_shapes_load_with_only_the_model() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("set.jsonl");
-    std::fs::write(&path, "{\"index\":0,\"time\":1,\"type\":\"invoke\",\"process\":0,\"f\":\"add\",\"value\":1}\n{\"index\":1,\"time\":2,\"type\":\"ok\",\"process\":0,\"f\":\"add\",\"value\":1}\n").unwrap();
-    let out = faultline(&["check", path.to_str().unwrap(), "--model", "set-full"]);
-    assert_eq!(out.status.code(), Some(254));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --single-key"), "{}", String::from_utf8_lossy(&out.stderr));
+    let cases = [
+        // Knossos-style: the whole history one EDN list, bare register values.
+        ("knossos.edn", "(\n{:process 0, :type :invoke, :f :write, :value 3}\n{:process 0, :type :ok, :f :write, :value 3}\n{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value 3})\n", "register", 0),
+        // One set, bare values: adds, then a read of the whole set.
+        ("set.edn", "{:process 0, :type :invoke, :f :add, :value 0}\n{:process 0, :type :ok, :f :add, :value 0}\n{:process 0, :type :invoke, :f :add, :value 1}\n{:process 0, :type :ok, :f :add, :value 1}\n{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value [0 1]}\n", "set-full", 0),
+        // elle-cli JSON: one array, plain spellings.
+        ("elle-cli.json", "[{\"type\":\"invoke\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]],\"process\":0,\"index\":1},\n{\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"append\",\"x\",1]],\"process\":0,\"index\":2},\n{\"type\":\"invoke\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",null]],\"process\":1,\"index\":3},\n{\"type\":\"ok\",\"f\":\"txn\",\"value\":[[\"r\",\"x\",[1]]],\"process\":1,\"index\":4}]", "list-append", 0),
+        // Jepsen JSON an object a line, keywords with their colons.
+        ("colons.jsonl", "{\"type\":\":invoke\",\"f\":\":txn\",\"value\":[[\":append\",\"x\",1]],\"process\":0}\n{\"type\":\":ok\",\"f\":\":txn\",\"value\":[[\":append\",\"x\",1]],\"process\":0}\n", "list-append", 0),
+        // Elle's own test shape: no :f, no :process, completions only; a G1c cycle.
+        ("elle-test.edn", "[{:type :ok, :value [[:append :x 1] [:r :y [1]]]}\n {:type :ok, :value [[:append :y 1] [:r :x [1]]]}]\n", "list-append", 1),
+        // Porcupine etcd with runs of spaces instead of tabs.
+        ("spaces.log", "INFO  jepsen.util - 0   :invoke  :write  1\nINFO  jepsen.util - 0   :ok      :write  1\nINFO  jepsen.util - 1   :invoke  :read   nil\nINFO  jepsen.util - 1   :ok      :read   1\n", "cas-register", 0),
+    ];
+    for (name, history, model, exit) in cases {
+        let path = write(dir.path(), name, history);
+        let o = faultline(&["check", path.to_str().unwrap(), "--model", model]);
+        assert_eq!(o.status.code(), Some(exit), "{name}: {}", text(&o));
+    }
+}
+
+#[test]
+fn input_that_is_not_a_history_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let deep = write(dir.path(), "deep.edn", &format!("{{:type :ok, :process 0, :f :read, :value {}1{}}}", "[".repeat(14_000), "]".repeat(14_000)));
+    let empty = write(dir.path(), "empty.jsonl", "");
+    let bad_utf8 = dir.path().join("bad.jsonl");
+    std::fs::write(&bad_utf8, b"{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n\xff\xfe\n").unwrap();
+    let cases: [(Vec<&str>, &str); 6] = [
+        (vec![readme.to_str().unwrap(), "--format", "porcupine-etcd"], "no client operations: this is not a porcupine-etcd history"),
+        (vec![empty.to_str().unwrap(), "--format", "jsonl"], "empty.jsonl:1: no client operations"),
+        (vec![deep.to_str().unwrap()], "deep.edn:1: nested more than 128 levels deep"),
+        (vec!["/dev/zero"], "/dev/zero:1: line is longer than 256 MiB"),
+        (vec![bad_utf8.to_str().unwrap()], "bad.jsonl:2: not valid UTF-8 at byte 1 of the line"),
+        (vec!["/no/such/file"], "cannot read /no/such/file: No such file or directory (os error 2)"),
+    ];
+    for (args, reason) in cases {
+        let mut all = vec!["check"];
+        all.extend(&args);
+        all.extend(["--model", "register"]);
+        let o = faultline(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(254), "{args:?}: {err}");
+        assert!(err.contains(reason), "{args:?}: {err}");
+        assert_eq!(err.matches("os error").count(), err.contains("os error") as usize, "said once: {err}");
+    }
 }
 
 /// What `faultline check` prints, with the file's directory and the time it took

@@ -27,8 +27,9 @@ pub struct BankError {
     pub kind: String,
     /// The balances read.
     pub balances: serde_json::Value,
-    /// Their sum.
-    pub total: i64,
+    /// Their sum (in 128 bits: balances near the 64-bit limits may sum beyond them).
+    #[serde(with = "crate::wide")]
+    pub total: i128,
 }
 
 /// The bank checker's evidence.
@@ -37,7 +38,8 @@ pub struct BankEvidence {
     /// Ok reads checked.
     pub reads: usize,
     /// The total checked against.
-    pub expected_total: Option<i64>,
+    #[serde(with = "crate::wide::option")]
+    pub expected_total: Option<i128>,
     /// Whether the total was inferred from the first read.
     pub total_inferred: bool,
     /// Reads with the wrong total.
@@ -53,7 +55,7 @@ pub fn check(history: &History, opts: &BankOptions) -> Result<CheckResult, Check
     let ops = history.ops();
     let mut ev = BankEvidence {
         reads: 0,
-        expected_total: opts.total,
+        expected_total: opts.total.map(i128::from),
         total_inferred: false,
         wrong_total_count: 0,
         negative_count: 0,
@@ -69,13 +71,13 @@ pub fn check(history: &History, opts: &BankOptions) -> Result<CheckResult, Check
         let balances = ops[c].value.as_object().ok_or_else(|| {
             CheckError::bad_op(history, c, format!("read: expected an object of account balances, got {}", ops[c].value))
         })?;
-        let mut total = 0i64;
+        let mut total = 0i128;
         let mut negative = false;
         for (account, balance) in balances {
             let b = balance.as_i64().ok_or_else(|| {
                 CheckError::bad_op(history, c, format!("read: balance of account {account} is not an integer: {balance}"))
             })?;
-            total += b;
+            total += i128::from(b);
             negative |= b < 0;
         }
         ev.reads += 1;
@@ -162,5 +164,23 @@ mod tests {
     fn malformed_reads_are_errors() {
         let h = reads(&[json!([10, 10])]);
         assert!(check(&h, &BankOptions::default()).unwrap_err().to_string().contains("expected an object of account balances"));
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+    use faultline_history::{Op, Process};
+    use serde_json::json;
+
+    #[test]
+    fn totals_near_the_64_bit_limit_do_not_wrap() {
+        let read = |p, balances: serde_json::Value| [Op::new(OpType::Invoke, Process::Client(p), "read", json!(null)), Op::new(OpType::Ok, Process::Client(p), "read", balances)];
+        let mut ops = read(0, json!({"a": i64::MAX, "b": i64::MAX}).clone()).to_vec();
+        ops.extend(read(1, json!({"a": -2, "b": 0})));
+        let r = check(&History::new(ops).unwrap(), &BankOptions::default()).unwrap();
+        assert_eq!(r.valid, Validity::Invalid, "a total of 2^64 - 2 is not -2");
+        let e = r.evidence_json();
+        assert_eq!(e["expected_total"], json!("18446744073709551614"), "{e}");
     }
 }

@@ -5,7 +5,8 @@
 //! certainly counts; one that was invoked before the read completed and is `ok` or
 //! `info` may count. The read must lie between the certain sum plus every possible
 //! negative delta and the certain sum plus every possible positive delta. Computed in
-//! one sweep, O(n log n).
+//! one sweep, O(n log n), in 128-bit arithmetic. A history with no ok read is valid
+//! (Jepsen's convention: nothing contradicts it).
 
 use crate::{CheckError, CheckResult, Validity};
 use faultline_history::{History, OpType};
@@ -18,10 +19,12 @@ pub struct CounterError {
     pub index: u64,
     /// What it returned.
     pub value: i64,
-    /// Lowest possible value.
-    pub lower: i64,
+    /// Lowest possible value (sums are taken in 128 bits: they may leave the 64-bit range).
+    #[serde(with = "crate::wide")]
+    pub lower: i128,
     /// Highest possible value.
-    pub upper: i64,
+    #[serde(with = "crate::wide")]
+    pub upper: i128,
 }
 
 /// The counter checker's evidence.
@@ -40,8 +43,8 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
     let ops = history.ops();
     // Events of the sweep: (position, kind). Increments contribute when they may have
     // happened (invocation) and when they certainly happened (ok completion).
-    let mut may: Vec<(usize, i64)> = Vec::new(); // (invoke position, delta) of ok/info adds
-    let mut must: Vec<(usize, i64)> = Vec::new(); // (completion position, delta) of ok adds
+    let mut may: Vec<(usize, i128)> = Vec::new(); // (invoke position, delta) of ok/info adds
+    let mut must: Vec<(usize, i128)> = Vec::new(); // (completion position, delta) of ok adds
     let mut reads: Vec<(usize, usize, i64)> = Vec::new(); // (invoke, completion, value)
     for (inv, comp) in history.client_ops() {
         let outcome = history.outcome_of(inv);
@@ -53,9 +56,9 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
                 if outcome == OpType::Fail {
                     continue;
                 }
-                may.push((inv, delta));
+                may.push((inv, i128::from(delta)));
                 if let (OpType::Ok, Some(c)) = (outcome, comp) {
-                    must.push((c, delta));
+                    must.push((c, i128::from(delta)));
                 }
             }
             "read" => {
@@ -76,8 +79,8 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
     by_invoke.sort_by_key(|&r| reads[r].0);
     let mut by_complete: Vec<usize> = (0..reads.len()).collect();
     by_complete.sort_by_key(|&r| reads[r].1);
-    let mut certain = vec![(0i64, 0i64, 0i64); reads.len()]; // (sum, pos part, neg part) at invoke
-    let (mut i, mut sum, mut pos_part, mut neg_part) = (0, 0i64, 0i64, 0i64);
+    let mut certain = vec![(0i128, 0i128, 0i128); reads.len()]; // (sum, pos part, neg part) at invoke
+    let (mut i, mut sum, mut pos_part, mut neg_part) = (0, 0i128, 0i128, 0i128);
     for &r in &by_invoke {
         while i < must.len() && must[i].0 < reads[r].0 {
             sum += must[i].1;
@@ -87,7 +90,7 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
         }
         certain[r] = (sum, pos_part, neg_part);
     }
-    let (mut j, mut may_pos, mut may_neg) = (0, 0i64, 0i64);
+    let (mut j, mut may_pos, mut may_neg) = (0, 0i128, 0i128);
     for &r in &by_complete {
         while j < may.len() && may[j].0 < reads[r].1 {
             may_pos += may[j].1.max(0);
@@ -98,7 +101,7 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
         let lower = sum + (may_neg - neg_part);
         let upper = sum + (may_pos - pos_part);
         let (inv, _, value) = reads[r];
-        if value < lower || value > upper {
+        if i128::from(value) < lower || i128::from(value) > upper {
             error_count += 1;
             if errors.len() < 100 {
                 errors.push(CounterError { index: ops[inv].index, value, lower, upper });
@@ -106,8 +109,13 @@ pub fn check(history: &History) -> Result<CheckResult, CheckError> {
         }
     }
     errors.sort_by_key(|e| e.index);
-    let valid = Validity::judge(error_count, reads.len());
-    let summary = format!("{} of {} reads outside their possible bounds", error_count, reads.len());
+    // No read, nothing to contradict: valid, as Jepsen's counter checker has it.
+    let valid = if reads.is_empty() { Validity::Valid } else { Validity::judge(error_count, reads.len()) };
+    let summary = if reads.is_empty() {
+        format!("no ok reads: nothing contradicts the {} adds", may.len())
+    } else {
+        format!("{} of {} reads outside their possible bounds", error_count, reads.len())
+    };
     let explanation = errors
         .iter()
         .take(20)
@@ -188,5 +196,37 @@ mod tests {
         let cfg = SimConfig { crash_rate: 0.1, ..SimConfig::new(10, 5_000, 1, 5) };
         let r = check(&History::new(counter_history(&cfg, 0.3)).unwrap()).unwrap();
         assert_eq!(r.valid, Validity::Valid, "{:?}", r.explanation);
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+    use faultline_history::{Op, Process};
+    use serde_json::json;
+
+    fn pairs(events: &[(u64, &str, OpType, serde_json::Value)]) -> History {
+        History::new(events.iter().map(|(p, f, t, v)| Op::new(*t, Process::Client(*p), *f, v.clone())).collect()).unwrap()
+    }
+
+    #[test]
+    fn sums_beyond_64_bits_are_not_wrapped() {
+        use OpType::*;
+        let max = json!(i64::MAX);
+        let h = pairs(&[(0, "add", Invoke, max.clone()), (0, "add", Ok, max.clone()), (0, "add", Invoke, max.clone()), (0, "add", Ok, max), (1, "read", Invoke, json!(null)), (1, "read", Ok, json!(-2))]);
+        let r = check(&h).unwrap();
+        assert_eq!(r.valid, Validity::Invalid, "-2 is what a wrapping counter would say; the sum is 2^64 - 2");
+        assert!(r.explanation[0].contains("[18446744073709551614, 18446744073709551614]"), "{:?}", r.explanation);
+        let e = r.evidence_json();
+        assert_eq!(e["errors"][0]["upper"], json!("18446744073709551614"), "beyond 64 bits, written as digits: {e}");
+        let back: crate::Evidence = serde_json::from_value(e).expect("reads back");
+        assert!(matches!(back, crate::Evidence::Counter(c) if c.errors[0].lower == 18446744073709551614));
+    }
+
+    #[test]
+    fn a_counter_with_no_reads_is_valid() {
+        use OpType::*;
+        let r = check(&pairs(&[(0, "add", Invoke, json!(1)), (0, "add", Ok, json!(1))])).unwrap();
+        assert_eq!(r.valid, Validity::Valid, "{}", r.summary);
     }
 }

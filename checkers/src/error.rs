@@ -22,6 +22,6 @@ pub enum CheckError {
 impl CheckError {
     /// A [`CheckError::BadOp`] for the event at `position` of `history`.
     pub fn bad_op(history: &crate::History, position: usize, message: impl Into<String>) -> Self {
-        CheckError::BadOp { position, index: history.ops()[position].index, message: message.into() }
+        CheckError::BadOp { position, index: history.ops()[position].index, message: faultline_history::clip(message.into()) }
     }
 }

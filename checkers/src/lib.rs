@@ -19,8 +19,10 @@ pub mod unique_ids;
 mod test_support;
 mod value;
 mod verdict;
+mod wide;
 
 pub use error::CheckError;
 pub use evidence::Evidence;
 pub use faultline_history::{History, Op, OpType, Process, Value};
+pub use value::bare_values;
 pub use verdict::{merge_results, CheckResult, Validity};

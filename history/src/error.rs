@@ -5,8 +5,9 @@ use std::path::PathBuf;
 /// A history file could not be read: names the file, the line and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    /// The file could not be opened or read. (The I/O error is the `source`, so
+    /// the message does not repeat it: `anyhow`'s `{:#}` prints both.)
+    #[error("cannot read {path}")]
     Io {
         /// The file that failed.
         path: PathBuf,
@@ -29,7 +30,18 @@ pub enum ParseError {
 impl ParseError {
     /// A malformed-record error at `path:line`.
     pub fn malformed(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
-        ParseError::Malformed { path: path.into(), line, message: message.into() }
+        ParseError::Malformed { path: path.into(), line, message: clip(message.into()) }
+    }
+}
+
+/// The longest complaint echoed: a 5 MB bad value would bury the message.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+/// `message`, cut to [`MAX_MESSAGE_CHARS`] with a note of how much was left out.
+pub fn clip(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}… ({} more bytes)", &message[..cut], message.len() - cut),
+        None => message,
     }
 }
 
@@ -76,5 +88,16 @@ impl HistoryError {
             | HistoryError::OrphanCompletion { position, .. }
             | HistoryError::MismatchedF { position, .. } => *position,
         }
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    #[test]
+    fn long_messages_are_cut() {
+        let long = format!("got {}", "x".repeat(5_000_000));
+        let clipped = super::clip(long);
+        assert!(clipped.len() < 500 && clipped.ends_with("… (4999604 more bytes)"), "{}", &clipped[clipped.len() - 40..]);
+        assert_eq!(super::clip("short".into()), "short");
     }
 }

@@ -34,10 +34,7 @@ pub fn parse_jsonl(text: impl BufRead, path: &Path) -> Result<Vec<Op>, ParseErro
             .par_iter()
             .enumerate()
             .map(|(i, (line_no, line))| {
-                let raw: RawOp = serde_json::from_str(line.trim()).map_err(|e| {
-                    let what = if e.is_syntax() || e.is_eof() { "invalid JSON" } else { "not an operation" };
-                    ParseError::malformed(path, *line_no, format!("{what}: {e}"))
-                })?;
+                let raw: RawOp = serde_json::from_str(line.trim()).map_err(|e| ParseError::malformed(path, *line_no, json_error(&e)))?;
                 Ok(raw.into_op(first + i as u64))
             })
             .collect();
@@ -45,6 +42,15 @@ pub fn parse_jsonl(text: impl BufRead, path: &Path) -> Result<Vec<Op>, ParseErro
             ops.push(op?);
         }
     }
+}
+
+/// A JSON error as one line's complaint: serde's own "at line 1 column 9" would be a
+/// second, different line number, so only the column is kept.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let what = if e.is_syntax() || e.is_eof() { "invalid JSON" } else { "not an operation" };
+    let text = e.to_string();
+    let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m);
+    format!("{what} at column {}: {message}", e.column())
 }
 
 /// An operation as written, whose `index` may be missing. (Spelled out rather than
@@ -162,7 +168,7 @@ mod tests {
         assert!(err.to_string().starts_with("h.jsonl:2: invalid JSON"), "{err}");
         let text = "{\"type\":\"done\",\"process\":0,\"f\":\"read\"}\n";
         let err = parse_jsonl(text.as_bytes(), Path::new("h.jsonl")).unwrap_err();
-        assert!(err.to_string().starts_with("h.jsonl:1: not an operation: unknown variant `done`"), "{err}");
+        assert!(err.to_string().starts_with("h.jsonl:1: not an operation at column 14: unknown variant `done`"), "{err}");
         let text = "{\"type\":\"ok\",\"process\":-1,\"f\":\"read\"}\n";
         let err = parse_jsonl(text.as_bytes(), Path::new("h.jsonl")).unwrap_err();
         assert!(err.to_string().contains("process must be a non-negative integer"), "{err}");

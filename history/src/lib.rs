@@ -12,11 +12,13 @@ mod error;
 mod history;
 mod jsonl;
 mod op;
+mod read;
 pub mod generator;
 pub mod micro_op;
 
-pub use error::{HistoryError, ParseError};
+pub use error::{clip, HistoryError, ParseError};
 pub use history::History;
-pub use jsonl::{parse_jsonl, read_jsonl_file, JsonlWriter};
+pub use jsonl::{json_error, parse_jsonl, read_jsonl_file, JsonlWriter};
 pub use op::{Op, OpType, Process};
+pub use read::{read_text, MAX_LINE_BYTES};
 pub use serde_json::Value;

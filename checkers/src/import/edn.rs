@@ -85,17 +85,67 @@ pub struct EdnError {
     pub message: String,
 }
 
+/// How deeply forms may nest (as for JSONL): deeper input is refused rather than
+/// allowed to exhaust the stack.
+pub const MAX_DEPTH: usize = 128;
+
 /// Reads top-level forms one at a time.
 pub struct Reader<'a> {
     src: &'a [u8],
     pos: usize,
     line: usize,
+    depth: usize,
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `text`.
     pub fn new(text: &'a str) -> Reader<'a> {
-        Reader { src: text.as_bytes(), pos: 0, line: 1 }
+        Reader { src: text.as_bytes(), pos: 0, line: 1, depth: 0 }
+    }
+
+    /// If the next form is a list or vector, enters it and answers its closing
+    /// delimiter and the line it opens on, so its items can be read one at a time
+    /// with their own lines ([`Reader::next_item`]).
+    pub fn enter_seq(&mut self) -> Result<Option<(u8, usize)>, EdnError> {
+        self.skip_space()?;
+        let close = match self.peek() {
+            Some(b'(') => b')',
+            Some(b'[') => b']',
+            _ => return Ok(None),
+        };
+        let line = self.line;
+        self.bump();
+        self.depth += 1;
+        Ok(Some((close, line)))
+    }
+
+    /// The next item of the sequence entered with [`Reader::enter_seq`], with the line
+    /// it starts on; `None` after its closing delimiter.
+    pub fn next_item(&mut self, close: u8, opened: usize) -> Result<Option<(usize, Edn)>, EdnError> {
+        self.skip_space()?;
+        match self.peek() {
+            None => Err(EdnError { line: opened, message: format!("'{}' opened here is never closed", opener(close)) }),
+            Some(c) if c == close => {
+                self.bump();
+                self.depth -= 1;
+                Ok(None)
+            }
+            Some(_) => {
+                let line = self.line;
+                Ok(Some((line, self.form()?)))
+            }
+        }
+    }
+
+    /// Runs `read` one level deeper, refusing input nested beyond [`MAX_DEPTH`].
+    fn nested<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T, EdnError>) -> Result<T, EdnError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(format!("nested more than {MAX_DEPTH} levels deep"));
+        }
+        self.depth += 1;
+        let out = read(self);
+        self.depth -= 1;
+        out
     }
 
     /// The next top-level form and the line it starts on, or `None` at the end.
@@ -141,8 +191,10 @@ impl<'a> Reader<'a> {
                 }
                 b'#' if self.src.get(self.pos + 1) == Some(&b'_') => {
                     self.pos += 2;
-                    self.skip_space()?;
-                    self.form()?;
+                    self.nested(|r| {
+                        r.skip_space()?;
+                        r.form()
+                    })?;
                 }
                 _ => break,
             }
@@ -156,11 +208,11 @@ impl<'a> Reader<'a> {
         match c {
             b'(' | b'[' => {
                 self.bump();
-                Ok(Edn::Seq(self.until(if c == b'(' { b')' } else { b']' })?))
+                Ok(Edn::Seq(self.nested(|r| r.until(if c == b'(' { b')' } else { b']' }))?))
             }
             b'{' => {
                 self.bump();
-                let items = self.until(b'}')?;
+                let items = self.nested(|r| r.until(b'}'))?;
                 if items.len() % 2 == 1 {
                     return self.err("a map needs an even number of forms");
                 }
@@ -179,11 +231,11 @@ impl<'a> Reader<'a> {
                 match self.peek() {
                     Some(b'{') => {
                         self.bump();
-                        Ok(Edn::Set(self.until(b'}')?))
+                        Ok(Edn::Set(self.nested(|r| r.until(b'}'))?))
                     }
                     Some(c) if c.is_ascii_alphabetic() => {
                         let tag = self.token();
-                        Ok(Edn::Tagged(tag, Box::new(self.form()?)))
+                        Ok(Edn::Tagged(tag, Box::new(self.nested(Reader::form)?)))
                     }
                     _ => self.err("unsupported dispatch after '#'"),
                 }

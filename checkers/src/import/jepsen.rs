@@ -2,7 +2,7 @@
 
 use super::edn::{write_json_as_edn, Edn, Reader};
 use super::{Format, Imported};
-use faultline_history::{Op, OpType, ParseError, Process, Value};
+use faultline_history::{Op, ParseError, Process, Value};
 use std::path::Path;
 
 /// Parses Jepsen EDN history text: a sequence of op maps (or records), or vectors of them.
@@ -10,69 +10,36 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Imported, ParseError> {
     let mut reader = Reader::new(text);
     let mut ops = Vec::new();
     let mut lines = Vec::new();
+    let syntax = |e: super::edn::EdnError| ParseError::malformed(path, e.line, e.message);
+    let mut add = |line: usize, m: Edn| -> Result<(), ParseError> {
+        ops.push(op_from_edn(&m).map_err(|msg| ParseError::malformed(path, line, msg))?);
+        lines.push(line);
+        Ok(())
+    };
+    // A file may be op maps one after another, or lists or vectors of them (one for
+    // the whole file, as Knossos's test data, or one a line): each op keeps its own line.
     loop {
-        let form = reader.next_form().map_err(|e| ParseError::malformed(path, e.line, e.message))?;
-        let Some((line, form)) = form else { break };
-        let maps = match form {
-            Edn::Seq(items) => items,
-            other => vec![other],
-        };
-        for m in maps {
-            let mut op = op_from_edn(&m).map_err(|msg| ParseError::malformed(path, line, msg))?;
-            if m.get("index").is_none() {
-                op.index = ops.len() as u64;
+        if let Some((close, opened)) = reader.enter_seq().map_err(syntax)? {
+            while let Some((line, m)) = reader.next_item(close, opened).map_err(syntax)? {
+                add(line, m)?;
             }
-            ops.push(op);
-            lines.push(line);
+            continue;
+        }
+        match reader.next_form().map_err(syntax)? {
+            Some((line, m)) => add(line, m)?,
+            None => break,
         }
     }
+    let (ops, lines) = super::pair_up(ops, lines);
     Ok(Imported { ops, lines, format: Format::Edn, initial_value: Value::Null, single_key: false })
 }
 
-/// Converts one Jepsen op map.
-pub(super) fn op_from_edn(m: &Edn) -> Result<Op, String> {
+/// Converts one Jepsen op map (see [`super::op_from_json`]).
+pub(super) fn op_from_edn(m: &Edn) -> Result<super::LooseOp, String> {
     if !matches!(m, Edn::Map(_) | Edn::Tagged(_, _)) {
         return Err(format!("expected an operation map, got {}", m.to_json()));
     }
-    let kind = match m.get("type") {
-        Some(Edn::Keyword(t)) => match t.as_str() {
-            "invoke" => OpType::Invoke,
-            "ok" => OpType::Ok,
-            "fail" => OpType::Fail,
-            "info" => OpType::Info,
-            other => return Err(format!(":type must be :invoke, :ok, :fail or :info, got :{other}")),
-        },
-        Some(other) => return Err(format!(":type must be a keyword, got {}", other.to_json())),
-        None => return Err("operation has no :type".into()),
-    };
-    let process = match m.get("process") {
-        Some(Edn::Int(p)) if *p >= 0 => Process::Client(*p as u64),
-        Some(Edn::Keyword(k)) if k == "nemesis" => Process::Nemesis,
-        Some(other) => return Err(format!(":process must be a non-negative integer or :nemesis, got {}", other.to_json())),
-        None => return Err("operation has no :process".into()),
-    };
-    let f = match m.get("f") {
-        Some(Edn::Keyword(s) | Edn::Symbol(s) | Edn::Str(s)) => s.clone(),
-        Some(other) => return Err(format!(":f must be a keyword, got {}", other.to_json())),
-        None => return Err("operation has no :f".into()),
-    };
-    let mut op = Op::new(kind, process, f, m.get("value").map_or(Value::Null, Edn::to_json));
-    match m.get("index") {
-        Some(Edn::Int(i)) if *i >= 0 => op.index = *i as u64,
-        Some(other) => return Err(format!(":index must be a non-negative integer, got {}", other.to_json())),
-        None => {}
-    }
-    match m.get("time") {
-        Some(Edn::Int(t)) => op.time = *t,
-        Some(other) => return Err(format!(":time must be an integer, got {}", other.to_json())),
-        None => {}
-    }
-    op.error = m.get("error").map(Edn::to_json);
-    op.node = match m.get("node") {
-        Some(Edn::Str(s) | Edn::Keyword(s)) => Some(s.clone()),
-        _ => None,
-    };
-    Ok(op)
+    super::op_from_json(&m.to_json())
 }
 
 /// Writes operations as Jepsen `history.edn` text, one op map per line, so a history
@@ -143,6 +110,7 @@ fn write_txn(value: &Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faultline_history::OpType;
     use serde_json::json;
 
     #[test]
@@ -156,6 +124,21 @@ mod tests {
         assert_eq!(h.ops[0].value, json!([["append", 1, 2]]));
         assert_eq!(h.ops[1].process, Process::Nemesis);
         assert_eq!(h.ops[3].index, 3);
+    }
+
+    #[test]
+    fn ops_inside_one_vector_keep_their_lines_and_deep_nesting_is_refused() {
+        let text = "[{:type :invoke, :process 0, :f :read}\n {:type :ok, :process 0, :f :read, :value 1}\n {:type :done, :process 0, :f :read}]\n";
+        let err = parse(text, Path::new("k.edn")).unwrap_err();
+        assert_eq!(err.to_string(), "k.edn:3: :type must be :invoke, :ok, :fail or :info, got :done");
+        let list = parse("(\n{:type :invoke, :process 0, :f :read}\n{:type :ok, :process 0, :f :read, :value 1})", Path::new("l.edn")).unwrap();
+        assert_eq!(list.lines, vec![2, 3]);
+        for deep in [format!("{}1{}", "[".repeat(14_000), "]".repeat(14_000)), "#_".repeat(14_000) + "1", format!("{{:value {}}}", "#{".repeat(14_000))] {
+            let err = parse(&deep, Path::new("deep.edn")).unwrap_err();
+            assert!(err.to_string().contains("nested more than 128 levels deep"), "{err}");
+        }
+        let err = parse("[{:type :invoke, :process 0, :f :read}\n", Path::new("open.edn")).unwrap_err();
+        assert_eq!(err.to_string(), "open.edn:1: '[' opened here is never closed");
     }
 
     #[test]

@@ -12,11 +12,12 @@
 
 pub mod edn;
 mod jepsen;
+mod json;
 mod porcupine;
 
 pub use jepsen::to_jepsen_edn;
 
-use faultline_history::{parse_jsonl, Op, OpType, ParseError, Value};
+use faultline_history::{parse_jsonl, Op, OpType, ParseError, Process, Value};
 use std::path::Path;
 
 /// A history file format.
@@ -30,6 +31,9 @@ pub enum Format {
     PorcupineEtcd,
     /// Porcupine's kv log (`{:process 0, :type :invoke, :f :get, :key "1", :value nil}`).
     PorcupineKv,
+    /// Jepsen's and elle-cli's JSON: an array of op objects, or an object a line,
+    /// keywords as strings with or without their colon.
+    JepsenJson,
 }
 
 impl Format {
@@ -40,13 +44,14 @@ impl Format {
             Format::Edn => "edn",
             Format::PorcupineEtcd => "porcupine-etcd",
             Format::PorcupineKv => "porcupine-kv",
+            Format::JepsenJson => "jepsen-json",
         }
     }
 
     /// How this format's sources mean an ok read of nil.
     pub fn default_nil_read(self) -> NilRead {
         match self {
-            Format::Edn => NilRead::Unknown,
+            Format::Edn | Format::JepsenJson => NilRead::Unknown,
             Format::Jsonl | Format::PorcupineEtcd | Format::PorcupineKv => NilRead::Absent,
         }
     }
@@ -56,12 +61,16 @@ impl Format {
     pub fn detect(text: &str) -> Option<Format> {
         let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with(';'))?;
         if line.starts_with("{\"") || line == "{}" {
-            Some(Format::Jsonl)
+            // faultline's own records, or another tool's JSON spelled its own way.
+            let ours = parse_jsonl(line.as_bytes(), Path::new("")).is_ok();
+            Some(if ours { Format::Jsonl } else { Format::JepsenJson })
+        } else if line.strip_prefix('[').is_some_and(|rest| rest.trim_start().starts_with('{') && !rest.trim_start().starts_with("{:")) || line == "[" && text.contains("{\"") {
+            Some(Format::JepsenJson)
         } else if line.contains("jepsen.util") {
             Some(Format::PorcupineEtcd)
         } else if line.starts_with('{') && line.contains(":key ") && !line.contains(":index") {
             Some(Format::PorcupineKv)
-        } else if line.starts_with(['{', '[', '#']) {
+        } else if line.starts_with(['{', '[', '(', '#']) {
             Some(Format::Edn)
         } else {
             None
@@ -99,7 +108,7 @@ pub fn import_str(text: &str, path: &Path, format: Option<Format>, nil_read: Opt
     let format = match format {
         Some(f) => f,
         None => Format::detect(text).ok_or_else(|| {
-            ParseError::malformed(path, 1, "cannot tell the format (jsonl, edn, porcupine-etcd, porcupine-kv); pass --format")
+            ParseError::malformed(path, 1, "cannot tell the format (jsonl, edn, jepsen-json, porcupine-etcd, porcupine-kv); pass --format")
         })?,
     };
     let mut imported = match format {
@@ -111,7 +120,13 @@ pub fn import_str(text: &str, path: &Path, format: Option<Format>, nil_read: Opt
         Format::Edn => jepsen::parse(text, path)?,
         Format::PorcupineEtcd => porcupine::parse_etcd(text, path)?,
         Format::PorcupineKv => porcupine::parse_kv(text, path)?,
+        Format::JepsenJson => json::parse(text, path)?,
     };
+    if !imported.ops.iter().any(|o| o.process != Process::Nemesis) {
+        // An empty file, `[]`, a README read as a log: nothing was tested, so no
+        // checker may call it valid.
+        return Err(ParseError::malformed(path, 1, format!("no client operations: this is not a {} history", format.name())));
+    }
     if nil_read.unwrap_or(format.default_nil_read()) == NilRead::Unknown {
         mark_nil_reads_unknown(&mut imported.ops);
     }
@@ -120,8 +135,126 @@ pub fn import_str(text: &str, path: &Path, format: Option<Format>, nil_read: Opt
 
 /// Reads a history file; see [`import_str`].
 pub fn import_file(path: &Path, format: Option<Format>, nil_read: Option<NilRead>) -> Result<Imported, ParseError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ParseError::Io { path: path.to_owned(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| ParseError::Io { path: path.to_owned(), source })?;
+    let text = faultline_history::read_text(file, path)?;
     import_str(&text, path, format, nil_read)
+}
+
+/// An operation as another tool wrote it: it may lack a process (each such op is its
+/// own process, as Elle treats them) or an index (it then gets its position).
+pub(crate) struct LooseOp {
+    pub(crate) op: Op,
+    pub(crate) has_process: bool,
+    pub(crate) has_index: bool,
+}
+
+/// A keyword written as a string, with or without its colon: `":ok"`, `"ok"`.
+fn word(v: &Value) -> Option<&str> {
+    v.as_str().map(|s| s.strip_prefix(':').unwrap_or(s))
+}
+
+/// Whether `value` is a transaction: a list of `[f, key, value]` micro-ops.
+fn looks_like_txn(value: &Value) -> bool {
+    value.as_array().is_some_and(|mops| !mops.is_empty() && mops.iter().all(|m| m.as_array().is_some_and(|m| m.first().is_some_and(Value::is_string))))
+}
+
+/// Converts one op map of Jepsen's (EDN read as JSON, or JSON): `type`, `process`, `f`,
+/// `value`, `index`, `time`, `error`, `node`. A missing `f` is a transaction when the
+/// value is a list of micro-ops; micro-op names lose their colon.
+pub(crate) fn op_from_json(m: &Value) -> Result<LooseOp, String> {
+    let Value::Object(fields) = m else { return Err(format!("expected an operation map, got {m}")) };
+    let shown = |v: &Value| word(v).map_or_else(|| v.to_string(), |w| format!(":{w}"));
+    let kind = match fields.get("type") {
+        Some(t) => match word(t) {
+            Some("invoke") => OpType::Invoke,
+            Some("ok") => OpType::Ok,
+            Some("fail") => OpType::Fail,
+            Some("info") => OpType::Info,
+            _ => return Err(format!(":type must be :invoke, :ok, :fail or :info, got {}", shown(t))),
+        },
+        None => return Err("operation has no :type".into()),
+    };
+    let process = match fields.get("process") {
+        None | Some(Value::Null) => None,
+        Some(p) => Some(match (p.as_u64(), word(p)) {
+            (Some(n), _) => Process::Client(n),
+            (None, Some("nemesis")) => Process::Nemesis,
+            _ => return Err(format!(":process must be a non-negative integer or :nemesis, got {p}")),
+        }),
+    };
+    let mut value = fields.get("value").cloned().unwrap_or(Value::Null);
+    let f = match fields.get("f") {
+        Some(f) => match word(f) {
+            Some(name) if !name.is_empty() => name.to_owned(),
+            _ => return Err(format!(":f must be a keyword, got {f}")),
+        },
+        None if looks_like_txn(&value) => "txn".to_owned(),
+        None => return Err("operation has no :f (and its value is not a list of micro-ops)".into()),
+    };
+    if f == "txn" {
+        if let Some(mops) = value.as_array_mut() {
+            for m in mops.iter_mut().filter_map(Value::as_array_mut) {
+                if let Some(Value::String(name)) = m.first_mut() {
+                    if let Some(bare) = name.strip_prefix(':') {
+                        *name = bare.to_owned();
+                    }
+                }
+            }
+        }
+    }
+    let mut op = Op::new(kind, process.unwrap_or(Process::Client(0)), f, value);
+    let has_index = match fields.get("index") {
+        Some(i) => {
+            op.index = i.as_u64().ok_or_else(|| format!(":index must be a non-negative integer, got {i}"))?;
+            true
+        }
+        None => false,
+    };
+    if let Some(t) = fields.get("time") {
+        op.time = t.as_i64().ok_or_else(|| format!(":time must be an integer, got {t}"))?;
+    }
+    op.error = fields.get("error").cloned();
+    op.node = fields.get("node").and_then(word).map(str::to_owned);
+    Ok(LooseOp { op, has_process: process.is_some(), has_index })
+}
+
+/// Makes loose ops a history: ops without a process each get a process of their
+/// own; a completion with no invocation before it (Elle's test histories are often
+/// only completions) gets one just before it, with its function, value and index; an
+/// op without an index gets its position.
+pub(crate) fn pair_up(loose: Vec<LooseOp>, lines: Vec<usize>) -> (Vec<Op>, Vec<usize>) {
+    let mut fresh = loose.iter().filter(|l| l.has_process).filter_map(|l| match l.op.process {
+        Process::Client(p) => Some(p + 1),
+        Process::Nemesis => None,
+    }).max().unwrap_or(0);
+    let mut pending = std::collections::HashSet::new();
+    let (mut ops, mut out_lines) = (Vec::with_capacity(loose.len()), Vec::with_capacity(loose.len()));
+    for (l, line) in loose.into_iter().zip(lines) {
+        let mut op = l.op;
+        if !l.has_index {
+            op.index = ops.len() as u64;
+        }
+        if !l.has_process {
+            op.process = Process::Client(fresh);
+            fresh += 1;
+        }
+        if let Process::Client(p) = op.process {
+            if op.kind == OpType::Invoke {
+                pending.insert(p);
+            } else if !pending.remove(&p) {
+                let mut invoke = Op::new(OpType::Invoke, op.process, op.f.clone(), op.value.clone());
+                (invoke.index, invoke.time, invoke.node) = (op.index, op.time, op.node.clone());
+                ops.push(invoke);
+                out_lines.push(line);
+                if !l.has_index {
+                    op.index = ops.len() as u64;
+                }
+            }
+        }
+        ops.push(op);
+        out_lines.push(line);
+    }
+    (ops, out_lines)
 }
 
 /// Turns ok reads of nil (bare, or `[key, nil]`) into indeterminate completions.
@@ -148,7 +281,10 @@ mod tests {
 
     #[test]
     fn detects_each_format() {
-        assert_eq!(Format::detect("{\"type\":\"invoke\"}"), Some(Format::Jsonl));
+        assert_eq!(Format::detect("{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}"), Some(Format::Jsonl));
+        assert_eq!(Format::detect("{\"type\":\":invoke\",\"process\":0,\"f\":\":read\"}"), Some(Format::JepsenJson));
+        assert_eq!(Format::detect("[{\"type\":\"invoke\",\"f\":\"txn\"}]"), Some(Format::JepsenJson));
+        assert_eq!(Format::detect("(\n{:type :invoke})"), Some(Format::Edn));
         assert_eq!(Format::detect("; c\n#jepsen.history.Op{:index 0}"), Some(Format::Edn));
         assert_eq!(Format::detect("[{:type :invoke}]"), Some(Format::Edn));
         assert_eq!(Format::detect("INFO  jepsen.util - 0\t:invoke\t:read\tnil"), Some(Format::PorcupineEtcd));
@@ -172,6 +308,14 @@ mod tests {
         let text = "\n{\"type\":\"invoke\",\"process\":0,\"f\":\"read\"}\n\n{\"type\":\"ok\",\"process\":0,\"f\":\"read\"}\n";
         let h = import_str(text, Path::new("h.jsonl"), None, None).unwrap();
         assert_eq!(h.lines, vec![2, 4]);
+    }
+
+    #[test]
+    fn a_file_with_no_client_operation_is_not_a_history() {
+        for (text, format) in [("", Some(Format::Jsonl)), ("[]", None), ("# faultline\n\nSome prose.\n", Some(Format::PorcupineEtcd)), ("{:type :info, :process :nemesis, :f :start}", None)] {
+            let err = import_str(text, Path::new("x"), format, None).unwrap_err();
+            assert!(err.to_string().contains("no client operations") || err.to_string().contains("cannot tell the format"), "{text:?}: {err}");
+        }
     }
 
     #[test]

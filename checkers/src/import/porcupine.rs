@@ -14,9 +14,13 @@ pub(super) fn parse_etcd(text: &str, path: &Path) -> Result<Imported, ParseError
     for (n, line) in text.lines().enumerate() {
         let Some((_, rest)) = line.split_once("jepsen.util - ") else { continue };
         let bad = |msg: String| ParseError::malformed(path, n + 1, msg);
-        let fields: Vec<&str> = rest.splitn(4, '\t').collect();
+        // Fields are tab-separated; some logs have runs of spaces instead.
+        let mut fields: Vec<&str> = rest.splitn(4, '\t').collect();
+        if fields.len() < 4 {
+            fields = split_whitespace_n(rest, 4);
+        }
         let [process, kind, f, value] = fields[..] else {
-            return Err(bad(format!("expected 4 tab-separated fields (process, type, f, value), got {}", fields.len())));
+            return Err(bad(format!("expected 4 fields separated by tabs or spaces (process, type, f, value), got {}", fields.len())));
         };
         let process = match process.trim() {
             ":nemesis" => Process::Nemesis,
@@ -43,6 +47,21 @@ pub(super) fn parse_etcd(text: &str, path: &Path) -> Result<Imported, ParseError
     Ok(Imported { ops, lines, format: Format::PorcupineEtcd, initial_value: Value::Null, single_key: true })
 }
 
+/// The first `n - 1` whitespace-separated words of `text` and the rest after them.
+fn split_whitespace_n(text: &str, n: usize) -> Vec<&str> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = text.trim_start();
+    while out.len() + 1 < n && !rest.is_empty() {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        out.push(&rest[..end]);
+        rest = rest[end..].trim_start();
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
 /// Parses `{:process 0, :type :invoke, :f :get, :key "1", :value nil}` lines into kv ops
 /// `get`/`put`/`append` on `[key, value]`. Porcupine's kv model starts every key at `""`.
 pub(super) fn parse_kv(text: &str, path: &Path) -> Result<Imported, ParseError> {
@@ -50,7 +69,11 @@ pub(super) fn parse_kv(text: &str, path: &Path) -> Result<Imported, ParseError> 
     let mut ops = Vec::new();
     let mut lines = Vec::new();
     while let Some((line, form)) = reader.next_form().map_err(|e| ParseError::malformed(path, e.line, e.message))? {
-        let mut op = super::jepsen::op_from_edn(&form).map_err(|m| ParseError::malformed(path, line, m))?;
+        let loose = super::jepsen::op_from_edn(&form).map_err(|m| ParseError::malformed(path, line, m))?;
+        if !loose.has_process {
+            return Err(ParseError::malformed(path, line, "kv operation has no :process"));
+        }
+        let mut op = loose.op;
         let key = match form.get("key") {
             Some(k) => k.to_json(),
             None => return Err(ParseError::malformed(path, line, "kv operation has no :key")),
@@ -83,7 +106,9 @@ mod tests {
         let err = parse_etcd("INFO  jepsen.util - x\t:ok\t:read\t1\n", Path::new("etcd.log")).unwrap_err();
         assert_eq!(err.to_string(), "etcd.log:1: process must be a number or :nemesis, got \"x\"");
         let err = parse_etcd("INFO  jepsen.util - 1\t:ok\n", Path::new("etcd.log")).unwrap_err();
-        assert!(err.to_string().contains("4 tab-separated fields"), "{err}");
+        assert!(err.to_string().contains("4 fields separated by tabs or spaces"), "{err}");
+        let spaced = parse_etcd("INFO  jepsen.util - 4   :invoke  :cas    [1 2]\nINFO  jepsen.util - 4 :ok :cas [1 2]\n", Path::new("etcd.log")).unwrap();
+        assert_eq!((spaced.ops[0].f.as_str(), &spaced.ops[0].value, spaced.ops[1].kind), ("cas", &json!([1, 2]), OpType::Ok));
     }
 
     #[test]

@@ -175,7 +175,7 @@ pub fn check(history: &History, opts: &LinearOptions) -> Result<CheckResult, Che
         Validity::Valid
     };
     let mut summary = match valid {
-        Validity::Valid => format!("{} on {} are linearizable ({})", plural(total_ops, "op"), plural(keys.len(), "key"), opts.model.name()),
+        Validity::Valid => format!("{} on {} {} linearizable ({})", plural(total_ops, "op"), plural(keys.len(), "key"), if total_ops == 1 { "is" } else { "are" }, opts.model.name()),
         Validity::Invalid => format!("{} of {} not linearizable ({})", evidence.failures.len(), plural(keys.len(), "key"), opts.model.name()),
         Validity::Unknown => format!("{} of {} could not be decided", evidence.unknown.len(), plural(keys.len(), "key")),
     };
