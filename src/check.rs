@@ -115,6 +115,10 @@ fn check_model(
         Model::Register => faultline_checkers::linear::check(history, &linear(RegisterModel::Register))?,
         Model::CasRegister => faultline_checkers::linear::check(history, &linear(RegisterModel::CasRegister))?,
         Model::Kv => faultline_checkers::linear::check(history, &linear(RegisterModel::Kv))?,
+        Model::Mutex => faultline_checkers::linear::check(history, &linear(RegisterModel::Mutex))?,
+        Model::MultiRegister => faultline_checkers::linear::check(history, &linear(RegisterModel::MultiRegister))?,
+        Model::Set => faultline_checkers::set::check(history)?,
+        Model::LongFork => faultline_checkers::long_fork::check(history)?,
         Model::SetFull => {
             set_full::check(history, &set_full::SetFullOptions { single_key, linearizable: args.linearizable_set })?
         }

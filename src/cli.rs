@@ -363,9 +363,17 @@ pub enum Model {
     CasRegister,
     /// Linearizable key-value map: read/get, write/put, append, cas.
     Kv,
+    /// Linearizable lock (Knossos): acquire when free, release when held.
+    Mutex,
+    /// Linearizable registers read and written together in txn ops (Knossos).
+    MultiRegister,
     /// Grow-only set: lost, stale, unexpected, duplicated elements.
     SetFull,
-    /// Counter reads within possible bounds.
+    /// Set against one final read (Jepsen's set): lost and unexpected elements.
+    Set,
+    /// Reads of groups of single inserts that order two inserts differently.
+    LongFork,
+    /// Counter reads within possible bounds (no reads: valid).
     Counter,
     /// Bank: totals conserved, no negative balances.
     Bank,

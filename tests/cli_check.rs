@@ -322,3 +322,20 @@ fn a_pathological_register_answers_unknown_within_its_memory_budget() {
     eprintln!("pathological register: peak RSS {peak:.1} MB under a 64 MB budget (history alone {base_mb:.1} MB), {:.0} ms", r["elapsed_ms"].as_f64().unwrap_or(0.0));
     assert!(peak <= base_mb + 1.5 * 64.0, "peak RSS {peak:.0} MB with a 64 MB budget (history alone {base_mb:.0} MB)");
 }
+
+#[test]
+fn mutex_multi_register_set_and_long_fork_models_judge_their_histories() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("mutex-ok.edn", "{:process 0, :type :invoke, :f :acquire}\n{:process 0, :type :ok, :f :acquire}\n{:process 0, :type :invoke, :f :release}\n{:process 0, :type :ok, :f :release}\n{:process 1, :type :invoke, :f :acquire}\n{:process 1, :type :ok, :f :acquire}\n", "mutex", 0),
+        ("mutex-two.edn", "{:process 0, :type :invoke, :f :acquire}\n{:process 0, :type :ok, :f :acquire}\n{:process 1, :type :invoke, :f :acquire}\n{:process 1, :type :ok, :f :acquire}\n", "mutex", 1),
+        ("multi.edn", "{:process 0, :type :invoke, :f :txn, :value [[:write :x 1] [:write :y 1]]}\n{:process 0, :type :ok, :f :txn, :value [[:write :x 1] [:write :y 1]]}\n{:process 1, :type :invoke, :f :txn, :value [[:read :x nil] [:read :y nil]]}\n{:process 1, :type :ok, :f :txn, :value [[:read :x 1] [:read :y nil]]}\n", "multi-register", 1),
+        ("set.edn", "{:process 0, :type :invoke, :f :add, :value 1}\n{:process 0, :type :ok, :f :add, :value 1}\n{:process 1, :type :invoke, :f :add, :value 2}\n{:process 1, :type :ok, :f :add, :value 2}\n{:process 2, :type :invoke, :f :read, :value nil}\n{:process 2, :type :ok, :f :read, :value #{1}}\n", "set", 1),
+        ("fork.edn", "{:process 0, :type :ok, :f :txn, :value [[:w 1 1]]}\n{:process 1, :type :ok, :f :txn, :value [[:w 2 1]]}\n{:process 2, :type :ok, :f :txn, :value [[:r 1 1] [:r 2 nil]]}\n{:process 3, :type :ok, :f :txn, :value [[:r 1 nil] [:r 2 1]]}\n", "long-fork", 1),
+    ];
+    for (name, history, model, exit) in cases {
+        let path = write(dir.path(), name, history);
+        let o = faultline(&["check", path.to_str().unwrap(), "--model", model]);
+        assert_eq!(o.status.code(), Some(exit), "{name}: {}", text(&o));
+    }
+}

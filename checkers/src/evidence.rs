@@ -5,6 +5,8 @@ use crate::bank::BankEvidence;
 use crate::counter::CounterEvidence;
 use crate::elle::ElleEvidence;
 use crate::linear::LinearEvidence;
+use crate::long_fork::LongForkEvidence;
+use crate::set::SetEvidence;
 use crate::set_full::SetFullEvidence;
 use crate::stats::StatsEvidence;
 use crate::unique_ids::UniqueIdsEvidence;
@@ -20,6 +22,10 @@ pub enum Evidence {
     Elle(ElleEvidence),
     /// Set membership over time.
     SetFull(SetFullEvidence),
+    /// A set against its final read.
+    Set(SetEvidence),
+    /// Reads of groups of inserts, in one order.
+    LongFork(LongForkEvidence),
     /// Counter bounds.
     Counter(CounterEvidence),
     /// Bank totals.
@@ -46,6 +52,8 @@ from_evidence!(
     LinearEvidence => Linearizable,
     ElleEvidence => Elle,
     SetFullEvidence => SetFull,
+    SetEvidence => Set,
+    LongForkEvidence => LongFork,
     CounterEvidence => Counter,
     BankEvidence => Bank,
     UniqueIdsEvidence => UniqueIds,

@@ -11,6 +11,8 @@ mod error;
 pub mod evidence;
 pub mod import;
 pub mod linear;
+pub mod long_fork;
+pub mod set;
 pub mod set_full;
 pub mod stats;
 pub mod testgen;

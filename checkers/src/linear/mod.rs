@@ -34,6 +34,12 @@ pub enum RegisterModel {
     CasRegister,
     /// A key-value map: `read`/`get`, `write`/`put`, `append`, `cas`.
     Kv,
+    /// Knossos's mutex: `acquire` succeeds when the lock is free, `release` when it
+    /// is held. One lock; values are ignored.
+    Mutex,
+    /// Knossos's multi-register: `txn` ops of `[read k v]` / `[write k v]` micro-ops
+    /// over several registers, linearizable as one object.
+    MultiRegister,
 }
 
 impl RegisterModel {
@@ -43,7 +49,14 @@ impl RegisterModel {
             RegisterModel::Register => "register",
             RegisterModel::CasRegister => "cas-register",
             RegisterModel::Kv => "kv",
+            RegisterModel::Mutex => "mutex",
+            RegisterModel::MultiRegister => "multi-register",
         }
+    }
+
+    /// Whether the model is one object, with no keys to split by.
+    fn is_one_object(self) -> bool {
+        matches!(self, RegisterModel::Mutex | RegisterModel::MultiRegister)
     }
 }
 
@@ -275,24 +288,24 @@ fn split_by_key(history: &History, opts: &LinearOptions) -> Result<Vec<KeyHistor
         if is_read && outcome != OpType::Ok {
             continue; // an indeterminate read constrains nothing
         }
-        // Reads are judged by what they returned; everything else by what it asked.
-        let source = match (is_read, comp) {
-            (true, Some(c)) => c,
+        // Reads are judged by what they returned, transactions by what they returned
+        // when they completed; everything else by what it asked.
+        let source = match (is_read || f == "txn", comp, outcome) {
+            (true, Some(c), OpType::Ok) => c,
             _ => inv,
         };
-        let (key, arg) = if opts.single_key {
+        let (key, arg) = if opts.single_key || opts.model.is_one_object() {
             (&Value::Null, &ops[source].value)
         } else {
             split_keyed(&ops[source].value).ok_or_else(|| {
                 CheckError::bad_op(history, source, format!("{f}: expected [key, value], got {} (for a history of one register or one set with bare values, pass --single-key)", ops[source].value))
             })?
         };
-        let entry = keys.entry(key.to_string()).or_insert_with(|| KeyHistory {
-            key: key.clone(),
-            model: Model::new(&opts.initial),
-            ops: Vec::new(),
-        });
-        let action = parse_action(history, source, f, arg, opts.model, &mut entry.model)?;
+        // A mutex starts free; every other model from the initial value.
+        let initial = if opts.model == RegisterModel::Mutex { Value::Bool(false) } else { opts.initial.clone() };
+        let entry = keys.entry(key.to_string()).or_insert_with(|| KeyHistory { key: key.clone(), model: Model::new(&initial), ops: Vec::new() });
+        let known = outcome == OpType::Ok;
+        let action = parse_action(history, source, f, arg, opts.model, known, &mut entry.model)?;
         entry.ops.push(KeyOp {
             call: inv as u32,
             ret: if outcome == OpType::Ok { comp.map(|c| c as u32) } else { None },
@@ -302,22 +315,25 @@ fn split_by_key(history: &History, opts: &LinearOptions) -> Result<Vec<KeyHistor
     Ok(keys.into_values().collect())
 }
 
-fn parse_action(
-    history: &History,
-    position: usize,
-    f: &str,
-    arg: &Value,
-    model: RegisterModel,
-    values: &mut Model,
-) -> Result<Action, CheckError> {
+/// The model action of one operation. `known`: it completed ok, so a transaction's
+/// reads are what it saw (an indeterminate one's reads constrain nothing).
+fn parse_action(history: &History, position: usize, f: &str, arg: &Value, model: RegisterModel, known: bool, values: &mut Model) -> Result<Action, CheckError> {
+    use RegisterModel::*;
     let allowed = matches!(
         (model, f),
-        (_, "read" | "write") | (RegisterModel::CasRegister | RegisterModel::Kv, "cas") | (RegisterModel::Kv, "get" | "put" | "append")
+        (Register | CasRegister | Kv, "read" | "write") | (CasRegister | Kv, "cas") | (Kv, "get" | "put" | "append") | (Mutex, "acquire" | "release") | (MultiRegister, "txn")
     );
     if !allowed {
         return Err(CheckError::bad_op(history, position, format!("f={f:?} is not an operation of the {} model", model.name())));
     }
+    let (free, held) = (Value::Bool(false), Value::Bool(true));
     Ok(match f {
+        "acquire" => Action::Cas(values.intern(&free), values.intern(&held)),
+        "release" => Action::Cas(values.intern(&held), values.intern(&free)),
+        "txn" => {
+            let mops = parse_register_txn(arg, known).map_err(|m| CheckError::bad_op(history, position, m))?;
+            Action::Txn(values.add_txn(mops))
+        }
         "read" | "get" => Action::Read(values.intern(arg)),
         "write" | "put" => Action::Write(values.intern(arg)),
         "append" => Action::Append(values.intern(arg)),
@@ -326,6 +342,24 @@ fn parse_action(
             _ => return Err(CheckError::bad_op(history, position, format!("cas: expected [old, new], got {arg}"))),
         },
     })
+}
+
+/// A multi-register transaction's micro-ops: `[read k v]` / `[write k v]` (also `r`
+/// and `w`). Reads of an op whose outcome is unknown are dropped.
+fn parse_register_txn(arg: &Value, known: bool) -> Result<Vec<model::RegisterMop>, String> {
+    let mops = arg.as_array().ok_or_else(|| format!("txn: expected a list of [read k v] / [write k v], got {arg}"))?;
+    let mut out = Vec::with_capacity(mops.len());
+    for m in mops {
+        let Some([f, k, v]) = m.as_array().map(Vec::as_slice) else { return Err(format!("micro-op must be [f, key, value], got {m}")) };
+        let key = k.as_str().map_or_else(|| k.to_string(), str::to_owned);
+        match f.as_str() {
+            Some("read" | "r") if known => out.push(model::RegisterMop::Read(key, v.clone())),
+            Some("read" | "r") => {}
+            Some("write" | "w") => out.push(model::RegisterMop::Write(key, v.clone())),
+            _ => return Err(format!("micro-op must be read or write, got {f}")),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

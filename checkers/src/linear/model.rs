@@ -27,6 +27,17 @@ pub(crate) enum Action {
     Cas(u32, u32),
     /// Appended to a list (or a string).
     Append(u32),
+    /// A multi-register transaction (an index into the model's transactions).
+    Txn(u32),
+}
+
+/// One micro-op of a multi-register transaction.
+#[derive(Debug, Clone)]
+pub(crate) enum RegisterMop {
+    /// Saw this value in this register (`null`: never written).
+    Read(String, Value),
+    /// Set this register.
+    Write(String, Value),
 }
 
 impl Action {
@@ -36,7 +47,7 @@ impl Action {
         match self {
             Action::Read(v) | Action::Write(v) => v == state,
             Action::Cas(old, new) => old == state && new == state,
-            Action::Append(_) => false,
+            Action::Append(_) | Action::Txn(_) => false,
         }
     }
 }
@@ -142,6 +153,9 @@ pub(crate) struct Model {
     nodes: Vec<Node>,
     by_content: FastMap<Content, u32>,
     appended: FastMap<(u32, u32), u32>,
+    txns: Vec<Vec<RegisterMop>>,
+    /// (state, transaction) → the state after it, or `None` when a read disagrees.
+    txn_steps: FastMap<(u32, u32), Option<u32>>,
 }
 
 /// The content of a value from the history, and its hash as a list item.
@@ -163,7 +177,7 @@ fn content_of(v: &Value) -> (Content, u64) {
 impl Model {
     /// A model whose initial state is `initial`.
     pub fn new(initial: &Value) -> Model {
-        let mut m = Model { values: Vec::new(), value_bytes: 0, nodes: Vec::new(), by_content: FastMap::default(), appended: FastMap::default() };
+        let mut m = Model { values: Vec::new(), value_bytes: 0, nodes: Vec::new(), by_content: FastMap::default(), appended: FastMap::default(), txns: Vec::new(), txn_steps: FastMap::default() };
         m.intern(initial);
         m
     }
@@ -228,7 +242,38 @@ impl Model {
             Action::Write(v) => Some(v),
             Action::Cas(old, new) => (old == state).then_some(new),
             Action::Append(v) => Some(self.append(state, v)),
+            Action::Txn(t) => self.txn(state, t),
         }
+    }
+
+    /// Adds a multi-register transaction; answers its id for [`Action::Txn`].
+    pub fn add_txn(&mut self, mops: Vec<RegisterMop>) -> u32 {
+        self.txns.push(mops);
+        (self.txns.len() - 1) as u32
+    }
+
+    /// The registers (a map; `null` is every register unwritten) after transaction
+    /// `t` from `state`, or `None` when one of its reads disagrees.
+    fn txn(&mut self, state: u32, t: u32) -> Option<u32> {
+        if let Some(&next) = self.txn_steps.get(&(state, t)) {
+            return next;
+        }
+        let mut registers = match self.value(state) {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        let mut ok = true;
+        for mop in &self.txns[t as usize] {
+            match mop {
+                RegisterMop::Read(k, v) => ok &= registers.get(k).unwrap_or(&Value::Null) == v,
+                RegisterMop::Write(k, v) => {
+                    registers.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let next = ok.then(|| self.intern(&Value::Object(registers)));
+        self.txn_steps.insert((state, t), next);
+        next
     }
 
     fn append(&mut self, state: u32, v: u32) -> u32 {
@@ -261,7 +306,7 @@ impl Model {
         fn table<K, V>(m: &FastMap<K, V>) -> usize {
             m.capacity() * 8 / 7 * (std::mem::size_of::<(K, V)>() + 1)
         }
-        self.value_bytes + self.nodes.capacity() * std::mem::size_of::<Node>() + table(&self.by_content) + table(&self.appended)
+        self.value_bytes + self.nodes.capacity() * std::mem::size_of::<Node>() + table(&self.by_content) + table(&self.appended) + table(&self.txn_steps)
     }
 }
 

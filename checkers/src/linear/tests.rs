@@ -327,3 +327,46 @@ fn a_zero_memory_budget_allows_no_search_but_the_fast_path_still_decides() {
     let r = check(&cas, &LinearOptions { memory_budget_bytes: 0, ..single(RegisterModel::CasRegister) }).unwrap();
     assert_eq!(r.valid, Validity::Unknown, "{:?}", r.explanation);
 }
+
+#[test]
+fn mutex_allows_one_holder_at_a_time() {
+    let opts = LinearOptions::new(RegisterModel::Mutex);
+    let ok = hist(&["0 invoke acquire null", "0 ok acquire null", "1 invoke acquire null", "0 invoke release null", "0 ok release null", "1 ok acquire null"]);
+    assert_eq!(verdict(&ok, &opts), Validity::Valid, "p1's acquire may take effect after p0's release");
+    let two_holders = hist(&["0 invoke acquire null", "0 ok acquire null", "1 invoke acquire null", "1 ok acquire null"]);
+    let r = check(&two_holders, &opts).unwrap();
+    assert_eq!(r.valid, Validity::Invalid);
+    assert!(r.explanation.join("\n").contains("After it the value is true"), "{:?}", r.explanation);
+    let free_release = hist(&["0 invoke release null", "0 ok release null"]);
+    assert_eq!(verdict(&free_release, &opts), Validity::Invalid, "releasing a free lock");
+    let bad = hist(&["0 invoke write 1", "0 ok write 1"]);
+    assert!(check(&bad, &opts).unwrap_err().to_string().contains("not an operation of the mutex model"));
+}
+
+#[test]
+fn multi_register_transactions_are_linearizable_as_one_object() {
+    let opts = LinearOptions::new(RegisterModel::MultiRegister);
+    let ok = hist(&[
+        r#"0 invoke txn [["write","x",1],["write","y",2]]"#,
+        r#"0 ok txn [["write","x",1],["write","y",2]]"#,
+        r#"1 invoke txn [["read","x",null],["read","y",null]]"#,
+        r#"1 ok txn [["read","x",1],["read","y",2]]"#,
+    ]);
+    assert_eq!(verdict(&ok, &opts), Validity::Valid);
+    let torn = hist(&[
+        r#"0 invoke txn [["write","x",1],["write","y",2]]"#,
+        r#"0 ok txn [["write","x",1],["write","y",2]]"#,
+        r#"1 invoke txn [["r","x",null],["r","y",null]]"#,
+        r#"1 ok txn [["r","x",1],["r","y",null]]"#,
+    ]);
+    assert_eq!(verdict(&torn, &opts), Validity::Invalid, "a read of half a write");
+    let concurrent = hist(&[
+        r#"0 invoke txn [["w","x",1]]"#,
+        r#"1 invoke txn [["r","x",null]]"#,
+        r#"1 ok txn [["r","x",null]]"#,
+        r#"0 ok txn [["w","x",1]]"#,
+    ]);
+    assert_eq!(verdict(&concurrent, &opts), Validity::Valid, "the read may come first");
+    let unknown_write = hist(&[r#"0 invoke txn [["w","x",1]]"#, r#"0 info txn [["w","x",1]]"#, r#"1 invoke txn [["r","x",null]]"#, r#"1 ok txn [["r","x",1]]"#]);
+    assert_eq!(verdict(&unknown_write, &opts), Validity::Valid, "an indeterminate write may have happened");
+}

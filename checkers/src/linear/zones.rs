@@ -39,7 +39,7 @@ struct Cluster {
 /// Checks one key with the zone test, if its operations allow it.
 pub(crate) fn check(ops: &[KeyOp]) -> ZoneVerdict {
     const NEVER: i64 = i64::MAX;
-    if ops.iter().any(|op| matches!(op.action, Action::Cas(..) | Action::Append(_))) {
+    if ops.iter().any(|op| matches!(op.action, Action::Cas(..) | Action::Append(_) | Action::Txn(_))) {
         return ZoneVerdict::NotApplicable;
     }
     let mut clusters: HashMap<u32, Cluster> = HashMap::new();
@@ -63,7 +63,7 @@ pub(crate) fn check(ops: &[KeyOp]) -> ZoneVerdict {
     }
     for op in ops {
         match op.action {
-            Action::Write(_) | Action::Cas(..) | Action::Append(_) => {}
+            Action::Write(_) | Action::Cas(..) | Action::Append(_) | Action::Txn(_) => {}
             Action::Read(v) => {
                 let Some(ret) = op.ret else { continue };
                 let Some(c) = clusters.get_mut(&v) else {
