@@ -88,8 +88,8 @@ fn raft_with_stale_follower_reads_under_partitions_is_invalid() {
 
 /// Runs headless Chromium (Debian's package, which `.ci/setup` installs) on a page
 /// (with `#fragment`, when not empty): answers the DOM after its scripts ran and
-/// Chromium's log, and leaves a screenshot at `screenshot`.
-fn chromium(page: &Path, fragment: &str, screenshot: &Path) -> (String, String) {
+/// Chromium's log, and leaves a screenshot `height` pixels tall at `screenshot`.
+fn chromium(page: &Path, fragment: &str, screenshot: &Path, height: u32) -> (String, String) {
     let _ = std::fs::remove_file(screenshot);
     let url = format!("file://{}{fragment}", std::fs::canonicalize(page).expect("the page exists").display());
     let run = |extra: &[&str]| -> Output {
@@ -103,7 +103,7 @@ fn chromium(page: &Path, fragment: &str, screenshot: &Path) -> (String, String) 
         assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
         out
     };
-    let shot = run(&["--window-size=1200,2600", &format!("--screenshot={}", screenshot.display())]);
+    let shot = run(&[&format!("--window-size=1200,{height}"), &format!("--screenshot={}", screenshot.display())]);
     let dom = run(&["--dump-dom"]);
     eprintln!("screenshot of {url}: {}", screenshot.display());
     let log = format!("{}{}", String::from_utf8_lossy(&shot.stderr), String::from_utf8_lossy(&dom.stderr));
@@ -123,14 +123,15 @@ fn dom_number(dom: &str, name: &str) -> Option<usize> {
 /// Answers the whole page's DOM; the screenshots are `<name>.png` and `<name>-by-key.png`.
 fn check_report_in_chromium(dir: &Path, name: &str, verdict: &str) -> String {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let (dom, _) = chromium(&dir.join("report.html"), "", &shots.join(format!("{name}.png")));
+    let (dom, _) = chromium(&dir.join("report.html"), "", &shots.join(format!("{name}.png")), 2600);
     assert!(dom.contains(r#"<pre id="js-errors"></pre>"#), "no script error was caught on the page");
     assert!(dom.contains(r#"id="verdict""#) && dom.contains(verdict), "the verdict banner says {verdict}");
     assert!(dom.contains(r#"id="latency-legend""#) && dom.contains(r#"id="throughput-legend""#), "both charts have legends");
     assert!(dom.matches(r#"class="ytick""#).count() >= 6, "both charts have y ticks");
     assert!(dom_number(&dom, "data-rendered") > Some(0), "the timeline script drew operations");
     assert!(dom_number(&dom, "data-labels") > Some(0), "values are written on the timeline's bars");
-    let (by_key, _) = chromium(&dir.join("report.html"), "#by-key", &shots.join(format!("{name}-by-key.png")));
+    // Tall enough to reach the timeline below an invalid run's findings.
+    let (by_key, _) = chromium(&dir.join("report.html"), "#by-key", &shots.join(format!("{name}-by-key.png")), 7000);
     assert!(by_key.contains(r#"<pre id="js-errors"></pre>"#), "no script error in the per-key view");
     assert!(by_key.contains(">key "), "the per-key view names its rows by key");
     assert!(dom_number(&by_key, "data-rows") > Some(1), "the per-key view has a row per key");
