@@ -122,6 +122,13 @@ fn summary_text(opts: &TestOptions, o: &TestOutcome) -> String {
         })
         .collect();
     let _ = writeln!(out, "  per node (ok/fail/info): {}", per_node.join(", "));
+    let phases: Vec<String> = o
+        .report
+        .phases
+        .iter()
+        .map(|p| if p.ops == 0 { format!("{} no operations", p.name) } else { format!("{} {:.0}% of {}", p.name, p.availability * 100.0, p.ops) })
+        .collect();
+    let _ = writeln!(out, "  availability: {}", phases.join(", "));
     if let Some(leaders) = &o.leaders {
         let _ = writeln!(out, "  leaders: {}", faultline::store::describe_leaders(leaders));
     }

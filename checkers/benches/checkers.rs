@@ -42,6 +42,9 @@ fn linearizability(c: &mut Criterion) {
     bench_linear(c, "cas-register", RegisterOps::ReadWriteCas, RegisterModel::CasRegister, 20, &[(30, 100_000)]);
     bench_linear(c, "kv", RegisterOps::ReadWriteAppend, RegisterModel::Kv, 10, &[(10, 2_000), (50, 2_000), (100, 2_000), (50, 20_000)]);
     string_kv(c);
+    let tiny = history(&SimConfig::new(5, 19, 2, SEED), RegisterOps::ReadWriteCas);
+    let opts = LinearOptions::new(RegisterModel::CasRegister);
+    c.bench_function("linear/tiny-38-events", |b| b.iter(|| linear::check(&tiny, &opts)));
 }
 
 /// Porcupine's kv shape (string appends, 10 keys), valid and with one stale get; and,

@@ -12,6 +12,7 @@ use std::path::Path;
 pub fn parse_jsonl(text: impl BufRead, path: &Path) -> Result<Vec<Op>, ParseError> {
     use rayon::prelude::*;
     const BATCH: usize = 32 * 1024;
+    const PARALLEL_FROM: usize = 4096;
     let mut ops: Vec<Op> = Vec::new();
     let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH);
     let mut lines = text.lines().enumerate();
@@ -30,14 +31,16 @@ pub fn parse_jsonl(text: impl BufRead, path: &Path) -> Result<Vec<Op>, ParseErro
             return Ok(ops);
         }
         let first = ops.len() as u64;
-        let parsed: Vec<Result<Op, ParseError>> = batch
-            .par_iter()
-            .enumerate()
-            .map(|(i, (line_no, line))| {
-                let raw: RawOp = serde_json::from_str(line.trim()).map_err(|e| ParseError::malformed(path, *line_no, json_error(&e)))?;
-                Ok(raw.into_op(first + i as u64))
-            })
-            .collect();
+        let parse = |(i, (line_no, line)): (usize, &(usize, String))| -> Result<Op, ParseError> {
+            let raw: RawOp = serde_json::from_str(line.trim()).map_err(|e| ParseError::malformed(path, *line_no, json_error(&e)))?;
+            Ok(raw.into_op(first + i as u64))
+        };
+        // Starting rayon's threads costs more than a small history takes to parse.
+        let parsed: Vec<Result<Op, ParseError>> = if batch.len() < PARALLEL_FROM {
+            batch.iter().enumerate().map(parse).collect()
+        } else {
+            batch.par_iter().enumerate().map(parse).collect()
+        };
         for op in parsed {
             ops.push(op?);
         }
