@@ -192,9 +192,19 @@ fn a_history_on_stdin_and_json_that_names_the_model_as_the_flag_does() {
     assert_eq!(report["results"][0]["evidence"]["kind"], "linearizable");
 }
 
+/// Writes each `(file name, history, model, exit code)` and checks it with only
+/// `--model`: the exit code must be the expected one.
+fn exits_as_expected(cases: &[(&str, &str, &str, i32)]) {
+    let dir = tempfile::tempdir().unwrap();
+    for &(name, history, model, exit) in cases {
+        let path = write(dir.path(), name, history);
+        let o = faultline(&["check", path.to_str().unwrap(), "--model", model]);
+        assert_eq!(o.status.code(), Some(exit), "{name}: {}", text(&o));
+    }
+}
+
 #[test]
 fn public_shapes_load_with_only_the_model() {
-    let dir = tempfile::tempdir().unwrap();
     let cases = [
         // Knossos-style: the whole history one EDN list, bare register values.
         ("knossos.edn", "(\n{:process 0, :type :invoke, :f :write, :value 3}\n{:process 0, :type :ok, :f :write, :value 3}\n{:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value 3})\n", "register", 0),
@@ -209,11 +219,7 @@ fn public_shapes_load_with_only_the_model() {
         // Porcupine etcd with runs of spaces instead of tabs.
         ("spaces.log", "INFO  jepsen.util - 0   :invoke  :write  1\nINFO  jepsen.util - 0   :ok      :write  1\nINFO  jepsen.util - 1   :invoke  :read   nil\nINFO  jepsen.util - 1   :ok      :read   1\n", "cas-register", 0),
     ];
-    for (name, history, model, exit) in cases {
-        let path = write(dir.path(), name, history);
-        let o = faultline(&["check", path.to_str().unwrap(), "--model", model]);
-        assert_eq!(o.status.code(), Some(exit), "{name}: {}", text(&o));
-    }
+    exits_as_expected(&cases);
 }
 
 #[test]
@@ -325,7 +331,6 @@ fn a_pathological_register_answers_unknown_within_its_memory_budget() {
 
 #[test]
 fn mutex_multi_register_set_and_long_fork_models_judge_their_histories() {
-    let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("mutex-ok.edn", "{:process 0, :type :invoke, :f :acquire}\n{:process 0, :type :ok, :f :acquire}\n{:process 0, :type :invoke, :f :release}\n{:process 0, :type :ok, :f :release}\n{:process 1, :type :invoke, :f :acquire}\n{:process 1, :type :ok, :f :acquire}\n", "mutex", 0),
         ("mutex-two.edn", "{:process 0, :type :invoke, :f :acquire}\n{:process 0, :type :ok, :f :acquire}\n{:process 1, :type :invoke, :f :acquire}\n{:process 1, :type :ok, :f :acquire}\n", "mutex", 1),
@@ -333,9 +338,5 @@ fn mutex_multi_register_set_and_long_fork_models_judge_their_histories() {
         ("set.edn", "{:process 0, :type :invoke, :f :add, :value 1}\n{:process 0, :type :ok, :f :add, :value 1}\n{:process 1, :type :invoke, :f :add, :value 2}\n{:process 1, :type :ok, :f :add, :value 2}\n{:process 2, :type :invoke, :f :read, :value nil}\n{:process 2, :type :ok, :f :read, :value #{1}}\n", "set", 1),
         ("fork.edn", "{:process 0, :type :ok, :f :txn, :value [[:w 1 1]]}\n{:process 1, :type :ok, :f :txn, :value [[:w 2 1]]}\n{:process 2, :type :ok, :f :txn, :value [[:r 1 1] [:r 2 nil]]}\n{:process 3, :type :ok, :f :txn, :value [[:r 1 nil] [:r 2 1]]}\n", "long-fork", 1),
     ];
-    for (name, history, model, exit) in cases {
-        let path = write(dir.path(), name, history);
-        let o = faultline(&["check", path.to_str().unwrap(), "--model", model]);
-        assert_eq!(o.status.code(), Some(exit), "{name}: {}", text(&o));
-    }
+    exits_as_expected(&cases);
 }

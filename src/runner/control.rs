@@ -71,10 +71,7 @@ impl ClusterControl for DockerControl {
     fn leader(&self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async move {
             let query = self.leader.as_ref()?;
-            let asks = self.cluster.nodes.iter().map(|n| async move { (n.name.clone(), query.role(&n.name).await) });
-            let roles = futures_util::future::join_all(asks).await;
-            // Of two nodes that both believe they lead, the higher term's is current.
-            roles.into_iter().filter_map(|(node, role)| role.ok().filter(|r| r.leads).map(|r| (r.term, node))).max().map(|(_, node)| node)
+            super::leaders::current_leader(&**query, &self.nodes()).await.map(|(_, node)| node)
         })
     }
 }

@@ -30,22 +30,22 @@ fn watch_every(query: Arc<dyn LeaderQuery>, nodes: Vec<String>, started: Instant
     let into = seen.clone();
     let task = tokio::spawn(async move {
         loop {
-            let asks = nodes.iter().map(|n| {
-                let query = query.clone();
-                async move { (n.clone(), query.role(n).await) }
-            });
-            if let Ok(roles) = tokio::time::timeout(ROUND, futures_util::future::join_all(asks)).await {
-                // Of two nodes that both believe they lead, the higher term's is current.
-                let leader = roles.into_iter().filter_map(|(node, role)| role.ok().filter(|r| r.leads).map(|r| (r.term, node))).max();
-                if let Some((term, node)) = leader {
-                    let mut seen = into.lock().unwrap_or_else(|p| p.into_inner());
-                    note(&mut seen, node, term, started.elapsed().as_secs_f64());
-                }
+            if let Ok(Some((term, node))) = tokio::time::timeout(ROUND, current_leader(&*query, &nodes)).await {
+                let mut seen = into.lock().unwrap_or_else(|p| p.into_inner());
+                note(&mut seen, node, term, started.elapsed().as_secs_f64());
             }
             tokio::time::sleep(every).await;
         }
     });
     LeaderWatch { seen, task }
+}
+
+/// Asks every node its role at once: the node that leads, and its term. Of two nodes
+/// that both believe they lead (an old leader cut off), the higher term's is current.
+pub async fn current_leader(query: &dyn LeaderQuery, nodes: &[String]) -> Option<(u64, String)> {
+    let asks = nodes.iter().map(|n| async move { (n, query.role(n).await) });
+    let roles = futures_util::future::join_all(asks).await;
+    roles.into_iter().filter_map(|(node, role)| role.ok().filter(|r| r.leads).map(|r| (r.term, node.clone()))).max()
 }
 
 /// Keeps `(node, term)` if it is newer than the last leadership seen: a later term,
