@@ -158,8 +158,9 @@ pub(crate) struct Model {
     txn_steps: FastMap<(u32, u32), Option<u32>>,
 }
 
-/// The content of a value from the history, and its hash as a list item.
-fn content_of(v: &Value) -> (Content, u64) {
+/// The content of a value from the history, its hash as a list item, and the length
+/// of its JSON text.
+fn content_of(v: &Value) -> (Content, u64, usize) {
     let text = v.to_string();
     let item = fold([0, 0], text.bytes().map(|b| u64::from(b) + 1))[0];
     let content = match v {
@@ -171,7 +172,7 @@ fn content_of(v: &Value) -> (Content, u64) {
         }
         _ => Content { kind: Kind::Other, len: text.len() as u64, hash: fold([0, 0], text.bytes().map(|b| u64::from(b) + 1)) },
     };
-    (content, item)
+    (content, item, text.len())
 }
 
 impl Model {
@@ -184,14 +185,14 @@ impl Model {
 
     /// The node of `v`, adding it if new.
     pub fn intern(&mut self, v: &Value) -> u32 {
-        let (content, item) = content_of(v);
+        let (content, item, text_len) = content_of(v);
         if let Some(&id) = self.by_content.get(&content) {
             // An appended state may already hold this content: the history's value
             // then names it, and a read compares equal to it.
             if matches!(self.nodes[id as usize].origin, Origin::Value(_)) {
                 return id;
             }
-            let index = self.push_value(v);
+            let index = self.push_value(v, text_len);
             let node = &mut self.nodes[id as usize];
             node.origin = Origin::Value(index);
             node.item = item;
@@ -200,13 +201,15 @@ impl Model {
             }
             return id;
         }
-        let index = self.push_value(v);
+        let index = self.push_value(v, text_len);
         let shift = if content.kind == Kind::Str { BASES.map(|b| pow(b, content.len)) } else { [1, 1] };
         self.add_node(Node { content, origin: Origin::Value(index), item, shift })
     }
 
-    fn push_value(&mut self, v: &Value) -> u32 {
-        self.value_bytes += v.to_string().len() + std::mem::size_of::<Value>();
+    /// Keeps a value from the history; `text_len` is its JSON text's length, already
+    /// known from hashing it, which stands for the bytes it holds.
+    fn push_value(&mut self, v: &Value, text_len: usize) -> u32 {
+        self.value_bytes += text_len + std::mem::size_of::<Value>();
         self.values.push(v.clone());
         (self.values.len() - 1) as u32
     }
