@@ -5,7 +5,7 @@ use crate::cli::{CheckArgs, FormatArg, Model, NilReadArg};
 use clap::ValueEnum;
 use crate::exit::Exit;
 use anyhow::anyhow;
-use faultline_checkers::elle::{self, ElleOptions, RwOptions, TxnKind};
+use faultline_checkers::elle::{self, ElleOptions, RwOptions, TxnHistory, TxnKind};
 use faultline_checkers::import::{self, Format, Imported, NilRead};
 use faultline_checkers::linear::{LinearOptions, RegisterModel};
 use faultline_checkers::{bank, counter, merge_results, set_full, stats, unique_ids, CheckResult, History, Validity};
@@ -55,6 +55,16 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
         NilReadArg::Unknown => NilRead::Unknown,
         NilReadArg::Absent => NilRead::Absent,
     });
+    let transactional = matches!(args.model, Model::ListAppend | Model::RwRegister);
+    if transactional && args.file.as_os_str() != "-" && args.export_edn.is_none() {
+        let known = match format {
+            Some(f) => Some(f),
+            None => import::detect_file(&args.file).map_err(Exit::bad_input)?,
+        };
+        if known == Some(Format::Jsonl) {
+            return check_txns_streaming(args, started);
+        }
+    }
     let imported = if args.file.as_os_str() == "-" {
         let stdin = std::path::Path::new("<stdin>");
         faultline_history::read_text(std::io::stdin().lock(), stdin).and_then(|text| import::import_str(&text, stdin, format, nil_read))
@@ -76,7 +86,27 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
     let single_key = single_key || args.single_key || (keyed_model && faultline_checkers::bare_values(&history));
     let results = check_model(&history, args, single_key, args.initial_value.clone().unwrap_or(initial_value))
         .map_err(|e| bad_op(args, &lines, e))?;
-    let valid = merge_results(&results);
+    report(args, format, history.len(), stats::counts(&history), &results, started)
+}
+
+/// Checks a JSONL transactional history without holding its events: read straight into
+/// compact transactions (docs/ARCHITECTURE.md §7, "Elle at scale").
+fn check_txns_streaming(args: &CheckArgs, started: Instant) -> Result<i32, Exit> {
+    let kind = if args.model == Model::ListAppend { TxnKind::ListAppend } else { TxnKind::RwRegister };
+    let file = std::fs::File::open(&args.file).map_err(|e| Exit::bad_input(anyhow!("cannot read {}: {e}", args.file.display())))?;
+    let history = TxnHistory::read_jsonl(std::io::BufReader::with_capacity(1 << 20, file), &args.file, kind).map_err(Exit::bad_input)?;
+    let result = elle::check_txns(&history, &elle_options(args, kind)).map_err(|e| match &e {
+        faultline_checkers::CheckError::BadOp { position, .. } => {
+            Exit::bad_input(anyhow!("{}:{}: {e}", args.file.display(), history.line_of(*position).unwrap_or(0)))
+        }
+        faultline_checkers::CheckError::BadOption(_) => Exit::bad_input(e),
+    })?;
+    report(args, Format::Jsonl, history.events(), history.stats(), &[result], started)
+}
+
+/// Prints the verdict (text or `--json`) and returns its exit code.
+fn report(args: &CheckArgs, format: Format, events: usize, counts: stats::StatsEvidence, results: &[CheckResult], started: Instant) -> Result<i32, Exit> {
+    let valid = merge_results(results);
     let elapsed = started.elapsed();
     if args.json {
         let out = CheckReport {
@@ -84,16 +114,26 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
             format: format.name(),
             model: args.model.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
             valid,
-            results: &results,
-            stats: stats::counts(&history),
+            results,
+            stats: counts,
             elapsed_ms: elapsed.as_secs_f64() * 1e3,
             peak_rss_mb: peak_rss_mb(),
         };
         println!("{}", serde_json::to_string_pretty(&out).map_err(Exit::crash)?);
     } else {
-        print_text(args, format, &history, &results, valid, elapsed);
+        print_text(args, format, events, counts.total, results, valid, elapsed);
     }
     Ok(valid.exit_code())
+}
+
+/// The transactional checker's options from the command line.
+fn elle_options(args: &CheckArgs, kind: TxnKind) -> ElleOptions {
+    ElleOptions {
+        consistency_model: args.consistency_model,
+        rw: RwOptions { linearizable_keys: args.linearizable_keys, sequential_keys: args.sequential_keys, wfr_keys: args.wfr_keys },
+        time_budget: Duration::from_secs_f64(args.time_budget),
+        ..ElleOptions::new(kind)
+    }
 }
 
 /// Runs the checker(s) for the chosen model.
@@ -128,13 +168,7 @@ fn check_model(
         Model::Stats => stats::check(history),
         Model::ListAppend | Model::RwRegister => {
             let kind = if args.model == Model::ListAppend { TxnKind::ListAppend } else { TxnKind::RwRegister };
-            let opts = ElleOptions {
-                consistency_model: args.consistency_model,
-                rw: RwOptions { linearizable_keys: args.linearizable_keys, sequential_keys: args.sequential_keys, wfr_keys: args.wfr_keys },
-                time_budget: Duration::from_secs_f64(args.time_budget),
-                ..ElleOptions::new(kind)
-            };
-            elle::check(history, &opts)?
+            elle::check(history, &elle_options(args, kind))?
         }
     }])
 }
@@ -150,13 +184,12 @@ fn bad_op(args: &CheckArgs, lines: &[usize], e: faultline_checkers::CheckError) 
     }
 }
 
-fn print_text(args: &CheckArgs, format: Format, history: &History, results: &[CheckResult], valid: Validity, elapsed: Duration) {
-    let counts = stats::counts(history).total;
+fn print_text(args: &CheckArgs, format: Format, events: usize, counts: stats::Counts, results: &[CheckResult], valid: Validity, elapsed: Duration) {
     println!(
         "{} ({}, {} events; {} ops: {} ok, {} fail, {} info)",
         args.file.display(),
         format.name(),
-        history.len(),
+        events,
         counts.count,
         counts.ok,
         counts.fail,

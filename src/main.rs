@@ -17,6 +17,12 @@ mod test_cmd;
 use clap::Parser;
 use exit::Exit;
 
+/// mimalloc rather than glibc's malloc: checking a large history makes and frees
+/// millions of small vectors, across rayon's threads, and glibc's arenas spent a
+/// sixth of a million-transaction check in malloc and free (docs/ARCHITECTURE.md §7).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // A node program owns the process: its exit code, its stderr, its signals.
     let args: Vec<String> = std::env::args().collect();

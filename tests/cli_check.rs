@@ -340,3 +340,28 @@ fn mutex_multi_register_set_and_long_fork_models_judge_their_histories() {
     ];
     exits_as_expected(&cases);
 }
+
+/// A JSONL transactional history given as a file is read straight into compact
+/// transactions; from stdin it goes through the general importer. Both must say the same.
+#[test]
+fn transactional_files_and_stdin_give_the_same_report() {
+    let path = example("list-append-si.jsonl");
+    let from_file = faultline(&["check", &path, "--model", "list-append", "--json"]);
+    let stdin = std::fs::File::open(&path).expect("the example exists");
+    let from_stdin = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "-", "--model", "list-append", "--json"])
+        .stdin(stdin)
+        .output()
+        .expect("faultline runs");
+    assert_eq!(from_file.status.code(), from_stdin.status.code(), "{}", text(&from_file));
+    let report = |o: &Output| {
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+        for volatile in ["file", "elapsed_ms", "peak_rss_mb"] {
+            v.as_object_mut().expect("an object").remove(volatile);
+        }
+        v
+    };
+    let (a, b) = (report(&from_file), report(&from_stdin));
+    assert_eq!(a, b);
+    assert_eq!(a["valid"], serde_json::json!(false), "the example holds an SI anomaly");
+}

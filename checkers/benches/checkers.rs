@@ -5,7 +5,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
-use faultline_checkers::elle::{self, ElleOptions, TxnKind};
+use faultline_checkers::elle::{self, ElleOptions, TxnHistory, TxnKind};
+use faultline_history::JsonlWriter;
 use faultline_checkers::testgen::{
     counter_history, plant_stale_get, register_history, set_history, string_kv_history, txn_history, Isolation, RegisterOps, SimConfig, TxnConfig,
     TxnWorkload,
@@ -118,5 +119,41 @@ fn transactional(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, linearizability, invariants, transactional);
+/// `faultline check`'s own path for a transactional JSONL file: read straight into
+/// compact transactions, then checked. On generated 100k- and 1M-transaction files, or
+/// on the file named by `FAULTLINE_APPEND_HISTORY` (e.g. `gen_append.py`'s).
+fn transactional_files(c: &mut Criterion) {
+    let mut group = c.benchmark_group("elle-jsonl");
+    group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(10));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
+    match std::env::var_os("FAULTLINE_APPEND_HISTORY") {
+        Some(path) => files.push(("given-file".to_owned(), path.into())),
+        None => {
+            for txns in [100_000, 1_000_000] {
+                let sim = SimConfig { crash_rate: 0.02, ..SimConfig::new(20, txns, 0, SEED) };
+                let path = dir.path().join(format!("append-{txns}.jsonl"));
+                let mut w = JsonlWriter::create(&path).expect("a history file");
+                for op in txn_history(&TxnConfig::new(sim, TxnWorkload::ListAppend, Isolation::Serializable)) {
+                    w.append(&op).expect("written");
+                }
+                w.sync().expect("written");
+                files.push((format!("list-append-{txns}txns"), path));
+            }
+        }
+    }
+    let opts = ElleOptions::new(TxnKind::ListAppend);
+    let check = |path: &std::path::Path| {
+        let file = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).expect("readable"));
+        let h = TxnHistory::read_jsonl(file, path, TxnKind::ListAppend).expect("a list-append history");
+        elle::check_txns(&h, &opts).expect("checkable")
+    };
+    for (id, path) in &files {
+        assert_ne!(check(path).valid, Validity::Unknown);
+        group.bench_function(BenchmarkId::from_parameter(id), |b| b.iter(|| check(path)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, linearizability, invariants, transactional, transactional_files);
 criterion_main!(benches);

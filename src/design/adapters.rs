@@ -44,12 +44,12 @@ pub fn connect(launch: &Launch, addrs: HashMap<String, String>, timeout: Duratio
         "http-txn" => {
             known(&[])?;
             let api = Arc::new(NodeApi::new(addrs, timeout));
-            Ok(Client { txn: api.clone(), leader: leads.then(|| api as Arc<dyn LeaderQuery>) })
+            Ok(Client { txn: api.clone(), leader: leads.then_some(api as Arc<dyn LeaderQuery>) })
         }
         "etcd-json" => {
             known(&["serializable-reads"])?;
             let api = Arc::new(etcd::EtcdApi::new(addrs, timeout, flag(&options, "serializable-reads")?));
-            Ok(Client { txn: api.clone(), leader: leads.then(|| api as Arc<dyn LeaderQuery>) })
+            Ok(Client { txn: api.clone(), leader: leads.then_some(api as Arc<dyn LeaderQuery>) })
         }
         other => Err(format!("no client adapter {other:?}; one of {}", NAMES.join(", "))),
     }

@@ -17,6 +17,10 @@ struct Element {
     final_in_txn: bool,
 }
 
+/// Within one transaction, what a key's next read must show: (key, the list last read
+/// if any, the transaction's appends since).
+type Expected<'a> = (u32, Option<&'a [u32]>, Vec<u32>);
+
 /// The inferred version orders and element facts of a list-append history.
 pub(crate) struct ListAppend {
     version: HashMap<u32, Vec<u32>>,
@@ -26,38 +30,36 @@ pub(crate) struct ListAppend {
 /// Analyzes the transactions: adds dependency edges to `graph`, returns the non-cycle
 /// anomalies, or an error message when an element was appended twice.
 pub(crate) fn analyze(t: &Txns, graph: &mut GraphBuilder) -> Result<(ListAppend, Vec<OpAnomaly>), (usize, String)> {
-    let mut anomalies = Vec::new();
     let mut elements: HashMap<(u32, u32), Element> = HashMap::default();
     for (i, txn) in t.txns.iter().enumerate() {
-        let mut last_append: HashMap<u32, u32> = HashMap::default();
-        for m in &txn.mops {
-            if let Mop::Append(k, v) = *m {
-                last_append.insert(k, v);
-                if let Some(prev) = elements.insert((k, v), Element { writer: i as u32, final_in_txn: false }) {
-                    let other = &t.txns[prev.writer as usize];
-                    return Err((
-                        txn.invoke,
-                        format!(
-                            "value {} is appended to key {} twice (also by the operation at position {}); list-append needs unique values per key",
-                            t.values.value(v),
-                            t.keys.value(k),
-                            other.invoke
-                        ),
-                    ));
-                }
-            }
-        }
-        for (k, v) in last_append {
-            if let Some(e) = elements.get_mut(&(k, v)) {
-                e.final_in_txn = true;
+        for (j, m) in txn.mops.iter().enumerate() {
+            let Mop::Append(k, v) = *m else { continue };
+            let final_in_txn = !txn.mops[j + 1..].iter().any(|later| matches!(*later, Mop::Append(key, _) if key == k));
+            if let Some(prev) = elements.insert((k, v), Element { writer: i as u32, final_in_txn }) {
+                let other = &t.txns[prev.writer as usize];
+                return Err((
+                    txn.invoke,
+                    format!(
+                        "value {} is appended to key {} twice (also by the operation at position {}); list-append needs unique values per key",
+                        t.values.value(v),
+                        t.keys.value(k),
+                        other.invoke
+                    ),
+                ));
             }
         }
     }
+    let mut anomalies = Vec::new();
     let la = ListAppend { version: version_orders(t, &mut anomalies), elements };
-    la.internal(t, &mut anomalies);
-    la.reads(t, graph, &mut anomalies);
-    la.write_order(t, graph, &mut anomalies);
-    la.lost_updates(t, &mut anomalies);
+    // The passes are independent: run them side by side, then join their findings in
+    // a fixed order so the report does not depend on which finished first.
+    let ((internal, (reads, read_edges)), ((writes, write_edges), lost)) = rayon::join(
+        || rayon::join(|| la.internal(t), || la.reads(t, graph.nodes())),
+        || rayon::join(|| la.write_order(t, graph.nodes()), || la.lost_updates(t)),
+    );
+    anomalies.extend(internal.into_iter().chain(reads).chain(writes).chain(lost));
+    graph.extend(read_edges);
+    graph.extend(write_edges);
     Ok((la, anomalies))
 }
 
@@ -76,9 +78,18 @@ fn ok_reads(t: &Txns) -> impl Iterator<Item = (u32, u32, &Vec<u32>)> {
 fn version_orders(t: &Txns, anomalies: &mut Vec<OpAnomaly>) -> HashMap<u32, Vec<u32>> {
     let mut longest: HashMap<u32, (u32, &Vec<u32>)> = HashMap::default();
     for (txn, k, list) in ok_reads(t) {
-        let mut sorted = list.clone();
-        sorted.sort_unstable();
-        if sorted.windows(2).any(|w| w[0] == w[1]) {
+        match longest.get(&k) {
+            Some((_, l)) if l.len() >= list.len() => {}
+            _ => {
+                longest.insert(k, (txn, list));
+            }
+        }
+    }
+    // A prefix of a list without duplicates has none: only the other reads need sorting.
+    let clean: rustc_hash::FxHashSet<u32> = longest.iter().filter(|(_, (_, l))| !has_duplicates(l)).map(|(&k, _)| k).collect();
+    for (txn, k, list) in ok_reads(t) {
+        let settled = clean.contains(&k) && longest[&k].1.starts_with(list);
+        if !settled && has_duplicates(list) {
             anomalies.push(OpAnomaly::new(
                 t,
                 "duplicate-elements",
@@ -86,12 +97,6 @@ fn version_orders(t: &Txns, anomalies: &mut Vec<OpAnomaly>) -> HashMap<u32, Vec<
                 Some(k),
                 format!("read key {} = {} with an element twice", t.keys.value(k), show_list(t, list)),
             ));
-        }
-        match longest.get(&k) {
-            Some((_, l)) if l.len() >= list.len() => {}
-            _ => {
-                longest.insert(k, (txn, list));
-            }
         }
     }
     for (txn, k, list) in ok_reads(t) {
@@ -115,21 +120,39 @@ fn version_orders(t: &Txns, anomalies: &mut Vec<OpAnomaly>) -> HashMap<u32, Vec<
     longest.into_iter().map(|(k, (_, l))| (k, l.clone())).collect()
 }
 
+fn has_duplicates(list: &[u32]) -> bool {
+    let mut sorted = list.to_vec();
+    sorted.sort_unstable();
+    sorted.windows(2).any(|w| w[0] == w[1])
+}
+
 impl ListAppend {
     /// Within one transaction, each read must show the previous read plus the
     /// transaction's own appends since (or end with its own appends, if it had not read).
-    fn internal(&self, t: &Txns, anomalies: &mut Vec<OpAnomaly>) {
+    fn internal(&self, t: &Txns) -> Vec<OpAnomaly> {
+        let mut anomalies = Vec::new();
         for (i, txn) in t.txns.iter().enumerate().filter(|(_, x)| x.status == Status::Ok) {
-            // key → (known whole list?, expected list or expected suffix)
-            let mut expect: HashMap<u32, (bool, Vec<u32>)> = HashMap::default();
+            // Per key touched so far: the list last read (if any) and the appends since.
+            // A transaction has a handful of micro-ops, so a list beats a map.
+            let mut expect: Vec<Expected> = Vec::new();
             for m in &txn.mops {
                 match m {
-                    Mop::Append(k, v) => expect.entry(*k).or_insert((false, Vec::new())).1.push(*v),
+                    Mop::Append(k, v) => match expect.iter_mut().find(|(key, _, _)| key == k) {
+                        Some((_, _, appended)) => appended.push(*v),
+                        None => expect.push((*k, None, vec![*v])),
+                    },
                     Mop::ReadList(k, Some(list)) => {
-                        if let Some((whole, e)) = expect.get(k) {
-                            let ok = if *whole { list == e } else { list.ends_with(e) };
+                        let slot = expect.iter().position(|(key, _, _)| key == k);
+                        if let Some(&(_, base, ref appended)) = slot.map(|s| &expect[s]) {
+                            let ok = match base {
+                                Some(b) => list.len() == b.len() + appended.len() && list.starts_with(b) && list.ends_with(appended),
+                                None => list.ends_with(appended),
+                            };
                             if !ok {
-                                let wanted = if *whole { show_list(t, e) } else { format!("a list ending in {}", show_list(t, e)) };
+                                let wanted = match base {
+                                    Some(b) => show_list(t, &[b, appended.as_slice()].concat()),
+                                    None => format!("a list ending in {}", show_list(t, appended)),
+                                };
                                 anomalies.push(OpAnomaly::new(
                                     t,
                                     "internal",
@@ -139,18 +162,42 @@ impl ListAppend {
                                 ));
                             }
                         }
-                        expect.insert(*k, (true, list.clone()));
+                        match slot {
+                            Some(s) => {
+                                expect[s].1 = Some(list);
+                                expect[s].2.clear();
+                            }
+                            None => expect.push((*k, Some(list), Vec::new())),
+                        }
                     }
                     _ => {}
                 }
             }
         }
+        anomalies
     }
 
     /// wr and rw edges from reads, and aborted, intermediate and garbage reads.
-    fn reads(&self, t: &Txns, graph: &mut GraphBuilder, anomalies: &mut Vec<OpAnomaly>) {
+    fn reads(&self, t: &Txns, nodes: usize) -> (Vec<OpAnomaly>, GraphBuilder) {
+        let (mut anomalies, mut graph) = (Vec::new(), GraphBuilder::new(nodes));
+        // Per key, where its version order holds an element no committed transaction
+        // appended: a read that is a prefix of the order need look only there.
+        let mut suspect: HashMap<u32, Vec<usize>> = HashMap::default();
+        for (&k, order) in &self.version {
+            let bad: Vec<usize> = (0..order.len())
+                .filter(|&p| self.elements.get(&(k, order[p])).is_none_or(|el| t.txns[el.writer as usize].status == Status::Fail))
+                .collect();
+            if !bad.is_empty() {
+                suspect.insert(k, bad);
+            }
+        }
         for (reader, k, list) in ok_reads(t) {
-            for &e in list {
+            let order = &self.version[&k];
+            let prefix = order.starts_with(list);
+            let positions = suspect.get(&k).map_or(&[][..], Vec::as_slice);
+            let suspects = prefix.then(|| positions.iter().take_while(|&&p| p < list.len()).map(|&p| list[p]));
+            let everything = (!prefix).then(|| list.iter().copied());
+            for e in suspects.into_iter().flatten().chain(everything.into_iter().flatten()) {
                 match self.elements.get(&(k, e)) {
                     None => anomalies.push(OpAnomaly::new(
                         t,
@@ -200,8 +247,7 @@ impl ListAppend {
                     }
                 }
             }
-            let order = &self.version[&k];
-            if order.starts_with(list) {
+            if prefix {
                 if let Some(el) = order.get(list.len()).and_then(|next| self.elements.get(&(k, *next))) {
                     if t.txns[el.writer as usize].status != Status::Fail {
                         graph.add(reader, el.writer, RW);
@@ -209,11 +255,13 @@ impl ListAppend {
                 }
             }
         }
+        (anomalies, graph)
     }
 
     /// ww edges between consecutive appends; a committed append after an aborted one is
     /// a dirty update.
-    fn write_order(&self, t: &Txns, graph: &mut GraphBuilder, anomalies: &mut Vec<OpAnomaly>) {
+    fn write_order(&self, t: &Txns, nodes: usize) -> (Vec<OpAnomaly>, GraphBuilder) {
+        let (mut anomalies, mut graph) = (Vec::new(), GraphBuilder::new(nodes));
         for (&k, order) in &self.version {
             let mut aborted_before: Option<u32> = None;
             for pair in order.windows(2) {
@@ -243,44 +291,52 @@ impl ListAppend {
                 }
             }
         }
+        (anomalies, graph)
     }
 
     /// Two committed transactions that read the same version of a key and both appended
     /// to it: one update is lost.
-    fn lost_updates(&self, t: &Txns, anomalies: &mut Vec<OpAnomaly>) {
-        let mut by_version: HashMap<(u32, Option<u32>), Vec<u32>> = HashMap::default();
+    fn lost_updates(&self, t: &Txns) -> Vec<OpAnomaly> {
+        // (key, version first read, transaction) for every transaction that read a key
+        // and then appended to it; sorted, equal versions sit together.
+        let mut read_then_appended: Vec<(u32, Option<u32>, u32)> = Vec::new();
         for (i, txn) in t.txns.iter().enumerate().filter(|(_, x)| x.status == Status::Ok) {
-            let mut first_read: HashMap<u32, Option<u32>> = HashMap::default();
+            let mut first_read: Vec<(u32, Option<u32>)> = Vec::new();
             let mut touched: Vec<u32> = Vec::new();
             for m in &txn.mops {
                 match m {
                     Mop::ReadList(k, Some(list)) if !touched.contains(k) => {
                         touched.push(*k);
-                        first_read.insert(*k, list.last().copied());
+                        first_read.push((*k, list.last().copied()));
                     }
                     Mop::Append(k, _) => {
                         touched.push(*k);
-                        if let Some(version) = first_read.remove(k) {
-                            by_version.entry((*k, version)).or_default().push(i as u32);
+                        if let Some(at) = first_read.iter().position(|(key, _)| key == k) {
+                            let (_, version) = first_read.swap_remove(at);
+                            read_then_appended.push((*k, version, i as u32));
                         }
                     }
                     _ => {}
                 }
             }
         }
-        let mut groups: Vec<_> = by_version.into_iter().filter(|(_, txns)| txns.len() > 1).collect();
-        groups.sort_by_key(|((k, _), txns)| (*k, txns[0]));
-        for ((k, version), txns) in groups {
-            let others: Vec<String> = txns[1..].iter().map(|&x| format!("T{}", t.txns[x as usize].index)).collect();
+        read_then_appended.sort_unstable();
+        let mut anomalies = Vec::new();
+        let mut groups: Vec<&[(u32, Option<u32>, u32)]> = read_then_appended.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)).filter(|g| g.len() > 1).collect();
+        groups.sort_unstable_by_key(|g| (g[0].0, g[0].2));
+        for group in groups {
+            let (k, version, first) = group[0];
+            let others: Vec<String> = group[1..].iter().map(|&(_, _, x)| format!("T{}", t.txns[x as usize].index)).collect();
             let seen = version.map_or("the empty list".to_owned(), |v| format!("the version ending in {}", t.values.value(v)));
             anomalies.push(OpAnomaly::new(
                 t,
                 "lost-update",
-                txns[0],
+                first,
                 Some(k),
                 format!("read {} of key {} and then appended to it, as did {}", seen, t.keys.value(k), others.join(", ")),
-            ).with_others(t, txns[1..].iter().copied()));
+            ).with_others(t, group[1..].iter().map(|&(_, _, x)| x)));
         }
+        anomalies
     }
 }
 
@@ -335,5 +391,6 @@ impl Analysis for ListAppend {
 
 /// A list of interned values as JSON text.
 pub(crate) fn show_list(t: &Txns, list: &[u32]) -> String {
-    serde_json::Value::Array(list.iter().map(|&v| t.values.value(v).clone()).collect()).to_string()
+    let items: Vec<String> = list.iter().map(|&v| t.values.text(v).to_string()).collect();
+    format!("[{}]", items.join(","))
 }

@@ -12,12 +12,15 @@
 mod cycles;
 mod graph;
 mod list_append;
+mod load;
 mod models;
+mod raw;
 mod rw_register;
 #[cfg(test)]
 mod tests;
 mod txn;
 
+pub use load::TxnHistory;
 pub use models::{ruled_out, ConsistencyModel, ALL_MODELS};
 pub use rw_register::RwOptions;
 pub use txn::TxnKind;
@@ -62,6 +65,9 @@ pub(crate) trait Analysis {
     /// For `a → b` with relation `kind` (ww, wr or rw): the key and a sentence.
     fn explain(&self, t: &Txns, a: u32, b: u32, kind: u8) -> Option<(serde_json::Value, String)>;
 }
+
+/// An analysis, with the single-operation anomalies it found.
+type Analyzed = (Box<dyn Analysis + Send>, Vec<OpAnomaly>);
 
 /// An anomaly visible in single operations.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,22 +175,33 @@ pub struct ElleEvidence {
 
 /// Checks a list-append or rw-register history.
 pub fn check(history: &History, opts: &ElleOptions) -> Result<CheckResult, CheckError> {
+    check_txns(&TxnHistory::from_history(history, opts.kind)?, opts)
+}
+
+/// Checks a transactional history already in compact form (see [`TxnHistory`]).
+pub fn check_txns(history: &TxnHistory, opts: &ElleOptions) -> Result<CheckResult, CheckError> {
     let deadline = Instant::now() + opts.time_budget;
-    let t = txn::parse(history, opts.kind)?;
-    let mut builder = GraphBuilder::new(t.txns.len());
-    let bad = |(position, message): (usize, String)| CheckError::bad_op(history, position, message);
-    let (analysis, op_anomalies): (Box<dyn Analysis>, Vec<OpAnomaly>) = match opts.kind {
-        TxnKind::ListAppend => {
-            let (a, an) = list_append::analyze(&t, &mut builder).map_err(bad)?;
-            (Box::new(a), an)
-        }
-        TxnKind::RwRegister => {
-            let (a, an) = rw_register::analyze(&t, &mut builder, opts.rw).map_err(bad)?;
-            (Box::new(a), an)
-        }
-    };
-    builder.add_process_order(&t.txns);
-    builder.add_realtime_order(&t.txns);
+    let t = &history.txns;
+    let bad = |(position, message): (usize, String)| history.bad_op(position, message);
+    // The data dependencies and the orders are independent: build them side by side.
+    let (analyzed, orders) = rayon::join(
+        || {
+            let mut deps = GraphBuilder::new(t.txns.len());
+            let analyzed: Result<Analyzed, (usize, String)> = match opts.kind {
+                TxnKind::ListAppend => list_append::analyze(t, &mut deps).map(|(a, an)| (Box::new(a) as Box<dyn Analysis + Send>, an)),
+                TxnKind::RwRegister => rw_register::analyze(t, &mut deps, opts.rw).map(|(a, an)| (Box::new(a) as Box<dyn Analysis + Send>, an)),
+            };
+            analyzed.map(|a| (a, deps))
+        },
+        || {
+            let mut orders = GraphBuilder::new(t.txns.len());
+            orders.add_process_order(&t.txns);
+            orders.add_realtime_order(&t.txns);
+            orders
+        },
+    );
+    let ((analysis, op_anomalies), mut builder) = analyzed.map_err(bad)?;
+    builder.extend(orders);
     let graph = builder.build();
     let found = cycles::search(&graph, opts.per_type, deadline);
 
@@ -197,7 +214,7 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<CheckResult, Check
         *counts.entry(name.clone()).or_default() += n;
     }
     for list in found.cycles.values() {
-        reports.extend(list.iter().map(|c| explain_cycle(history, &t, &graph, analysis.as_ref(), c)));
+        reports.extend(list.iter().map(|c| explain_cycle(t, &graph, analysis.as_ref(), c)));
     }
     let mut anomalies: Vec<OpAnomaly> = Vec::new();
     let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
@@ -278,22 +295,17 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<CheckResult, Check
 }
 
 /// Explains each step of a cycle: its relation, its key and a sentence.
-fn explain_cycle(history: &History, t: &Txns, graph: &DepGraph, analysis: &dyn Analysis, c: &cycles::Cycle) -> CycleReport {
-    let ops = history.ops();
+fn explain_cycle(t: &Txns, graph: &DepGraph, analysis: &dyn Analysis, c: &cycles::Cycle) -> CycleReport {
     let txns: Vec<TxnNode> = c
         .txns
         .iter()
         .map(|&i| {
             let x = &t.txns[i as usize];
-            let source = match (x.status, x.complete) {
-                (Status::Ok, Some(done)) => done,
-                _ => x.invoke,
-            };
             TxnNode {
                 index: x.index,
                 process: x.process,
                 status: if x.status == Status::Ok { "ok" } else { "info" }.to_owned(),
-                value: ops[source].value.clone(),
+                value: t.mops_value(x),
             }
         })
         .collect();

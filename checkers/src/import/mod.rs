@@ -140,6 +140,21 @@ pub fn import_file(path: &Path, format: Option<Format>, nil_read: Option<NilRead
     import_str(&text, path, format, nil_read)
 }
 
+/// The format of the file at `path`, told from its first 64 KiB (see
+/// [`Format::detect`]), so a reader that streams need not load the file first. `None`
+/// when the beginning does not say; [`import_file`] then still reads it whole.
+pub fn detect_file(path: &Path) -> Result<Option<Format>, ParseError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|source| ParseError::Io { path: path.to_owned(), source })?;
+    let mut head = Vec::with_capacity(64 << 10);
+    file.take(64 << 10).read_to_end(&mut head).map_err(|source| ParseError::Io { path: path.to_owned(), source })?;
+    let text = match std::str::from_utf8(&head) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    Ok(Format::detect(text))
+}
+
 /// An operation as another tool wrote it: it may lack a process (each such op is its
 /// own process, as Elle treats them) or an index (it then gets its position).
 pub(crate) struct LooseOp {

@@ -286,10 +286,7 @@ impl Model {
         let (s, x) = (self.nodes[state as usize], self.nodes[v as usize]);
         let content = match (s.content.kind, x.content.kind) {
             (Kind::Str, Kind::Str) => {
-                let mut hash = [0; 2];
-                for i in 0..2 {
-                    hash[i] = add(mul(s.content.hash[i], x.shift[i]), x.content.hash[i]);
-                }
+                let hash: [u64; 2] = std::array::from_fn(|i| add(mul(s.content.hash[i], x.shift[i]), x.content.hash[i]));
                 Content { kind: Kind::Str, len: s.content.len + x.content.len, hash }
             }
             (Kind::Null, Kind::Str) => x.content,
