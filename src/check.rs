@@ -5,7 +5,7 @@ use crate::cli::{CheckArgs, FormatArg, Model, NilReadArg};
 use clap::ValueEnum;
 use crate::exit::Exit;
 use anyhow::anyhow;
-use faultline_checkers::elle::{self, ElleOptions, RwOptions, TxnHistory, TxnKind};
+use faultline_checkers::elle::{self, ElleOptions, RwOptions, TxnHistory, TxnHistoryReader, TxnKind};
 use faultline_checkers::import::{self, Format, Imported, NilRead};
 use faultline_checkers::linear::{LinearOptions, RegisterModel};
 use faultline_checkers::{bank, counter, merge_results, set_full, stats, unique_ids, CheckResult, History, Validity};
@@ -61,8 +61,8 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
             Some(f) => Some(f),
             None => import::detect_file(&args.file).map_err(Exit::bad_input)?,
         };
-        if known == Some(Format::Jsonl) {
-            return check_txns_streaming(args, started);
+        if let Some(history) = read_txns(args, known).map_err(Exit::bad_input)? {
+            return check_txns(args, &history, known.unwrap_or(Format::Jsonl), started);
         }
     }
     let imported = if args.file.as_os_str() == "-" {
@@ -89,19 +89,44 @@ pub fn run(args: &CheckArgs) -> Result<i32, Exit> {
     report(args, format, history.len(), stats::counts(&history), &results, started)
 }
 
-/// Checks a JSONL transactional history without holding its events: read straight into
-/// compact transactions (docs/ARCHITECTURE.md §7, "Elle at scale").
-fn check_txns_streaming(args: &CheckArgs, started: Instant) -> Result<i32, Exit> {
-    let kind = if args.model == Model::ListAppend { TxnKind::ListAppend } else { TxnKind::RwRegister };
-    let file = std::fs::File::open(&args.file).map_err(|e| Exit::bad_input(anyhow!("cannot read {}: {e}", args.file.display())))?;
-    let history = TxnHistory::read_jsonl(std::io::BufReader::with_capacity(1 << 20, file), &args.file, kind).map_err(Exit::bad_input)?;
-    let result = elle::check_txns(&history, &elle_options(args, kind)).map_err(|e| match &e {
+/// Reads a JSONL or EDN transactional history file without holding its events: each
+/// is folded into compact transactions as it is read (docs/ARCHITECTURE.md §7, "Elle at
+/// scale"). `None` for other formats, and for EDN whose ops lack a `:process` (the
+/// general importer numbers those).
+fn read_txns(args: &CheckArgs, format: Option<Format>) -> Result<Option<TxnHistory>, faultline_history::ParseError> {
+    let kind = txn_kind(args);
+    let path = args.file.as_path();
+    let io = |source| faultline_history::ParseError::Io { path: path.to_owned(), source };
+    match format {
+        Some(Format::Jsonl) => {
+            let file = std::fs::File::open(path).map_err(io)?;
+            TxnHistory::read_jsonl(std::io::BufReader::with_capacity(1 << 20, file), path, kind).map(Some)
+        }
+        Some(Format::Edn) => {
+            let text = faultline_history::read_text(std::fs::File::open(path).map_err(io)?, path)?;
+            let mut reader = TxnHistoryReader::new(kind, path);
+            match import::stream_edn(&text, path, |op, line| reader.push(&op, line))? {
+                import::Streamed::Whole => reader.finish("edn").map(Some),
+                import::Streamed::NeedsWholeFile => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Checks a transactional history read by [`read_txns`].
+fn check_txns(args: &CheckArgs, history: &TxnHistory, format: Format, started: Instant) -> Result<i32, Exit> {
+    let result = elle::check_txns(history, &elle_options(args, txn_kind(args))).map_err(|e| match &e {
         faultline_checkers::CheckError::BadOp { position, .. } => {
             Exit::bad_input(anyhow!("{}:{}: {e}", args.file.display(), history.line_of(*position).unwrap_or(0)))
         }
         faultline_checkers::CheckError::BadOption(_) => Exit::bad_input(e),
     })?;
-    report(args, Format::Jsonl, history.events(), history.stats(), &[result], started)
+    report(args, format, history.events(), history.stats(), &[result], started)
+}
+
+fn txn_kind(args: &CheckArgs) -> TxnKind {
+    if args.model == Model::ListAppend { TxnKind::ListAppend } else { TxnKind::RwRegister }
 }
 
 /// Prints the verdict (text or `--json`) and returns its exit code.
@@ -167,8 +192,7 @@ fn check_model(
         Model::UniqueIds => unique_ids::check(history)?,
         Model::Stats => stats::check(history),
         Model::ListAppend | Model::RwRegister => {
-            let kind = if args.model == Model::ListAppend { TxnKind::ListAppend } else { TxnKind::RwRegister };
-            elle::check(history, &elle_options(args, kind))?
+            elle::check(history, &elle_options(args, txn_kind(args)))?
         }
     }])
 }

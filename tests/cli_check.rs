@@ -341,27 +341,35 @@ fn mutex_multi_register_set_and_long_fork_models_judge_their_histories() {
     exits_as_expected(&cases);
 }
 
-/// A JSONL transactional history given as a file is read straight into compact
+/// A JSONL or EDN transactional history given as a file is read straight into compact
 /// transactions; from stdin it goes through the general importer. Both must say the same.
 #[test]
 fn transactional_files_and_stdin_give_the_same_report() {
-    let path = example("list-append-si.jsonl");
-    let from_file = faultline(&["check", &path, "--model", "list-append", "--json"]);
-    let stdin = std::fs::File::open(&path).expect("the example exists");
-    let from_stdin = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["check", "-", "--model", "list-append", "--json"])
-        .stdin(stdin)
-        .output()
-        .expect("faultline runs");
-    assert_eq!(from_file.status.code(), from_stdin.status.code(), "{}", text(&from_file));
-    let report = |o: &Output| {
-        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
-        for volatile in ["file", "elapsed_ms", "peak_rss_mb"] {
-            v.as_object_mut().expect("an object").remove(volatile);
-        }
-        v
-    };
-    let (a, b) = (report(&from_file), report(&from_stdin));
-    assert_eq!(a, b);
-    assert_eq!(a["valid"], serde_json::json!(false), "the example holds an SI anomaly");
+    for name in ["list-append-si.jsonl", "list-append-read-skew.edn"] {
+        let path = example(name);
+        let from_file = faultline(&["check", &path, "--model", "list-append", "--json"]);
+        let stdin = std::fs::File::open(&path).expect("the example exists");
+        let from_stdin = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["check", "-", "--model", "list-append", "--json"])
+            .stdin(stdin)
+            .output()
+            .expect("faultline runs");
+        assert_eq!(from_file.status.code(), from_stdin.status.code(), "{name}: {}", text(&from_file));
+        let report = |o: &Output| {
+            let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+            for volatile in ["file", "elapsed_ms", "peak_rss_mb"] {
+                v.as_object_mut().expect("an object").remove(volatile);
+            }
+            v
+        };
+        let (a, b) = (report(&from_file), report(&from_stdin));
+        assert_eq!(a, b, "{name}");
+        assert_eq!(a["valid"], serde_json::json!(false), "{name} holds an anomaly");
+    }
+    // Ops without a :process are numbered by the general importer, from the whole file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "no-process.edn", "{:type :ok, :value [[:append :x 1]]}\n{:type :ok, :value [[:r :x [1]]]}\n");
+    let o = faultline(&["check", path.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("2 transactions"), "{}", text(&o));
 }

@@ -16,6 +16,10 @@ use std::time::Duration;
 
 const SEED: u64 = 20261122;
 
+/// The `faultline` binary's allocator, so the figures are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn history(cfg: &SimConfig, kinds: RegisterOps) -> History {
     History::new(register_history(cfg, kinds)).expect("generated histories are well formed")
 }

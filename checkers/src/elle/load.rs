@@ -48,27 +48,18 @@ impl TxnHistory {
     /// A reader thread reads and parses batches of lines (in parallel) while this one
     /// folds the previous batch into transactions; at most two batches wait between them.
     pub fn read_jsonl(source: impl BufRead + Send, path: &Path, kind: TxnKind) -> Result<TxnHistory, ParseError> {
-        let mut builder = Builder::new(kind);
-        let mut lines: Vec<u32> = Vec::new();
+        let mut reader = TxnHistoryReader::new(kind, path);
         std::thread::scope(|scope| {
             let (batches, received) = std::sync::mpsc::sync_channel::<Result<Vec<(usize, Line)>, ParseError>>(2);
             scope.spawn(move || read_batches(source, path, batches));
             for batch in received {
                 for (n, line) in batch? {
-                    let position = lines.len();
-                    lines.push(u32::try_from(n).unwrap_or(u32::MAX));
-                    let index = line.index.unwrap_or(position as u64);
-                    let event = Event { position, index, kind: line.kind, process: line.process, f: line.f.as_str(), value: line.value };
-                    builder.push(event).map_err(|e| at_line(e, &lines, path))?;
+                    reader.push_event(line.index, line.kind, line.process, line.f.as_str(), line.value, n)?;
                 }
             }
             Ok::<(), ParseError>(())
         })?;
-        let (txns, events) = builder.finish().map_err(|e| at_line(e, &lines, path))?;
-        if txns.txns.is_empty() {
-            return Err(ParseError::malformed(path, 1, "no client operations: this is not a jsonl history"));
-        }
-        Ok(TxnHistory { txns, events, lines })
+        reader.finish("jsonl")
     }
 
     /// How many events (client and nemesis) the history had.
@@ -119,6 +110,44 @@ fn at_line(e: BuildError, lines: &[u32], path: &Path) -> ParseError {
         BuildError::History(e) => (e.position(), e.to_string()),
     };
     ParseError::malformed(path, lines.get(position).map_or(0, |&l| l as usize), message)
+}
+
+/// Builds a [`TxnHistory`] from events read one at a time, each with its source line, so
+/// an importer can hand over each operation as it reads it and keep none.
+pub struct TxnHistoryReader<'p> {
+    builder: Builder,
+    lines: Vec<u32>,
+    path: &'p Path,
+}
+
+impl<'p> TxnHistoryReader<'p> {
+    /// A reader of transactions of `kind` from the file `path` (named in errors).
+    pub fn new(kind: TxnKind, path: &'p Path) -> TxnHistoryReader<'p> {
+        TxnHistoryReader { builder: Builder::new(kind), lines: Vec::new(), path }
+    }
+
+    /// Takes the next operation, read from `line`.
+    pub fn push(&mut self, op: &faultline_history::Op, line: usize) -> Result<(), ParseError> {
+        let value = if op.process == Process::Nemesis { ListOr::Null } else { TxnValue::of(&op.value) };
+        self.push_event(Some(op.index), op.kind, op.process, &op.f, value, line)
+    }
+
+    fn push_event(&mut self, index: Option<u64>, kind: OpType, process: Process, f: &str, value: TxnValue, line: usize) -> Result<(), ParseError> {
+        let position = self.lines.len();
+        self.lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        let event = Event { position, index: index.unwrap_or(position as u64), kind, process, f, value };
+        self.builder.push(event).map_err(|e| at_line(e, &self.lines, self.path))
+    }
+
+    /// The history; refused when it holds no transaction (it is then not a `format`
+    /// history at all).
+    pub fn finish(self, format: &str) -> Result<TxnHistory, ParseError> {
+        let (txns, events) = self.builder.finish().map_err(|e| at_line(e, &self.lines, self.path))?;
+        if txns.txns.is_empty() {
+            return Err(ParseError::malformed(self.path, 1, format!("no client operations: this is not a {format} history")));
+        }
+        Ok(TxnHistory { txns, events, lines: self.lines })
+    }
 }
 
 /// Reads `source` a batch of lines at a time, parses each batch, and sends it with each

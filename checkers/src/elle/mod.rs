@@ -20,7 +20,7 @@ mod rw_register;
 mod tests;
 mod txn;
 
-pub use load::TxnHistory;
+pub use load::{TxnHistory, TxnHistoryReader};
 pub use models::{ruled_out, ConsistencyModel, ALL_MODELS};
 pub use rw_register::RwOptions;
 pub use txn::TxnKind;

@@ -7,31 +7,42 @@ use std::path::Path;
 
 /// Parses Jepsen EDN history text: a sequence of op maps (or records), or vectors of them.
 pub(super) fn parse(text: &str, path: &Path) -> Result<Imported, ParseError> {
-    let mut reader = Reader::new(text);
     let mut ops = Vec::new();
     let mut lines = Vec::new();
-    let syntax = |e: super::edn::EdnError| ParseError::malformed(path, e.line, e.message);
-    let mut add = |line: usize, m: Edn| -> Result<(), ParseError> {
+    each_form(text, path, |line, m| {
         ops.push(op_from_edn(&m).map_err(|msg| ParseError::malformed(path, line, msg))?);
         lines.push(line);
-        Ok(())
-    };
-    // A file may be op maps one after another, or lists or vectors of them (one for
-    // the whole file, as Knossos's test data, or one a line): each op keeps its own line.
+        Ok::<bool, ParseError>(true)
+    })?;
+    let (ops, lines) = super::pair_up(ops, lines);
+    Ok(Imported { ops, lines, format: Format::Edn, initial_value: Value::Null, single_key: false })
+}
+
+/// Hands every top-level form of EDN history text, with its line, to `each` until it
+/// returns false; true when the text ended. A file may be op maps one after another,
+/// or lists or vectors of them (one for the whole file, as Knossos's test data, or one
+/// a line): each op keeps its own line.
+pub(super) fn each_form<E: From<ParseError>>(text: &str, path: &Path, mut each: impl FnMut(usize, Edn) -> Result<bool, E>) -> Result<bool, E> {
+    let mut reader = Reader::new(text);
+    let syntax = |e: super::edn::EdnError| ParseError::malformed(path, e.line, e.message);
     loop {
         if let Some((close, opened)) = reader.enter_seq().map_err(syntax)? {
             while let Some((line, m)) = reader.next_item(close, opened).map_err(syntax)? {
-                add(line, m)?;
+                if !each(line, m)? {
+                    return Ok(false);
+                }
             }
             continue;
         }
         match reader.next_form().map_err(syntax)? {
-            Some((line, m)) => add(line, m)?,
-            None => break,
+            Some((line, m)) => {
+                if !each(line, m)? {
+                    return Ok(false);
+                }
+            }
+            None => return Ok(true),
         }
     }
-    let (ops, lines) = super::pair_up(ops, lines);
-    Ok(Imported { ops, lines, format: Format::Edn, initial_value: Value::Null, single_key: false })
 }
 
 /// Converts one Jepsen op map (see [`super::op_from_json`]).

@@ -238,38 +238,90 @@ pub(crate) fn op_from_json(m: &Value) -> Result<LooseOp, String> {
 /// only completions) gets one just before it, with its function, value and index; an
 /// op without an index gets its position.
 pub(crate) fn pair_up(loose: Vec<LooseOp>, lines: Vec<usize>) -> (Vec<Op>, Vec<usize>) {
-    let mut fresh = loose.iter().filter(|l| l.has_process).filter_map(|l| match l.op.process {
+    let fresh = loose.iter().filter(|l| l.has_process).filter_map(|l| match l.op.process {
         Process::Client(p) => Some(p + 1),
         Process::Nemesis => None,
     }).max().unwrap_or(0);
-    let mut pending = std::collections::HashSet::new();
+    let mut pairing = Pairing::new(fresh);
     let (mut ops, mut out_lines) = (Vec::with_capacity(loose.len()), Vec::with_capacity(loose.len()));
     for (l, line) in loose.into_iter().zip(lines) {
+        pairing.place(l, |op| {
+            ops.push(op);
+            out_lines.push(line);
+            Ok::<(), std::convert::Infallible>(())
+        }).unwrap_or_else(|never| match never {});
+    }
+    (ops, out_lines)
+}
+
+/// The rules of [`pair_up`], applied one op at a time.
+struct Pairing {
+    /// The next process number for an op that has none.
+    fresh: u64,
+    pending: std::collections::HashSet<u64>,
+    /// Ops handed on so far (the position of the next one).
+    placed: usize,
+}
+
+impl Pairing {
+    fn new(fresh: u64) -> Pairing {
+        Pairing { fresh, pending: Default::default(), placed: 0 }
+    }
+
+    /// Hands `l` on, after a synthesized invocation if it is a completion with none.
+    fn place<E>(&mut self, l: LooseOp, mut emit: impl FnMut(Op) -> Result<(), E>) -> Result<(), E> {
         let mut op = l.op;
         if !l.has_index {
-            op.index = ops.len() as u64;
+            op.index = self.placed as u64;
         }
         if !l.has_process {
-            op.process = Process::Client(fresh);
-            fresh += 1;
+            op.process = Process::Client(self.fresh);
+            self.fresh += 1;
         }
         if let Process::Client(p) = op.process {
             if op.kind == OpType::Invoke {
-                pending.insert(p);
-            } else if !pending.remove(&p) {
+                self.pending.insert(p);
+            } else if !self.pending.remove(&p) {
                 let mut invoke = Op::new(OpType::Invoke, op.process, op.f.clone(), op.value.clone());
                 (invoke.index, invoke.time, invoke.node) = (op.index, op.time, op.node.clone());
-                ops.push(invoke);
-                out_lines.push(line);
+                emit(invoke)?;
+                self.placed += 1;
                 if !l.has_index {
-                    op.index = ops.len() as u64;
+                    op.index = self.placed as u64;
                 }
             }
         }
-        ops.push(op);
-        out_lines.push(line);
+        emit(op)?;
+        self.placed += 1;
+        Ok(())
     }
-    (ops, out_lines)
+}
+
+/// How [`stream_edn`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Streamed {
+    /// Every op was handed over.
+    Whole,
+    /// An op has no `:process`: numbering such ops needs the whole file, so reading
+    /// stopped; read it with [`import_str`] instead.
+    NeedsWholeFile,
+}
+
+/// Reads Jepsen EDN history text op by op and hands each, with its line and paired up
+/// as [`import_str`] pairs them, to `sink`, keeping none: how a transactional checker
+/// reads a large `history.edn` without a `Vec<Op>` of it. Ok reads of nil are left
+/// as they are (transactions have no bare reads to mark).
+pub fn stream_edn<E: From<ParseError>>(text: &str, path: &Path, mut sink: impl FnMut(Op, usize) -> Result<(), E>) -> Result<Streamed, E> {
+    let mut pairing = Pairing::new(0);
+    let ended = jepsen::each_form(text, path, |line, m| -> Result<bool, E> {
+        let loose = jepsen::op_from_edn(&m).map_err(|msg| ParseError::malformed(path, line, msg))?;
+        if !loose.has_process {
+            return Ok(false);
+        }
+        pairing.place(loose, |op| sink(op, line))?;
+        Ok(true)
+    })?;
+    Ok(if ended { Streamed::Whole } else { Streamed::NeedsWholeFile })
 }
 
 /// Turns ok reads of nil (bare, or `[key, nil]`) into indeterminate completions.
@@ -316,6 +368,26 @@ mod tests {
         let absent = import_str(text, Path::new("h.edn"), None, Some(NilRead::Absent)).unwrap();
         assert_eq!(absent.ops[1].kind, OpType::Ok);
         assert_eq!(absent.ops[1].process, Process::Client(0));
+    }
+
+    #[test]
+    fn streamed_edn_is_paired_up_as_the_whole_file_is() {
+        let text = "[{:process 0, :type :ok, :value [[:append :x 1]]}\n {:process 1, :type :invoke, :f :txn, :value [[:r :x nil]]}\n {:process 1, :type :ok, :f :txn, :value [[:r :x [1]]]}]\n{:process :nemesis, :type :info, :f :kill}\n";
+        let whole = import_str(text, Path::new("h.edn"), Some(Format::Edn), None).unwrap();
+        let mut streamed = (Vec::new(), Vec::new());
+        let ended = stream_edn::<ParseError>(text, Path::new("h.edn"), |op, line| {
+            streamed.0.push(op);
+            streamed.1.push(line);
+            Ok(())
+        });
+        assert_eq!(ended.unwrap(), Streamed::Whole);
+        assert_eq!((streamed.0, streamed.1), (whole.ops, whole.lines));
+        let no_process = "{:type :ok, :value [[:append :x 1]]}\n";
+        let ended = stream_edn::<ParseError>(no_process, Path::new("h.edn"), |_, _| Ok(()));
+        assert_eq!(ended.unwrap(), Streamed::NeedsWholeFile);
+        let bad = "{:process 0, :type :ok, :value [[:append :x 1]]}\n{:process 0 :type :done}\n";
+        let err = stream_edn::<ParseError>(bad, Path::new("h.edn"), |_, _| Ok(())).unwrap_err();
+        assert!(err.to_string().starts_with("h.edn:2: :type must be"), "{err}");
     }
 
     #[test]
