@@ -10,10 +10,10 @@
 //! - **G-nonadjacent**: at least two rw edges, no two adjacent (cyclically);
 //! - **G2-item**: at least two rw edges, some two adjacent.
 //!
-//! Every cycle falls in exactly one class. A class found with fewer relations is not
-//! searched again in a richer variant (its `-process`/`-realtime` form would rule out
-//! no additional model). Cycles found with process or real-time edges get a `-process`
-//! or `-realtime` suffix.
+//! Every cycle falls in exactly one class. Cycles found with process or real-time edges
+//! get a `-process` or `-realtime` suffix. A class already found with fewer relations
+//! is reported again in a richer variant only for components whose shortest cycle
+//! needs the added relation (as Elle reports `G2-item` and `G2-item-realtime` apart).
 
 use super::graph::{DepGraph, DEPS, PROCESS, REALTIME, RW, WR, WW};
 use rustc_hash::FxHashMap as HashMap;
@@ -45,7 +45,8 @@ pub(crate) struct Found {
 pub(crate) fn search(graph: &DepGraph, per_type: usize, deadline: Instant) -> Found {
     let mut found = Found::default();
     let mut classes_done: Vec<&str> = Vec::new();
-    for mask in [DEPS, DEPS | PROCESS, DEPS | PROCESS | REALTIME] {
+    // Each variant adds one relation; a cycle that needs it is named by its suffix.
+    for (mask, added) in [(DEPS, ""), (DEPS | PROCESS, "-process"), (DEPS | PROCESS | REALTIME, "-realtime")] {
         let mut component = vec![u32::MAX; graph.node_count()];
         let mut members = Vec::new();
         let mut components = 0;
@@ -64,14 +65,22 @@ pub(crate) fn search(graph: &DepGraph, per_type: usize, deadline: Instant) -> Fo
             for c in &cycles {
                 classified[component[c[0] as usize] as usize] = true;
             }
-            // A class already found with fewer relations is searched only to account for
-            // its components: its -process/-realtime form would rule out no other model.
-            if cycles.is_empty() || classes_done.contains(&class) {
+            if cycles.is_empty() {
                 continue;
             }
-            found_here.push(class);
+            // A class already found with fewer relations counts again only where its
+            // cycle needs the relation this variant adds, as Elle and adya report
+            // `G2-item` and `G2-item-realtime` side by side.
+            let seen_before = classes_done.contains(&class);
+            if !seen_before {
+                found_here.push(class);
+            }
             for txns in cycles {
-                let c = Cycle { anomaly: format!("{class}{}", variant_suffix(graph, &txns)), txns };
+                let suffix = variant_suffix(graph, &txns);
+                if seen_before && suffix != added {
+                    continue;
+                }
+                let c = Cycle { anomaly: format!("{class}{suffix}"), txns };
                 *found.counts.entry(c.anomaly.clone()).or_default() += 1;
                 let list = found.cycles.entry(c.anomaly.clone()).or_default();
                 if list.len() < per_type {

@@ -187,6 +187,18 @@ fn stale_read_is_a_realtime_anomaly() {
     assert_eq!(same.evidence_json()["not"], json!(["strong-session-snapshot-isolation"]));
 }
 
+/// A class found without real-time edges is reported again where another component's
+/// cycle of that class needs them, as Elle and adya name `G-single` and
+/// `G-single-realtime` side by side.
+#[test]
+fn a_class_is_reported_again_where_it_needs_real_time() {
+    let mut h = read_skew();
+    h.txn(4, "az1").txn(5, "rz[]").txn(6, "rz[1]");
+    let r = la(&h);
+    assert_eq!(types(&r), vec!["G-single", "G-single-realtime"]);
+    assert_eq!(r.evidence_json()["counts"], json!({"G-single": 1, "G-single-realtime": 1}));
+}
+
 #[test]
 fn explanation_text() {
     let r = la(&read_skew());
