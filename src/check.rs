@@ -103,7 +103,7 @@ fn read_txns(args: &CheckArgs, format: Option<Format>) -> Result<Option<TxnHisto
             TxnHistory::read_jsonl(std::io::BufReader::with_capacity(1 << 20, file), path, kind).map(Some)
         }
         Some(Format::Edn) => {
-            let text = faultline_history::read_text(std::fs::File::open(path).map_err(io)?, path)?;
+            let text = faultline_history::read_text_file(path)?;
             let mut reader = TxnHistoryReader::new(kind, path);
             match import::stream_edn(&text, path, |op, line| reader.push(&op, line))? {
                 import::Streamed::Whole => reader.finish("edn").map(Some),

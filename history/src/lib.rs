@@ -20,5 +20,5 @@ pub use error::{clip, HistoryError, ParseError};
 pub use history::History;
 pub use jsonl::{json_error, parse_jsonl, read_jsonl_file, JsonlWriter};
 pub use op::{Op, OpType, Process};
-pub use read::{read_text, MAX_LINE_BYTES};
+pub use read::{read_text, read_text_file, MAX_LINE_BYTES};
 pub use serde_json::Value;

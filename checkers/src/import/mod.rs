@@ -135,8 +135,7 @@ pub fn import_str(text: &str, path: &Path, format: Option<Format>, nil_read: Opt
 
 /// Reads a history file; see [`import_str`].
 pub fn import_file(path: &Path, format: Option<Format>, nil_read: Option<NilRead>) -> Result<Imported, ParseError> {
-    let file = std::fs::File::open(path).map_err(|source| ParseError::Io { path: path.to_owned(), source })?;
-    let text = faultline_history::read_text(file, path)?;
+    let text = faultline_history::read_text_file(path)?;
     import_str(&text, path, format, nil_read)
 }
 
