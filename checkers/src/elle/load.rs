@@ -33,9 +33,7 @@ impl TxnHistory {
     pub fn from_history(history: &History, kind: TxnKind) -> Result<TxnHistory, CheckError> {
         let mut builder = Builder::new(kind);
         for (position, op) in history.ops().iter().enumerate() {
-            // Nemesis values are not transactions, and need not be read as such.
-            let value = if op.process == Process::Nemesis { ListOr::Null } else { TxnValue::of(&op.value) };
-            let event = Event { position, index: op.index, kind: op.kind, process: op.process, f: &op.f, value };
+            let event = Event { position, index: op.index, kind: op.kind, process: op.process, f: &op.f, value: txn_value(op) };
             builder.push(event).map_err(|e| bad_op(history, e))?;
         }
         let (txns, events) = builder.finish().map_err(|e| bad_op(history, e))?;
@@ -94,6 +92,12 @@ impl TxnHistory {
     }
 }
 
+/// An operation's value as a transaction; nemesis values are not transactions, and
+/// need not be read as such.
+fn txn_value(op: &faultline_history::Op) -> TxnValue {
+    if op.process == Process::Nemesis { ListOr::Null } else { TxnValue::of(&op.value) }
+}
+
 /// A builder's complaint about an event of `history`.
 fn bad_op(history: &History, e: BuildError) -> CheckError {
     match e {
@@ -128,8 +132,7 @@ impl<'p> TxnHistoryReader<'p> {
 
     /// Takes the next operation, read from `line`.
     pub fn push(&mut self, op: &faultline_history::Op, line: usize) -> Result<(), ParseError> {
-        let value = if op.process == Process::Nemesis { ListOr::Null } else { TxnValue::of(&op.value) };
-        self.push_event(Some(op.index), op.kind, op.process, &op.f, value, line)
+        self.push_event(Some(op.index), op.kind, op.process, &op.f, txn_value(op), line)
     }
 
     fn push_event(&mut self, index: Option<u64>, kind: OpType, process: Process, f: &str, value: TxnValue, line: usize) -> Result<(), ParseError> {
