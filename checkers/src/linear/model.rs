@@ -41,13 +41,16 @@ pub(crate) enum RegisterMop {
 }
 
 impl Action {
-    /// Whether the action, allowed in `state`, leaves it as it is: a read of it, a
-    /// write of it, a cas from it to itself.
+    /// Whether the action is allowed in `state` and is the identity wherever it is
+    /// allowed: a read of it, a cas from it to itself. Such an action can be moved to
+    /// the front of any linearization (docs/ARCHITECTURE.md §7). A write of the
+    /// current value is not one: later in the order it would *reset* the state (w3
+    /// then w2 then cas 2→0 is legal; w2 first is not), so it is a real choice.
     pub fn keeps(self, state: u32) -> bool {
         match self {
-            Action::Read(v) | Action::Write(v) => v == state,
+            Action::Read(v) => v == state,
             Action::Cas(old, new) => old == state && new == state,
-            Action::Append(_) | Action::Txn(_) => false,
+            Action::Write(_) | Action::Append(_) | Action::Txn(_) => false,
         }
     }
 }

@@ -150,6 +150,18 @@ fn cas_must_match_the_current_value() {
     assert_eq!(verdict(&failed, &opts), Validity::Valid);
 }
 
+/// Found by raft's deterministic simulation: a write of the value the register holds
+/// is still a choice, since placed later it resets the value (w2; w3 ‖ w2; cas 2→0
+/// is linearizable as w2 w3 w2 cas).
+#[test]
+fn a_write_of_the_current_value_may_come_after_a_concurrent_write() {
+    let opts = single(RegisterModel::CasRegister);
+    let h = hist(&["1 invoke write 2", "1 ok write 2", "4 invoke write 3", "0 invoke write 2", "4 ok write 3", "0 ok write 2", "1 invoke cas [2,0]", "1 ok cas [2,0]"]);
+    assert_eq!(verdict(&h, &opts), Validity::Valid);
+    let h = hist(&["1 invoke write 2", "1 ok write 2", "4 invoke write 3", "0 invoke write 2", "4 ok write 3", "0 ok write 2", "1 invoke read null", "1 ok read 2"]);
+    assert_eq!(both(&h, &single(RegisterModel::Register)), Validity::Valid);
+}
+
 #[test]
 fn keys_are_checked_independently() {
     let h = hist(&[

@@ -11,13 +11,20 @@
 //! client requests to the leader they know (knob `forward`, on by default), or answer
 //! `not-leader` (definite) naming the leader. Snapshots bound the log.
 //!
+//! The protocol is a sans-IO [`Core`] (time, randomness and messages are its inputs,
+//! requests and answers its outputs); [`Raft`] drives it from one event-loop thread
+//! over a [`node_common::transport::Transport`]. The deterministic simulation in
+//! `tests/replay.rs` drives the same core with a virtual clock, so a seed replays.
+//!
 //! Bugs (docs/ARCHITECTURE.md §4): `stale-follower-read`, `stale-leader-read`, `no-noop`,
 //! `async-commit`, `no-fsync`, `forget-vote`, `no-vote-restriction`,
 //! `retry-without-session`; each is described in the crate's README.
 
+pub mod core;
 pub mod log;
 pub mod machine;
 pub mod node;
 pub mod store;
 
-pub use node::{Options, Raft, Role, Timing, BUGS, KNOBS};
+pub use crate::core::{Core, Role, Timing};
+pub use node::{Options, Raft, BUGS, KNOBS};
