@@ -132,6 +132,9 @@ fn summary_text(opts: &TestOptions, o: &TestOutcome) -> String {
     if let Some(leaders) = &o.leaders {
         let _ = writeln!(out, "  leaders: {}", faultline::store::describe_leaders(leaders));
     }
+    if let Some(cost) = &o.controller {
+        let _ = writeln!(out, "  throughput: {}", cost.describe());
+    }
     for w in faultline::report::data::warnings(&o.report, &nodes, !matches!(opts.nemesis.as_str(), "" | "none"), o.leaders.as_deref()) {
         let _ = writeln!(out, "  warning: {w}");
     }
@@ -177,7 +180,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
             stored
         }
         // An interrupted run has no results yet: these are its first.
-        Err(_) => store::ResultsRecord { valid, result, counts: store::Counts::of(history.ops()), faults: store::count_faults(history.ops()), stages: Vec::new(), wall_s: checked_in, leaders: None },
+        Err(_) => store::ResultsRecord { valid, result, counts: store::Counts::of(history.ops()), faults: store::count_faults(history.ops()), stages: Vec::new(), wall_s: checked_in, leaders: None, controller: None },
     };
     let dir = store::RunDir { path: args.run.clone() };
     dir.write_json("results.json", &record).map_err(|e| Exit::crash(anyhow!("writing {}: {e}", dir.file("results.json").display())))?;
@@ -307,6 +310,7 @@ mod tests {
             faults: 1,
             report: faultline::report::data::compute(&ops),
             leaders: Some(vec![Leadership { node: "n1".into(), term: 2, since_s: 0.5 }]),
+            controller: Some(faultline::store::ControllerCost { run_s: 6.0, cpu_s: 0.12, completed: 40, ok: 38 }),
         };
         (opts, o)
     }

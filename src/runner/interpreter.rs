@@ -48,6 +48,8 @@ pub struct HistoryLog {
     writer: JsonlWriter<File>,
     next_index: u64,
     last_flush: Instant,
+    /// Client completions written, and how many of them were ok.
+    completed: (u64, u64),
     /// Watchers of every event (progress display), called after each write.
     pub on_event: Option<EventWatcher>,
 }
@@ -55,13 +57,17 @@ pub struct HistoryLog {
 impl HistoryLog {
     /// A history written to `writer`.
     pub fn new(writer: JsonlWriter<File>) -> HistoryLog {
-        HistoryLog { writer, next_index: 0, last_flush: Instant::now(), on_event: None }
+        HistoryLog { writer, next_index: 0, last_flush: Instant::now(), completed: (0, 0), on_event: None }
     }
 
     /// Appends an event (numbering it), flushing if the last flush is 200 ms old.
     pub fn append(&mut self, mut op: Op) -> std::io::Result<()> {
         op.index = self.next_index;
         self.next_index += 1;
+        if matches!(op.process, Process::Client(_)) && op.kind != OpType::Invoke {
+            self.completed.0 += 1;
+            self.completed.1 += u64::from(op.kind == OpType::Ok);
+        }
         self.writer.append(&op)?;
         self.flush_if_due()?;
         if let Some(f) = &self.on_event {
@@ -78,6 +84,11 @@ impl HistoryLog {
             self.last_flush = Instant::now();
         }
         Ok(())
+    }
+
+    /// Client completions written so far, and how many of them were ok.
+    pub fn completed(&self) -> (u64, u64) {
+        self.completed
     }
 
     /// Flushes and fsyncs everything written.

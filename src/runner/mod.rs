@@ -2,6 +2,7 @@
 //! final reads, teardown, check, store. The steps are in [`run_test`], in order.
 
 pub mod control;
+pub mod cost;
 pub mod interpreter;
 pub mod leaders;
 
@@ -10,7 +11,7 @@ pub use crate::store::TestOptions;
 use crate::design::{self, Design, Launch};
 use crate::runtime::cluster::{new_run_id, Cluster, ClusterSpec};
 use crate::runtime::{base_image, clean, connect, node_image, probe, RuntimeError};
-use crate::store::{Counts, ImagesUsed, ResultsRecord, RunDir, Stage, TestRecord};
+use crate::store::{ControllerCost, Counts, ImagesUsed, Leadership, ResultsRecord, RunDir, Stage, TestRecord};
 use control::DockerControl;
 use faultline_checkers::{CheckResult, History};
 use faultline_history::generator::{self, Gen};
@@ -41,7 +42,9 @@ pub struct TestOutcome {
     /// What the run's report shows (latencies, phases, recovery).
     pub report: crate::report::data::ReportData,
     /// The leaders seen in turn, for a design that reports one.
-    pub leaders: Option<Vec<crate::store::Leadership>>,
+    pub leaders: Option<Vec<Leadership>>,
+    /// What the controller spent in the run phase.
+    pub controller: Option<ControllerCost>,
 }
 
 /// Why a run did not produce a verdict.
@@ -200,8 +203,8 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     };
     // Whatever happened, what was written of the history reaches the disk.
     let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
-    let leaders = match outcome {
-        Ok(Ok(Ok(leaders))) => leaders,
+    let ClusterRun { leaders, controller } = match outcome {
+        Ok(Ok(Ok(run))) => run,
         Err(signal) => {
             clean::remove_labelled(&docker, Some(&run)).await?;
             return Err(TestError::Interrupted { signal, run, dir: dir.path.clone() });
@@ -234,15 +237,23 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         stages: stages.iter().map(|(s, t)| Stage { stage: (*s).to_owned(), seconds: *t }).collect(),
         wall_s: t0.elapsed().as_secs_f64(),
         leaders: leaders.clone(),
+        controller,
     };
     dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
     let report = crate::report::data::compute(h.ops());
     crate::report::write_report_of(&dir.path, &test_record, &results, &report).map_err(TestError::Check)?;
-    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report, leaders })
+    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report, leaders, controller })
+}
+
+/// What [`run_cluster`] learned besides the history.
+struct ClusterRun {
+    leaders: Option<Vec<Leadership>>,
+    controller: Option<ControllerCost>,
 }
 
 /// The part of a run that has a cluster: create it, run, heal, final reads, logs,
-/// teardown (node logs go to `dir`). Answers the leaders seen, for a design with one.
+/// teardown (node logs go to `dir`). Answers the leaders seen, for a design with one,
+/// and the controller's cost in the run phase.
 #[allow(clippy::too_many_arguments)]
 async fn run_cluster(
     opts: &TestOptions,
@@ -254,7 +265,7 @@ async fn run_cluster(
     history: Arc<Mutex<HistoryLog>>,
     stages: &mut Vec<(&'static str, f64)>,
     t0: Instant,
-) -> Result<Option<Vec<crate::store::Leadership>>, TestError> {
+) -> Result<ClusterRun, TestError> {
     let cluster = Arc::new(Cluster::create(docker, spec).await?);
     cluster.wait_healthy().await?;
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
@@ -277,8 +288,12 @@ async fn run_cluster(
         history: history.clone(),
     };
     let watch = leader_query.map(|q| leaders::watch(q, interpreter.nodes.clone(), interpreter.started));
+    let cpu_before = cost::process_cpu();
     interpreter.run(main_generator(opts, plan, &interpreter.nodes)?).await.map_err(io("writing history.jsonl"))?;
-    stages.push(("run", t.elapsed().as_secs_f64()));
+    let run_s = t.elapsed().as_secs_f64();
+    stages.push(("run", run_s));
+    let (completed, ok) = history.lock().unwrap_or_else(|p| p.into_inner()).completed();
+    let controller = cpu_before.zip(cost::process_cpu()).map(|(before, after)| ControllerCost { run_s, cpu_s: after.saturating_sub(before).as_secs_f64(), completed, ok });
 
     // Heal everything, let the cluster recover, then the final reads.
     let t = Instant::now();
@@ -299,7 +314,7 @@ async fn run_cluster(
         cluster.teardown().await?;
     }
     stages.push(("teardown", t.elapsed().as_secs_f64()));
-    Ok(leaders)
+    Ok(ClusterRun { leaders, controller })
 }
 
 /// Records the final heal as a nemesis event pair.

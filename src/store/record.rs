@@ -147,6 +147,45 @@ pub struct ResultsRecord {
     /// and in runs stored before faultline watched leaders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaders: Option<Vec<Leadership>>,
+    /// What the controller spent driving the run phase (absent in older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<ControllerCost>,
+}
+
+/// The controller's own cost during the run phase: its CPU time and the client
+/// operations completed meanwhile (docs/ARCHITECTURE.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ControllerCost {
+    /// Seconds of the run phase.
+    pub run_s: f64,
+    /// Controller CPU seconds (user + system, every thread) in it.
+    pub cpu_s: f64,
+    /// Client operations completed in it (ok, fail or info).
+    pub completed: u64,
+    /// Of which ok.
+    pub ok: u64,
+}
+
+impl ControllerCost {
+    /// Controller CPU microseconds per completed operation.
+    pub fn us_per_op(&self) -> Option<f64> {
+        (self.completed > 0).then(|| self.cpu_s * 1e6 / self.completed as f64)
+    }
+
+    /// Ok operations per second of the run phase.
+    pub fn ok_per_s(&self) -> f64 {
+        if self.run_s > 0.0 {
+            self.ok as f64 / self.run_s
+        } else {
+            0.0
+        }
+    }
+
+    /// One line for the summary: `2,412 ok ops/s; controller 31 µs CPU per completed op (2.2 s for 72,350)`.
+    pub fn describe(&self) -> String {
+        let per_op = self.us_per_op().map_or("no completed ops".to_owned(), |us| format!("{us:.0} µs CPU per completed op"));
+        format!("{:.0} ok ops/s; controller {per_op} ({:.1} s CPU for {} ops in {:.1} s)", self.ok_per_s(), self.cpu_s, self.completed, self.run_s)
+    }
 }
 
 /// A node seen leading in a term, from the first time it was seen so.
@@ -229,6 +268,6 @@ pub(crate) mod sample {
 
     /// `results.json` for `result`.
     pub fn results_record(result: CheckResult) -> ResultsRecord {
-        ResultsRecord { valid: result.valid, result, counts: Counts { ok: 2, fail: 0, info: 0 }, faults: 1, stages: vec![], wall_s: 1.0, leaders: None }
+        ResultsRecord { valid: result.valid, result, counts: Counts { ok: 2, fail: 0, info: 0 }, faults: 1, stages: vec![], wall_s: 1.0, leaders: None, controller: None }
     }
 }
