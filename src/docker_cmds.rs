@@ -5,9 +5,12 @@ use crate::exit::Exit;
 use faultline::runtime::{base_image, clean::remove_labelled, connect, node_image, probe, RuntimeError};
 use std::future::Future;
 
-/// Runs an async command on a fresh tokio runtime.
+/// Runs an async command on a fresh tokio runtime, on this one thread: the controller
+/// waits on the network nearly all the time, and one thread needs no cross-thread
+/// wake-ups (on a multi-threaded runtime, parking and waking workers cost more CPU per
+/// client operation than the operation's own work; docs/ARCHITECTURE.md §1).
 pub fn block_on(f: impl Future<Output = Result<i32, Exit>>) -> Result<i32, Exit> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Exit::crash)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Exit::crash)?;
     rt.block_on(f)
 }
 
