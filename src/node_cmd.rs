@@ -50,6 +50,6 @@ async fn serve(program: &str, args: &[String]) -> ExitCode {
             })
             .await
         }
-        _ => run(args, "caspaxos", &caspaxos::BUGS, &[], |s: Startup| Ok(Arc::new(caspaxos::CasPaxos::open(s.node, s.transport)?))).await,
+        _ => run(args, "caspaxos", &caspaxos::BUGS, &[], |s: Startup| Ok(caspaxos::CasPaxos::open(s.node, s.transport)?)).await,
     }
 }

@@ -7,8 +7,17 @@
 //! value with the same ballot; on a majority of acceptances the change is chosen. An
 //! acceptor persists its promise and its accepted value before answering. A proposer that
 //! meets a higher ballot fast-forwards its own. Failure before any accept was sent is
-//! definite; an accept a majority did not confirm may still take effect, so it is not.
-//! A multi-key transaction runs one round per micro-op: it is not atomic.
+//! definite; an accept a majority did not confirm may still take effect, so it is not —
+//! unless every acceptor refused it, in which case none holds the value, it can never
+//! be chosen, and the proposer simply runs another round.
+//!
+//! A node runs one round at a time per key, for every micro-op waiting on that key: the
+//! round applies their changes in turn to the value it found and accepts the result
+//! (they were all pending together, so any order of them is linearizable). Without
+//! that, every client thread ran its own round and concurrent proposers on a hot key
+//! kept pre-empting each other: 0 of 5 acceptors accepted, most operations ended
+//! `info` (docs/ARCHITECTURE.md §3). A multi-key transaction runs one round per
+//! micro-op: it is not atomic.
 //!
 //! Bugs: `read-no-writeback` answers reads from the prepare phase without the accept
 //! phase (a read can see a value no majority accepted, then an older one);
@@ -23,14 +32,16 @@ use node_common::transport::{BoxFuture, PeerHandler, Transport};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// The bugs this design can switch on.
 pub const BUGS: [&str; 2] = ["read-no-writeback", "volatile-acceptor"];
 /// Prepare attempts before giving up under contention.
-const ATTEMPTS: u32 = 5;
+const ATTEMPTS: u32 = 8;
 
 /// A ballot: a round number, with the proposer's index to break ties.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -57,6 +68,17 @@ struct Acceptor {
     slots: KeyedStore<Slot>,
 }
 
+/// What a micro-op's round answers.
+type Outcome = Result<Value, NodeError>;
+
+/// The micro-ops waiting on one key for this node's next round, and whether a round
+/// on the key is running.
+#[derive(Default)]
+struct KeyQueue {
+    waiting: Vec<(MicroOp, oneshot::Sender<Outcome>)>,
+    running: bool,
+}
+
 /// A CASPaxos node: acceptor and proposer.
 pub struct CasPaxos {
     name: String,
@@ -67,17 +89,20 @@ pub struct CasPaxos {
     round: AtomicU64,
     group_commit: GroupCommit,
     read_no_writeback: bool,
+    queues: Mutex<HashMap<String, KeyQueue>>,
+    /// Rounds run as tasks of their own, which hold the node.
+    me: Weak<CasPaxos>,
 }
 
 impl CasPaxos {
     /// Starts a node, recovering its acceptor state from disk.
-    pub fn open(opts: NodeOptions, transport: Arc<dyn Transport>) -> std::io::Result<CasPaxos> {
+    pub fn open(opts: NodeOptions, transport: Arc<dyn Transport>) -> std::io::Result<Arc<CasPaxos>> {
         let index = opts.index()? as u64 + 1;
         let volatile = opts.has_bug("volatile-acceptor");
         let read_no_writeback = opts.has_bug("read-no-writeback");
         let slots: KeyedStore<Slot> = KeyedStore::open(&opts.data, "acceptor", opts.lose_unsynced, !volatile)?;
         let round = slots.iter().map(|(_, s)| s.promised.round.max(s.accepted.round)).max().unwrap_or(0);
-        Ok(CasPaxos {
+        Ok(Arc::new_cyclic(|me| CasPaxos {
             name: opts.name,
             index,
             nodes: opts.nodes,
@@ -86,7 +111,9 @@ impl CasPaxos {
             round: AtomicU64::new(round),
             group_commit: GroupCommit::default(),
             read_no_writeback,
-        })
+            queues: Mutex::new(HashMap::new()),
+            me: me.clone(),
+        }))
     }
 
     fn acceptor(&self) -> std::sync::MutexGuard<'_, Acceptor> {
@@ -144,11 +171,52 @@ impl CasPaxos {
         futures_util::future::join_all(calls).await.into_iter().filter_map(Result::ok).collect()
     }
 
-    /// Runs one micro-op as one CASPaxos round on its key.
-    pub async fn execute(&self, op: &MicroOp) -> Result<Value, NodeError> {
-        let key = op.key();
+    /// Runs one micro-op in this node's next round on its key.
+    pub async fn execute(&self, op: &MicroOp) -> Outcome {
+        let (tx, rx) = oneshot::channel();
+        let key = op.key().to_owned();
+        let start = {
+            let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+            let q = queues.entry(key.clone()).or_default();
+            q.waiting.push((op.clone(), tx));
+            !std::mem::replace(&mut q.running, true)
+        };
+        if start {
+            if let Some(me) = self.me.upgrade() {
+                tokio::spawn(async move { me.drain(key).await });
+            }
+        }
+        rx.await.unwrap_or_else(|_| Err(NodeError::indefinite("stopped", "the node stopped during the round; it may have taken effect")))
+    }
+
+    /// Runs rounds on `key` while micro-ops wait for one.
+    async fn drain(&self, key: String) {
+        loop {
+            let batch = {
+                let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(q) = queues.get_mut(&key) else { return };
+                if q.waiting.is_empty() {
+                    queues.remove(&key);
+                    return;
+                }
+                std::mem::take(&mut q.waiting)
+            };
+            let (ops, answers): (Vec<MicroOp>, Vec<_>) = batch.into_iter().unzip();
+            for (answer, outcome) in answers.into_iter().zip(self.round(&key, &ops).await) {
+                let _ = answer.send(outcome);
+            }
+        }
+    }
+
+    /// One CASPaxos round on `key` that applies `ops` in turn, retried (up to
+    /// [`ATTEMPTS`]) while it is pre-empted before anything was accepted anywhere.
+    async fn round(&self, key: &str, ops: &[MicroOp]) -> Vec<Outcome> {
         let majority = self.nodes.len() / 2 + 1;
+        let every = |e: NodeError| vec![Err(e); ops.len()];
         for attempt in 1..=ATTEMPTS {
+            // Random and exponential: a proposer that fast-forwards its ballot and comes
+            // straight back pre-empts the one that beat it, and the two duel on.
+            let backoff = || Duration::from_millis(rand::thread_rng().gen_range(1..=4u64 << attempt.min(7)));
             let ballot = Ballot { round: self.round.fetch_add(1, Ordering::SeqCst) + 1, node: self.index };
             let answers = self.broadcast("prepare", json!({"key": key, "ballot": ballot})).await;
             let mut promises: Vec<(Ballot, Value)> = Vec::new();
@@ -163,24 +231,38 @@ impl CasPaxos {
             self.round.fetch_max(conflict, Ordering::SeqCst);
             if promises.len() < majority {
                 if conflict > 0 && attempt < ATTEMPTS {
-                    let pause = rand::thread_rng().gen_range(1..=5 * u64::from(attempt));
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    tokio::time::sleep(backoff()).await;
                     continue;
                 }
-                return Err(NodeError::definite("unavailable", format!("{} of {} acceptors promised for key {key}", promises.len(), self.nodes.len())));
+                return every(NodeError::definite("unavailable", format!("{} of {} acceptors promised for key {key}", promises.len(), self.nodes.len())));
             }
-            let current = promises.into_iter().max_by_key(|(b, _)| *b).map(|(_, v)| v).unwrap_or(Value::Null);
-            let (value, result) = op.apply(&current)?;
-            if op.is_read() && self.read_no_writeback {
-                return Ok(result);
+            let mut value = promises.into_iter().max_by_key(|(b, _)| *b).map(|(_, v)| v).unwrap_or(Value::Null);
+            let outcomes: Vec<Outcome> = ops
+                .iter()
+                .map(|op| {
+                    let (next, result) = op.apply(&value)?;
+                    value = next;
+                    Ok(result)
+                })
+                .collect();
+            if self.read_no_writeback && ops.iter().all(MicroOp::is_read) {
+                return outcomes;
             }
-            let accepted = self.broadcast("accept", json!({"key": key, "ballot": ballot, "value": value})).await.into_iter().filter(|a| a["ok"] == true).count();
+            let answers = self.broadcast("accept", json!({"key": key, "ballot": ballot, "value": value})).await;
+            let accepted = answers.iter().filter(|a| a["ok"] == true).count();
             if accepted >= majority {
-                return Ok(result);
+                return outcomes;
             }
-            return Err(NodeError::indefinite("accept-unconfirmed", format!("{accepted} of {} acceptors accepted for key {key}", self.nodes.len())));
+            if accepted == 0 && answers.len() == self.nodes.len() && attempt < ATTEMPTS {
+                // Every acceptor refused: none holds the value, so it can never be
+                // chosen, and another round is as if this one never happened.
+                tokio::time::sleep(backoff()).await;
+                continue;
+            }
+            // What the round read may not be what was chosen either: nothing is certain.
+            return every(NodeError::indefinite("accept-unconfirmed", format!("{accepted} of {} acceptors accepted for key {key}", self.nodes.len())));
         }
-        Err(NodeError::definite("contention", format!("no ballot won key {key} in {ATTEMPTS} attempts")))
+        every(NodeError::definite("contention", format!("no ballot won key {key} in {ATTEMPTS} attempts")))
     }
 }
 
