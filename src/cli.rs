@@ -100,7 +100,7 @@ pub struct TestArgs {
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// Client operations per second, all threads together (0: unlimited).
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = faultline::store::DEFAULT_RATE)]
     pub rate: f64,
     /// Seconds of workload under faults.
     #[arg(long, default_value_t = 30.0)]

@@ -233,7 +233,7 @@ fn options(row: &RowFile, workload: &str, nemesis: &str, seed: u64, s: &Settings
         nemesis_grudge: None,
         nodes,
         concurrency: s.concurrency.unwrap_or(2 * nodes),
-        rate: s.rate.unwrap_or(100.0),
+        rate: s.rate.unwrap_or(crate::store::DEFAULT_RATE),
         time_limit_s: o.time_limit.or(s.time_limit).unwrap_or(30.0),
         seed,
         lose_unsynced: row.lose_unsynced,

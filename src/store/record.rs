@@ -6,6 +6,13 @@ use faultline_checkers::{CheckResult, Validity};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Client operations per second a test asks for unless told (`--rate`): 250 gives the
+/// checkers thousands of operations in a 30 s run (the README's raft test completes
+/// about 6,000, 3,300–4,300 of them ok under partitions and kills) while leaving most
+/// of a 2-core machine to the cluster; 0 asks for as many as the system answers
+/// (docs/ARCHITECTURE.md §1).
+pub const DEFAULT_RATE: f64 = 250.0;
+
 /// Everything a test run is told.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestOptions {
