@@ -6,7 +6,6 @@
 use dynamo::{Dynamo, Knobs, Options as DynamoOptions};
 use node_common::server::{run, Startup};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// The node programs this binary carries, by the name `faultline node` takes.
 pub const PROGRAMS: [&str; 4] = ["raft", "dynamo", "caspaxos", "beacon"];
