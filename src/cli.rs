@@ -139,7 +139,11 @@ pub struct TestArgs {
 
 /// Options of `faultline grade`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct GradeArgs {
+    /// `merge`: join the scorecards of a sharded grading.
+    #[command(subcommand)]
+    pub command: Option<GradeCommand>,
     /// A TOML matrix file (e.g. grade/nightly.toml); or build one with the flags below.
     #[arg(long, conflicts_with_all = ["designs", "bug_sets", "expect"], required_unless_present = "designs")]
     pub matrix: Option<PathBuf>,
@@ -170,9 +174,32 @@ pub struct GradeArgs {
     /// Where the scorecard goes (default: <store>/scorecard/<timestamp>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run only shard K of N of the matrix (e.g. 2/4): the same split on every
+    /// machine, balanced by expected cell time; `faultline grade merge` joins them.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<faultline::grade::shard::Shard>,
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,
+}
+
+/// What `faultline grade` can do besides grading.
+#[derive(Debug, Subcommand)]
+pub enum GradeCommand {
+    /// Join the scorecards of a sharded grading (`--shard K/N` on N machines) into one
+    /// scorecard.html, scorecard.json and junit.xml, as one machine would have written.
+    Merge(MergeArgs),
+}
+
+/// Options of `faultline grade merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' scorecard directories (or their scorecard.json files).
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where the merged scorecard goes.
+    #[arg(long, default_value = "store/scorecard/merged")]
+    pub out: PathBuf,
 }
 
 /// A row's expectation on the command line.

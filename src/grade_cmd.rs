@@ -2,7 +2,7 @@
 //! progress, the scorecard's files, and exit 0 when every cell met its expectation,
 //! 1 when one deviated, 130 when interrupted.
 
-use crate::cli::{ExpectArg, GradeArgs};
+use crate::cli::{ExpectArg, GradeArgs, GradeCommand, MergeArgs};
 use crate::exit::Exit;
 use crate::shutdown::Shutdown;
 use anyhow::anyhow;
@@ -26,13 +26,37 @@ fn matrix(args: &GradeArgs) -> Result<Matrix, Exit> {
     }
 }
 
+/// `faultline grade merge`: exit 0 when every cell of every shard met its
+/// expectation, 1 when one deviated or a shard is missing.
+fn merge(args: &MergeArgs) -> Result<i32, Exit> {
+    let cards = args.shards.iter().map(|p| grade::merge::read(p).map(|card| (p.clone(), card))).collect::<Result<Vec<_>, _>>().map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    let merged = grade::merge::merge(cards).map_err(|e| Exit::bad_input(anyhow!(e)))?;
+    grade::write(&merged.card, &args.out).map_err(|e| Exit::crash(anyhow!("writing the scorecard to {}: {e}", args.out.display())))?;
+    print!("{}", grade::render::summary_text(&merged.card, &args.out.join("scorecard.html")));
+    if !merged.missing.is_empty() {
+        let n = merged.card.graded.as_ref().map_or(0, |g| g.cells_total);
+        let missing: Vec<String> = merged.missing.iter().map(usize::to_string).collect();
+        eprintln!("faultline: shard(s) {} not given: the scorecard holds {} of the matrix's {n} cells", missing.join(", "), merged.card.cells_run);
+        return Ok(1);
+    }
+    Ok(if merged.card.deviations == 0 { 0 } else { 1 })
+}
+
 /// Runs `faultline grade`.
 pub async fn run(args: GradeArgs) -> Result<i32, Exit> {
+    if let Some(GradeCommand::Merge(m)) = &args.command {
+        return merge(m);
+    }
     let matrix = matrix(&args)?;
+    let matrix = match args.shard {
+        Some(shard) => matrix.shard(shard),
+        None => matrix,
+    };
     let out = args.out.clone().unwrap_or_else(|| args.store.join("scorecard").join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()));
     let n = matrix.cells.len();
     let time: f64 = matrix.cells.iter().map(|c| c.opts.time_limit_s).sum();
-    println!("faultline grade: {} — {n} cells, {time:.0} s of workload (plus about 8 s of setup, heal and teardown each); scorecard in {}", matrix.name, out.display());
+    let part = matrix.shard.map_or(String::new(), |s| format!(" (shard {s} of its {} cells)", matrix.total));
+    println!("faultline grade: {}{part} — {n} cells, {time:.0} s of workload (plus about 8 s of setup, heal and teardown each); scorecard in {}", matrix.name, out.display());
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(n as u64);
         bar.set_style(indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));

@@ -149,7 +149,7 @@ impl RowFile {
         for workload in self.workload.clone().into_vec() {
             for nemesis in self.nemesis.clone().into_vec() {
                 for &seed in &seeds {
-                    cells.push(Cell { row: label.clone(), opts: options(self, &workload, &nemesis, seed, &s, o), expect: self.expect, anomalies: self.anomalies.clone() });
+                    cells.push(Cell { index: 0, row: label.clone(), opts: options(self, &workload, &nemesis, seed, &s, o), expect: self.expect, anomalies: self.anomalies.clone() });
                 }
             }
         }
@@ -171,6 +171,8 @@ struct MatrixFile {
 /// One run of the matrix: a test's options and what it must show.
 #[derive(Debug, Clone)]
 pub struct Cell {
+    /// Its position in the whole matrix (a shard keeps the positions of its cells).
+    pub index: usize,
     /// The row it belongs to (design, bugs, knobs).
     pub row: String,
     /// The test's options.
@@ -181,13 +183,20 @@ pub struct Cell {
     pub anomalies: Vec<String>,
 }
 
-/// A whole matrix, expanded into cells.
+/// A whole matrix, expanded into cells — or one shard of it.
 #[derive(Debug, Clone)]
 pub struct Matrix {
     /// Its name, for the scorecard.
     pub name: String,
-    /// The runs, in order.
+    /// The runs, in order (a shard's, when `shard` is set).
     pub cells: Vec<Cell>,
+    /// Cells of the whole matrix.
+    pub total: usize,
+    /// A digest of the whole matrix's cells, so shards of different matrices are
+    /// never merged ([`super::shard::fingerprint`]).
+    pub fingerprint: String,
+    /// Which shard this is, if it is one.
+    pub shard: Option<super::shard::Shard>,
 }
 
 /// What can be overridden for every cell from the command line.
@@ -247,6 +256,15 @@ fn options(row: &RowFile, workload: &str, nemesis: &str, seed: u64, s: &Settings
 }
 
 impl Matrix {
+    /// The whole matrix of `cells`: numbered, counted, fingerprinted.
+    fn whole(name: String, mut cells: Vec<Cell>) -> Matrix {
+        for (i, c) in cells.iter_mut().enumerate() {
+            c.index = i;
+        }
+        let fingerprint = super::shard::fingerprint(&cells);
+        Matrix { name, total: cells.len(), fingerprint, cells, shard: None }
+    }
+
     /// Parses a matrix from TOML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str, o: &Overrides) -> Result<Matrix, String> {
         let file: MatrixFile = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
@@ -260,7 +278,7 @@ impl Matrix {
             }
             cells.extend(row.cells(&file.defaults, o));
         }
-        Ok(Matrix { name: file.name.unwrap_or_else(|| origin.to_owned()), cells })
+        Ok(Matrix::whole(file.name.unwrap_or_else(|| origin.to_owned()), cells))
     }
 
     /// Reads a matrix file.
@@ -285,7 +303,7 @@ impl Matrix {
                 cells.extend(RowFile::plain(design, bugs.clone(), workloads, nemeses, expect).cells(&Settings::default(), o));
             }
         }
-        Matrix { name: "command line".into(), cells }
+        Matrix::whole("command line".into(), cells)
     }
 }
 

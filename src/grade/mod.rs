@@ -2,14 +2,17 @@
 //! nemeses × seeds one cell after another, judges each cell against what its row
 //! expects, and writes the scorecard (`scorecard.html`, `scorecard.json`,
 //! `junit.xml`) after every cell, so an interrupted grading keeps what it measured.
+//! `shard` splits a matrix across machines, `merge` joins their scorecards.
 
 pub mod matrix;
+pub mod merge;
 pub mod render;
 pub mod scorecard;
+pub mod shard;
 
 use crate::runner::{self, Interrupt, TestError};
 use matrix::{Cell, Matrix};
-use scorecard::{CellResult, Scorecard};
+use scorecard::{CellResult, MatrixId, Scorecard};
 use std::path::Path;
 use std::time::Instant;
 
@@ -46,6 +49,7 @@ pub async fn run(matrix: &Matrix, out: &Path, mut interrupt: impl FnMut() -> Int
         runner::validate(&cell.opts).map_err(|e| TestError::BadOptions(format!("{}: {} / {} / {}: {e}", cell.row, cell.opts.workload, cell.opts.nemesis, cell.opts.seed)))?;
     }
     let started = chrono::Utc::now().to_rfc3339();
+    let id = MatrixId::of(matrix);
     let t0 = Instant::now();
     let n = matrix.cells.len();
     let mut results = Vec::new();
@@ -63,10 +67,10 @@ pub async fn run(matrix: &Matrix, out: &Path, mut interrupt: impl FnMut() -> Int
         };
         observe(Event::Done(i, n, &result));
         results.push(result);
-        let card = Scorecard::new(&matrix.name, started.clone(), t0.elapsed().as_secs_f64(), results.clone());
+        let card = Scorecard::new(&id, started.clone(), t0.elapsed().as_secs_f64(), results.clone());
         write(&card, out).map_err(|source| TestError::Io { what: format!("writing the scorecard to {}", out.display()), source })?;
     }
-    let card = Scorecard::new(&matrix.name, started, t0.elapsed().as_secs_f64(), results);
+    let card = Scorecard::new(&id, started, t0.elapsed().as_secs_f64(), results);
     write(&card, out).map_err(|source| TestError::Io { what: format!("writing the scorecard to {}", out.display()), source })?;
     Ok(Graded { card, interrupted })
 }

@@ -4,15 +4,19 @@
 //! `scorecard.json`; `render` draws it.
 
 use super::matrix::{Cell, Expect};
+use super::shard::Shard;
 use crate::report::data::quantile;
 use crate::runner::TestOutcome;
 use faultline_checkers::Validity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One run of the matrix, judged.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CellResult {
+    /// Its position in the whole matrix (shards are merged in this order).
+    #[serde(default)]
+    pub cell: usize,
     /// The row (design, bugs, knobs).
     pub row: String,
     /// The design.
@@ -110,6 +114,7 @@ impl CellResult {
     /// A run that ended without a verdict (Docker failed, …): always a deviation.
     pub fn unfinished(cell: &Cell, error: String, wall_s: f64) -> CellResult {
         CellResult {
+            cell: cell.index,
             row: cell.row.clone(),
             design: cell.opts.design.clone(),
             bugs: cell.opts.bugs.clone(),
@@ -136,7 +141,7 @@ impl CellResult {
 }
 
 /// How reliably one bug was detected.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BugRow {
     /// The design.
     pub design: String,
@@ -153,7 +158,7 @@ pub struct BugRow {
 }
 
 /// One design's figures, from its cells without bugs or knobs (its baseline).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DesignSummary {
     /// The design.
     pub design: String,
@@ -175,11 +180,37 @@ pub struct DesignSummary {
     pub p99_ms: Option<f64>,
 }
 
+/// Which matrix a scorecard grades, and which part of it: what `grade merge` checks
+/// before it puts shards together.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MatrixId {
+    /// The matrix's name.
+    pub name: String,
+    /// The digest of its cells ([`super::shard::fingerprint`]).
+    pub fingerprint: String,
+    /// Cells in the whole matrix.
+    pub cells_total: usize,
+    /// The shard graded, if only one was.
+    pub shard: Option<Shard>,
+    /// The faultline version that graded it.
+    pub faultline: String,
+}
+
+impl MatrixId {
+    /// The identity of `matrix` (or of the shard it is), graded by this faultline.
+    pub fn of(matrix: &super::matrix::Matrix) -> MatrixId {
+        MatrixId { name: matrix.name.clone(), fingerprint: matrix.fingerprint.clone(), cells_total: matrix.total, shard: matrix.shard, faultline: env!("CARGO_PKG_VERSION").to_owned() }
+    }
+}
+
 /// The whole scorecard.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Scorecard {
     /// The matrix's name.
     pub matrix: String,
+    /// Which matrix, which shard, which faultline (absent in older scorecards).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graded: Option<MatrixId>,
     /// When grading began (RFC 3339).
     pub started: String,
     /// Seconds from the first cell's start to the last cell's end.
@@ -205,7 +236,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 
 impl Scorecard {
     /// Judges the matrix from its cells' results.
-    pub fn new(matrix: &str, started: String, wall_s: f64, cells: Vec<CellResult>) -> Scorecard {
+    pub fn new(id: &MatrixId, started: String, wall_s: f64, cells: Vec<CellResult>) -> Scorecard {
         let mut bugs: BTreeMap<(String, String), Vec<&CellResult>> = BTreeMap::new();
         let mut designs: Vec<String> = Vec::new();
         for c in &cells {
@@ -257,7 +288,7 @@ impl Scorecard {
             })
             .collect();
         let passed = cells.iter().filter(|c| c.passed).count();
-        Scorecard { matrix: matrix.to_owned(), started, wall_s, cells_run: cells.len(), passed, deviations: cells.len() - passed, cells, bugs, designs }
+        Scorecard { matrix: id.name.clone(), graded: Some(id.clone()), started, wall_s, cells_run: cells.len(), passed, deviations: cells.len() - passed, cells, bugs, designs }
     }
 }
 
@@ -320,7 +351,8 @@ pub(crate) mod tests {
             finished(4, Validity::Invalid, &[("G-single", 3), ("G1b", 1)], Some(3.0), 0.99),
             CellResult::unfinished(&m.cells[5], "Docker: no such image".into(), 1.5),
         ];
-        Scorecard::new("example", "2026-11-23T00:00:00Z".into(), 123.0, cells)
+        let id = MatrixId { faultline: "test".into(), ..MatrixId::of(&m) };
+        Scorecard::new(&id, "2026-11-23T00:00:00Z".into(), 123.0, cells)
     }
 
     #[test]
