@@ -12,6 +12,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Which Docker Engine to use, for every command that uses one.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EngineArg {
+    /// The Docker Engine to use: unix:///path/docker.sock or tcp://host:2375
+    /// (default: DOCKER_HOST, else the local socket). Images are sent to it through
+    /// the Engine API; its host must route to its containers' networks.
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Option<String>,
+}
+
 /// faultline's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -135,6 +145,9 @@ pub struct TestArgs {
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,
+    /// The Docker Engine.
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// Options of `faultline grade`.
@@ -181,6 +194,9 @@ pub struct GradeArgs {
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,
+    /// The Docker Engine.
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// What `faultline grade` can do besides grading.
@@ -257,6 +273,9 @@ pub struct ClusterUpArgs {
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,
+    /// The Docker Engine.
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// Which run.
@@ -265,6 +284,9 @@ pub struct RunArg {
     /// The run id (default: the only running cluster).
     #[arg(long)]
     pub run: Option<String>,
+    /// The Docker Engine.
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// `faultline images …`
@@ -283,6 +305,9 @@ pub struct ImagesBuildArgs {
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,
+    /// The Docker Engine.
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// A non-negative number of seconds.
@@ -308,6 +333,9 @@ pub struct DoctorArgs {
     /// The base image to probe.
     #[command(flatten)]
     pub base: BaseImageArg,
+    /// The Docker Engine.
+    #[command(flatten)]
+    pub engine: EngineArg,
     /// Print the probe as JSON.
     #[arg(long)]
     pub json: bool,
@@ -319,6 +347,9 @@ pub struct CleanArgs {
     /// Only this run's objects (default: every faultline object).
     #[arg(long)]
     pub run: Option<String>,
+    /// The Docker Engine to clean (after a SIGKILL on a remote engine, say).
+    #[command(flatten)]
+    pub engine: EngineArg,
 }
 
 /// Options of `faultline check`.

@@ -19,16 +19,25 @@ use std::time::Instant;
 /// Runs a `cluster` subcommand.
 pub async fn run(command: ClusterCommand) -> Result<i32, Exit> {
     match command {
-        ClusterCommand::Up(args) => up(args).await,
-        ClusterCommand::Status(args) => status(args).await,
-        ClusterCommand::Down(args) => down(args).await,
+        ClusterCommand::Up(args) => {
+            let engine = args.engine.docker_host.clone();
+            up(args, engine.as_deref()).await
+        }
+        ClusterCommand::Status(args) => {
+            let engine = args.engine.docker_host.clone();
+            status(args, engine.as_deref()).await
+        }
+        ClusterCommand::Down(args) => {
+            let engine = args.engine.docker_host.clone();
+            down(args, engine.as_deref()).await
+        }
     }
 }
 
-async fn up(args: ClusterUpArgs) -> Result<i32, Exit> {
+async fn up(args: ClusterUpArgs, engine: Option<&str>) -> Result<i32, Exit> {
     let design = faultline::design::resolve(&args.design).map_err(|e| Exit::bad_input(anyhow!(e)))?;
     let launch = design.launch(&[], &[], false).map_err(|e| Exit::bad_input(anyhow!(e)))?;
-    let docker = connect().await.map_err(Exit::crash)?;
+    let docker = connect(engine).await.map_err(Exit::crash)?;
     let base_image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
     let node_image = node(&docker, &design, &base_image).await?;
     let run = args.run.clone().unwrap_or_else(|| new_run_id(design.name()));
@@ -91,8 +100,8 @@ async fn pick_run(docker: &Docker, arg: &RunArg) -> Result<String, Exit> {
     }
 }
 
-async fn status(args: RunArg) -> Result<i32, Exit> {
-    let docker = connect().await.map_err(Exit::crash)?;
+async fn status(args: RunArg, engine: Option<&str>) -> Result<i32, Exit> {
+    let docker = connect(engine).await.map_err(Exit::crash)?;
     let selected: Vec<String> = match &args.run {
         Some(run) => vec![run.clone()],
         None => runs(&docker).await?.into_iter().collect(),
@@ -114,8 +123,8 @@ async fn status(args: RunArg) -> Result<i32, Exit> {
     Ok(0)
 }
 
-async fn down(args: RunArg) -> Result<i32, Exit> {
-    let docker = connect().await.map_err(Exit::crash)?;
+async fn down(args: RunArg, engine: Option<&str>) -> Result<i32, Exit> {
+    let docker = connect(engine).await.map_err(Exit::crash)?;
     let run = pick_run(&docker, &args).await?;
     let started = Instant::now();
     let removed = clean::remove_labelled(&docker, Some(&run)).await.map_err(Exit::crash)?;

@@ -72,9 +72,9 @@ pub async fn node(docker: &bollard::Docker, design: &faultline::design::Design, 
 }
 
 /// `faultline images build`
-pub async fn images_build(args: ImagesBuildArgs) -> Result<i32, Exit> {
+pub async fn images_build(args: ImagesBuildArgs, engine: Option<&str>) -> Result<i32, Exit> {
     let design = args.design.as_deref().map(faultline::design::resolve).transpose().map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;
-    let docker = connect().await.map_err(Exit::crash)?;
+    let docker = connect(engine).await.map_err(Exit::crash)?;
     let image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
     println!("{image}");
     if let Some(design) = &design {
@@ -84,8 +84,8 @@ pub async fn images_build(args: ImagesBuildArgs) -> Result<i32, Exit> {
 }
 
 /// `faultline doctor`
-pub async fn doctor(args: DoctorArgs) -> Result<i32, Exit> {
-    let docker = connect().await.map_err(Exit::crash)?;
+pub async fn doctor(args: DoctorArgs, engine: Option<&str>) -> Result<i32, Exit> {
+    let docker = connect(engine).await.map_err(Exit::crash)?;
     let image = base(&docker, &args.base, !args.json).await.map_err(Exit::crash)?;
     let p = probe::probe(&docker, &image).await.map_err(Exit::crash)?;
     if args.json {
@@ -113,8 +113,8 @@ fn doctor_text(p: &probe::Probe) -> String {
 }
 
 /// `faultline clean`
-pub async fn clean(args: CleanArgs) -> Result<i32, Exit> {
-    let docker = connect().await.map_err(Exit::crash)?;
+pub async fn clean(args: CleanArgs, engine: Option<&str>) -> Result<i32, Exit> {
+    let docker = connect(engine).await.map_err(Exit::crash)?;
     let removed = remove_labelled(&docker, args.run.as_deref()).await.map_err(Exit::crash)?;
     println!("removed {} containers, {} networks, {} volumes", removed.containers, removed.networks, removed.volumes);
     Ok(0)

@@ -11,8 +11,8 @@ use faultline::grade::{self, Event};
 use faultline::runner::{Interrupt, TestError};
 use std::io::IsTerminal;
 
-fn matrix(args: &GradeArgs) -> Result<Matrix, Exit> {
-    let o = Overrides { time_limit: args.time_limit, seeds: args.seeds.clone(), store: args.store.clone(), base_image: args.base.base_image.clone() };
+fn matrix(args: &GradeArgs, docker_host: Option<String>) -> Result<Matrix, Exit> {
+    let o = Overrides { time_limit: args.time_limit, seeds: args.seeds.clone(), store: args.store.clone(), base_image: args.base.base_image.clone(), docker_host };
     match &args.matrix {
         Some(path) => Matrix::read(path, &o).map_err(|e| Exit::bad_input(anyhow!(e))),
         None => {
@@ -43,11 +43,11 @@ fn merge(args: &MergeArgs) -> Result<i32, Exit> {
 }
 
 /// Runs `faultline grade`.
-pub async fn run(args: GradeArgs) -> Result<i32, Exit> {
+pub async fn run(args: GradeArgs, docker_host: Option<String>) -> Result<i32, Exit> {
     if let Some(GradeCommand::Merge(m)) = &args.command {
         return merge(m);
     }
-    let matrix = matrix(&args)?;
+    let matrix = matrix(&args, docker_host)?;
     let matrix = match args.shard {
         Some(shard) => matrix.shard(shard),
         None => matrix,

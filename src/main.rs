@@ -46,16 +46,31 @@ fn run() -> i32 {
         }
     };
     let outcome = match cli.command {
-        cli::Command::Test(args) => docker_cmds::block_on(test_cmd::run(*args)),
+        cli::Command::Test(args) => {
+            let engine = args.engine.docker_host.clone();
+            docker_cmds::block_on(test_cmd::run(*args, engine))
+        }
         cli::Command::Analyze(args) => test_cmd::analyze(&args),
         cli::Command::Report(args) => test_cmd::report(&args),
         cli::Command::Serve(args) => docker_cmds::block_on(test_cmd::serve(args)),
-        cli::Command::Grade(args) => docker_cmds::block_on(grade_cmd::run(*args)),
+        cli::Command::Grade(args) => {
+            let engine = args.engine.docker_host.clone();
+            docker_cmds::block_on(grade_cmd::run(*args, engine))
+        }
         cli::Command::Check(args) => check::run(&args),
-        cli::Command::Images { command: cli::ImagesCommand::Build(args) } => docker_cmds::block_on(docker_cmds::images_build(args)),
+        cli::Command::Images { command: cli::ImagesCommand::Build(args) } => {
+            let engine = args.engine.docker_host.clone();
+            docker_cmds::block_on(docker_cmds::images_build(args, engine.as_deref()))
+        }
         cli::Command::Cluster { command } => docker_cmds::block_on(cluster_cmds::run(command)),
-        cli::Command::Doctor(args) => docker_cmds::block_on(docker_cmds::doctor(args)),
-        cli::Command::Clean(args) => docker_cmds::block_on(docker_cmds::clean(args)),
+        cli::Command::Doctor(args) => {
+            let engine = args.engine.docker_host.clone();
+            docker_cmds::block_on(docker_cmds::doctor(args, engine.as_deref()))
+        }
+        cli::Command::Clean(args) => {
+            let engine = args.engine.docker_host.clone();
+            docker_cmds::block_on(docker_cmds::clean(args, engine.as_deref()))
+        }
         cli::Command::Node(args) => {
             let code = node_cmd::run_program(&args.program, &args.args);
             Ok(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 })

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn caspaxos_serves_across_containers_and_refuses_without_a_majority() {
-    let docker = connect().await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"));
+    let docker = connect(None).await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"));
     let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap()).await.unwrap().image;
     let caspaxos = faultline::design::resolve("caspaxos").unwrap();
     let node_image = node_image::ensure(&docker, &caspaxos, &base).await.unwrap().image;

@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 static IMAGES: OnceCell<(String, String)> = OnceCell::const_new();
 
 async fn docker() -> Docker {
-    connect().await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"))
+    connect(None).await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"))
 }
 
 /// (base image, beacon image), built once per test binary.

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 static BASE: OnceCell<String> = OnceCell::const_new();
 
 async fn docker() -> Docker {
-    connect().await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"))
+    connect(None).await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"))
 }
 
 /// The base image, built once per test binary (and once per machine).

@@ -210,6 +210,8 @@ pub struct Overrides {
     pub store: PathBuf,
     /// The base image.
     pub base_image: Option<String>,
+    /// The Docker Engine every cell runs on (`--docker-host`).
+    pub docker_host: Option<String>,
 }
 
 /// The label of a row: design, `+bug`s, knobs.
@@ -252,6 +254,7 @@ fn options(row: &RowFile, workload: &str, nemesis: &str, seed: u64, s: &Settings
         recovery_s: s.recovery.unwrap_or(3.0),
         base_image: o.base_image.clone(),
         replay: None,
+        docker_host: o.docker_host.clone(),
     }
 }
 

@@ -77,7 +77,8 @@ impl Matrix {
     }
 }
 
-/// A digest of what the cells run and expect (not where their runs are stored):
+/// A digest of what the cells run and expect (not where their runs are stored, nor on
+/// which engine):
 /// FNV-1a over each cell's description, in hex. Two machines given the same matrix
 /// file and overrides compute the same one.
 pub fn fingerprint(cells: &[Cell]) -> String {
@@ -86,6 +87,7 @@ pub fn fingerprint(cells: &[Cell]) -> String {
         let mut opts = cell.opts.clone();
         opts.store = Default::default();
         opts.base_image = None;
+        opts.docker_host = None;
         let described = serde_json::json!([cell.index, cell.row, cell.expect, cell.anomalies, opts]).to_string();
         for byte in described.bytes().chain([b'\n']) {
             hash ^= u64::from(byte);

@@ -170,7 +170,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let mut stages = Vec::new();
     let t0 = Instant::now();
     // Images and the machine's capabilities.
-    let docker = connect().await?;
+    let docker = connect(opts.docker_host.as_deref()).await?;
     let base = match &opts.base_image {
         Some(b) => b.clone(),
         None => base_image::ensure(&docker, &base_image::Recipe::for_host()?).await?.image,

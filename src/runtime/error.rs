@@ -12,6 +12,14 @@ pub enum RuntimeError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// An engine address this build cannot talk to.
+    #[error("cannot use the Docker Engine {target}: {why}. Fix: use a unix:// socket or a plain tcp:// address (an SSH tunnel to the remote socket works: `ssh -L /tmp/remote.sock:/var/run/docker.sock host`)")]
+    UnsupportedEngine {
+        /// The address.
+        target: String,
+        /// Why not.
+        why: String,
+    },
     /// A Docker API call failed.
     #[error("Docker {action} failed: {source}")]
     Api {

@@ -62,6 +62,9 @@ pub struct TestOptions {
     pub base_image: Option<String>,
     /// Replay the faults of this stored run.
     pub replay: Option<PathBuf>,
+    /// The Docker Engine the run used, when not the default (`--docker-host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_host: Option<String>,
 }
 
 /// The images a run used.
@@ -257,6 +260,7 @@ pub(crate) mod sample {
             recovery_s: 3.0,
             base_image: None,
             replay: None,
+            docker_host: None,
         }
     }
 
