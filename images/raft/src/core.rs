@@ -925,24 +925,86 @@ impl Core {
         std::mem::take(&mut self.ready)
     }
 
-    /// When [`Core::tick`] next has something to do (an election, a vote retry, a
-    /// heartbeat, a deadline), so a driver or simulation can sleep until then.
-    pub fn next_deadline(&self) -> Instant {
+    /// When [`Core::tick`] or [`Core::ready`] next has something to do (an election, a
+    /// vote retry, a heartbeat to an idle peer, a reproposal, a deadline), so a driver
+    /// can sleep until then; never earlier than `now`. Only what tick and ready would
+    /// act on counts: a peer with a request in flight waits for its reply, and only a
+    /// leader reproposes, so neither may make a driver spin.
+    pub fn next_deadline(&self, now: Instant) -> Instant {
+        let leading = self.role == Role::Leader;
+        let heartbeat = self.timing.heartbeat;
         let mut next = match self.role {
-            Role::Leader => self.progress.values().map(|p| (p.last_sent + self.timing.heartbeat).max(p.retry_at)).min().unwrap_or(self.election_deadline),
-            Role::Candidate => self.election_deadline.min(self.votes_requested + self.timing.heartbeat),
+            Role::Leader => self.progress.values().filter(|p| !p.in_flight).map(|p| (p.last_sent + heartbeat).max(p.retry_at)).min().unwrap_or(now + heartbeat),
+            Role::Candidate => self.election_deadline.min(self.votes_requested + heartbeat),
             Role::Follower => self.election_deadline,
         };
         for p in self.proposals.values() {
             next = next.min(p.deadline);
-            if !p.reproposed {
+            if leading && !p.reproposed {
                 next = next.min(p.proposed_at + self.timing.repropose);
             }
         }
         for r in &self.reads {
             next = next.min(r.deadline);
         }
-        next
+        next.max(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core(dir: &std::path::Path, nodes: &[&str], now: Instant) -> Core {
+        let (store, recovered) = Store::open(dir, false, true, true).expect("a store");
+        let config = Config { name: "n1".into(), nodes: nodes.iter().map(|n| n.to_string()).collect(), timing: Timing::default(), bugs: Bugs::default(), seed: 7 };
+        Core::new(config, store, recovered, true, now)
+    }
+
+    /// Ticks until n1 leads (a one-node cluster elects itself; otherwise n2 votes).
+    fn lead(c: &mut Core, mut now: Instant) -> Instant {
+        while c.role().0 != Role::Leader {
+            now = c.next_deadline(now);
+            c.tick(now);
+            for out in c.ready(now).messages {
+                if let Request::Vote(v) = &out.request {
+                    c.on_reply(&out.to, out.sent, Some(Reply { term: v.term, ok: true, hint: 0 }), now);
+                }
+            }
+        }
+        now
+    }
+
+    #[test]
+    fn the_next_deadline_is_never_in_the_past_of_what_is_left_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let mut c = core(dir.path(), &["n1", "n2", "n3"], t0);
+        let now = lead(&mut c, t0);
+        // The heartbeats go out and stay unanswered: nothing is due until a reply.
+        let sent = c.ready(now).messages.len();
+        let later = now + Duration::from_secs(1);
+        assert!(sent > 0 || c.progress.values().all(|p| p.in_flight));
+        assert_eq!(c.next_deadline(later), later + Duration::from_millis(50), "peers in flight: only the heartbeat clock");
+        // A follower with a proposal left from its leadership does not wake to repropose.
+        c.propose(1, Command::Noop, now).unwrap();
+        c.step_down(c.term + 1);
+        let at = c.next_deadline(now);
+        assert!(at > now + Duration::from_millis(250), "waits for the election or the deadline, not the reproposal: {:?}", at - now);
+        // A single node leads alone and still does not spin.
+        let dir = tempfile::tempdir().unwrap();
+        let mut alone = core(dir.path(), &["n1"], t0);
+        let now = lead(&mut alone, t0);
+        let _ = alone.ready(now);
+        assert!(alone.next_deadline(now) > now);
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_election_timeouts() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let t0 = Instant::now();
+        let (ca, cb) = (core(a.path(), &["n1", "n2", "n3"], t0), core(b.path(), &["n1", "n2", "n3"], t0));
+        assert_eq!(ca.next_deadline(t0), cb.next_deadline(t0));
     }
 }
 

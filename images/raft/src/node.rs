@@ -188,7 +188,8 @@ const MOST_PER_ROUND: usize = 4096;
 impl EventLoop {
     fn run(mut self, rx: mpsc::Receiver<Input>) {
         loop {
-            let wait = self.core.next_deadline().saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let wait = self.core.next_deadline(now).saturating_duration_since(now);
             match rx.recv_timeout(wait) {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(input) => {
