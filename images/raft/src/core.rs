@@ -951,6 +951,11 @@ impl Core {
     }
 }
 
+/// A leadership change took an entry's place: it may have committed elsewhere.
+pub fn superseded() -> NodeError {
+    NodeError::indefinite("superseded", "leadership changed before the entry was applied; it may have committed elsewhere")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1006,9 +1011,4 @@ mod tests {
         let (ca, cb) = (core(a.path(), &["n1", "n2", "n3"], t0), core(b.path(), &["n1", "n2", "n3"], t0));
         assert_eq!(ca.next_deadline(t0), cb.next_deadline(t0));
     }
-}
-
-/// A leadership change took an entry's place: it may have committed elsewhere.
-pub fn superseded() -> NodeError {
-    NodeError::indefinite("superseded", "leadership changed before the entry was applied; it may have committed elsewhere")
 }
