@@ -714,6 +714,11 @@ impl Core {
         p.in_flight = false;
         // Any answer in this term means the peer follows this leader: it confirms reads.
         p.probe_acked = p.probe_acked.max(probe);
+        // Reads are answered as of their confirmation, before what this same reply
+        // commits is applied: a ReadIndex read must not depend on a write happening to
+        // share its round (with `no-noop`, that would hide the stale window).
+        self.answer_reads();
+        let Some(p) = self.progress.get_mut(peer) else { return };
         if reply.ok {
             p.matched = p.matched.max(upto);
             p.next = p.matched + 1;
@@ -721,7 +726,6 @@ impl Core {
         } else {
             p.next = reply.hint.min(p.next.saturating_sub(1)).max(1);
         }
-        self.answer_reads();
     }
 
     fn on_append(&mut self, req: AppendRequest, now: Instant) -> Result<Reply, String> {
