@@ -191,7 +191,7 @@ impl ControllerCost {
         }
     }
 
-    /// One line for the summary: `2,412 ok ops/s; controller 31 µs CPU per completed op (2.2 s for 72,350)`.
+    /// One line for the summary: `3983 ok ops/s; controller 45 µs CPU per completed op (4.7 s CPU for 102820 ops in 20.0 s)`.
     pub fn describe(&self) -> String {
         let per_op = self.us_per_op().map_or("no completed ops".to_owned(), |us| format!("{us:.0} µs CPU per completed op"));
         format!("{:.0} ok ops/s; controller {per_op} ({:.1} s CPU for {} ops in {:.1} s)", self.ok_per_s(), self.cpu_s, self.completed, self.run_s)
