@@ -15,11 +15,16 @@ pub struct Cli {
 /// Which Docker Engine to use, for every command that uses one.
 #[derive(Debug, Clone, Default, Args)]
 pub struct EngineArg {
-    /// The Docker Engine to use: unix:///path/docker.sock or tcp://host:2375
-    /// (default: DOCKER_HOST, else the local socket). Images are sent to it through
-    /// the Engine API; its host must route to its containers' networks.
+    /// The Docker Engine to use: unix:///path/docker.sock, tcp://host:2375 (TLS with
+    /// DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, as the docker CLI), https://host:2376
+    /// or ssh://user@host (default: DOCKER_HOST, else the local socket). Images built
+    /// here are sent to it through the Engine API.
     #[arg(long, value_name = "URL")]
     pub docker_host: Option<String>,
+    /// Reach the nodes through ports their holders publish on the engine's host, even
+    /// where this machine routes to their network (it does so anyway where not).
+    #[arg(long)]
+    pub publish_ports: bool,
 }
 
 /// faultline's commands.
@@ -191,6 +196,11 @@ pub struct GradeArgs {
     /// machine, balanced by expected cell time; `faultline grade merge` joins them.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<faultline::grade::shard::Shard>,
+    /// Run cells in parallel on these Docker Engines (comma-separated engine URLs),
+    /// one cell per engine at a time; an engine that goes away makes its cell unknown
+    /// and the rest go on without it.
+    #[arg(long, value_name = "URL,URL,…", value_delimiter = ',', conflicts_with = "docker_host")]
+    pub engines: Vec<String>,
     /// The base image.
     #[command(flatten)]
     pub base: BaseImageArg,

@@ -37,13 +37,15 @@ pub async fn run(command: ClusterCommand) -> Result<i32, Exit> {
 async fn up(args: ClusterUpArgs, engine: Option<&str>) -> Result<i32, Exit> {
     let design = faultline::design::resolve(&args.design).map_err(|e| Exit::bad_input(anyhow!(e)))?;
     let launch = design.launch(&[], &[], false).map_err(|e| Exit::bad_input(anyhow!(e)))?;
-    let docker = connect(engine).await.map_err(Exit::crash)?;
-    let base_image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
-    let node_image = node(&docker, &design, &base_image).await?;
+    let engine = faultline::runtime::Engine::open(engine).await.map_err(Exit::crash)?;
+    let base_image = base(&engine, &args.base, true).await.map_err(Exit::crash)?;
+    let node_image = node(&engine, &design, &base_image).await?;
+    let docker = engine.docker.clone();
     let run = args.run.clone().unwrap_or_else(|| new_run_id(design.name()));
     // Armed before anything is created, so no signal can slip past the cleanup.
     let mut shutdown = Shutdown::listen().map_err(Exit::crash)?;
-    let spec = ClusterSpec { run: run.clone(), base_image, node_image, nodes: usize::from(args.nodes), launch };
+    let reach = faultline::runtime::cluster::Reach::new(engine.host(), args.engine.publish_ports);
+    let spec = ClusterSpec { run: run.clone(), base_image, node_image, nodes: usize::from(args.nodes), launch, reach };
     let started = Instant::now();
     let setup = async {
         let cluster = Cluster::create(&docker, &spec).await?;
@@ -62,7 +64,7 @@ async fn up(args: ClusterUpArgs, engine: Option<&str>) -> Result<i32, Exit> {
         Ok(Ok((cluster, _))) => {
             println!("run {run}: {} {} nodes healthy in {:.2} s", cluster.nodes.len(), design.name(), started.elapsed().as_secs_f64());
             for n in &cluster.nodes {
-                println!("  {}  {}:{}", n.name, n.ip, cluster.port);
+                println!("  {}  {}", n.name, n.addr);
             }
             println!("stop it with: faultline cluster down --run {run}");
             Ok(0)
@@ -117,7 +119,7 @@ async fn status(args: RunArg, engine: Option<&str>) -> Result<i32, Exit> {
                 Ok(v) => v.to_string(),
                 Err(e) => format!("unreachable: {e}"),
             };
-            println!("  {}  {}  {}", n.name, n.ip, status);
+            println!("  {}  {}  {}", n.name, n.addr, status);
         }
     }
     Ok(0)

@@ -2,7 +2,7 @@
 
 use crate::cli::{BaseImageArg, CleanArgs, DoctorArgs, ImagesBuildArgs};
 use crate::exit::Exit;
-use faultline::runtime::{base_image, clean::remove_labelled, connect, node_image, probe, RuntimeError};
+use faultline::runtime::{base_image, clean::remove_labelled, connect, node_image, probe, Engine, RuntimeError};
 use std::future::Future;
 
 /// Runs an async command on a fresh tokio runtime, on this one thread: the controller
@@ -46,27 +46,36 @@ async fn with_lines<T>(what: &str, work: impl Future<Output = T>, every: std::ti
     }
 }
 
-/// The base image to use: the user's, or faultline's own (built if missing).
-pub async fn base(docker: &bollard::Docker, arg: &BaseImageArg, announce: bool) -> Result<String, RuntimeError> {
+/// The base image to use: the user's, or faultline's own (built if missing; on a
+/// remote engine, built here and sent).
+pub async fn base(engine: &Engine, arg: &BaseImageArg, announce: bool) -> Result<String, RuntimeError> {
     if let Some(image) = &arg.base_image {
         return Ok(image.clone());
     }
     let recipe = base_image::Recipe::for_host()?;
-    if announce && docker.inspect_image(&recipe.image()).await.is_err() {
+    let builder = engine.source.as_ref().map_or(&engine.docker, |s| &s.docker);
+    if announce && builder.inspect_image(&recipe.image()).await.is_err() {
         eprintln!("building base image {} with mmdebstrap (first time on this machine, about 30-90 s)…", recipe.image());
     }
-    let b = with_progress("building the base image", base_image::ensure(docker, &recipe)).await?;
+    let b = with_progress("building the base image", base_image::ensure(&engine.docker, &recipe, engine.source.as_ref())).await?;
     if announce && b.built {
         eprintln!("built {} in {:.1} s ({:.0} MB)", b.image, b.build_time.as_secs_f64(), b.size as f64 / 1e6);
+    }
+    if let (true, Some(sent)) = (announce, b.sent) {
+        eprintln!("sent {} to {} in {:.1} s", b.image, engine.url, sent.as_secs_f64());
     }
     Ok(b.image)
 }
 
 /// Builds (or finds) a design's node image, saying what it did.
-pub async fn node(docker: &bollard::Docker, design: &faultline::design::Design, base_image: &str) -> Result<String, Exit> {
-    let img = with_progress(&format!("building the {} node image", design.name()), node_image::ensure(docker, design, base_image)).await.map_err(Exit::crash)?;
+pub async fn node(engine: &Engine, design: &faultline::design::Design, base_image: &str) -> Result<String, Exit> {
+    let work = node_image::ensure(&engine.docker, design, base_image, engine.source.as_ref());
+    let img = with_progress(&format!("building the {} node image", design.name()), work).await.map_err(Exit::crash)?;
     if img.built {
         eprintln!("built {} in {:.1} s", img.image, img.build_time.as_secs_f64());
+    }
+    if let Some(sent) = img.sent {
+        eprintln!("sent {} to {} in {:.1} s", img.image, engine.url, sent.as_secs_f64());
     }
     Ok(img.image)
 }
@@ -74,20 +83,20 @@ pub async fn node(docker: &bollard::Docker, design: &faultline::design::Design, 
 /// `faultline images build`
 pub async fn images_build(args: ImagesBuildArgs, engine: Option<&str>) -> Result<i32, Exit> {
     let design = args.design.as_deref().map(faultline::design::resolve).transpose().map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;
-    let docker = connect(engine).await.map_err(Exit::crash)?;
-    let image = base(&docker, &args.base, true).await.map_err(Exit::crash)?;
+    let engine = Engine::open(engine).await.map_err(Exit::crash)?;
+    let image = base(&engine, &args.base, true).await.map_err(Exit::crash)?;
     println!("{image}");
     if let Some(design) = &design {
-        println!("{}", node(&docker, design, &image).await?);
+        println!("{}", node(&engine, design, &image).await?);
     }
     Ok(0)
 }
 
 /// `faultline doctor`
 pub async fn doctor(args: DoctorArgs, engine: Option<&str>) -> Result<i32, Exit> {
-    let docker = connect(engine).await.map_err(Exit::crash)?;
-    let image = base(&docker, &args.base, !args.json).await.map_err(Exit::crash)?;
-    let p = probe::probe(&docker, &image).await.map_err(Exit::crash)?;
+    let engine = Engine::open(engine).await.map_err(Exit::crash)?;
+    let image = base(&engine, &args.base, !args.json).await.map_err(Exit::crash)?;
+    let p = probe::probe(&engine.docker, &image).await.map_err(Exit::crash)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&p).map_err(Exit::crash)?);
         return Ok(0);

@@ -2,7 +2,7 @@
 //! progress, the scorecard's files, and exit 0 when every cell met its expectation,
 //! 1 when one deviated, 130 when interrupted.
 
-use crate::cli::{ExpectArg, GradeArgs, GradeCommand, MergeArgs};
+use crate::cli::{EngineArg, ExpectArg, GradeArgs, GradeCommand, MergeArgs};
 use crate::exit::Exit;
 use crate::shutdown::Shutdown;
 use anyhow::anyhow;
@@ -11,8 +11,15 @@ use faultline::grade::{self, Event};
 use faultline::runner::{Interrupt, TestError};
 use std::io::IsTerminal;
 
-fn matrix(args: &GradeArgs, docker_host: Option<String>) -> Result<Matrix, Exit> {
-    let o = Overrides { time_limit: args.time_limit, seeds: args.seeds.clone(), store: args.store.clone(), base_image: args.base.base_image.clone(), docker_host };
+fn matrix(args: &GradeArgs, engine: &EngineArg) -> Result<Matrix, Exit> {
+    let o = Overrides {
+        time_limit: args.time_limit,
+        seeds: args.seeds.clone(),
+        store: args.store.clone(),
+        base_image: args.base.base_image.clone(),
+        docker_host: engine.docker_host.clone(),
+        publish_ports: engine.publish_ports,
+    };
     match &args.matrix {
         Some(path) => Matrix::read(path, &o).map_err(|e| Exit::bad_input(anyhow!(e))),
         None => {
@@ -43,11 +50,11 @@ fn merge(args: &MergeArgs) -> Result<i32, Exit> {
 }
 
 /// Runs `faultline grade`.
-pub async fn run(args: GradeArgs, docker_host: Option<String>) -> Result<i32, Exit> {
+pub async fn run(args: GradeArgs, engine: EngineArg) -> Result<i32, Exit> {
     if let Some(GradeCommand::Merge(m)) = &args.command {
         return merge(m);
     }
-    let matrix = matrix(&args, docker_host)?;
+    let matrix = matrix(&args, &engine)?;
     let matrix = match args.shard {
         Some(shard) => matrix.shard(shard),
         None => matrix,
@@ -63,12 +70,14 @@ pub async fn run(args: GradeArgs, docker_host: Option<String>) -> Result<i32, Ex
         bar.enable_steady_tick(std::time::Duration::from_millis(500));
         bar
     });
-    let interrupt = || -> Interrupt {
-        match Shutdown::listen() {
-            Ok(mut s) => Box::pin(async move { s.recv().await }),
-            Err(_) => Box::pin(std::future::pending()),
-        }
+    let interrupt: Interrupt = match Shutdown::listen() {
+        Ok(mut s) => Box::pin(async move { s.recv().await }),
+        Err(_) => Box::pin(std::future::pending()),
     };
+    let engines = grade::pool::engines(&args.engines);
+    if engines.len() > 1 {
+        println!("on {} engines: {}", engines.len(), args.engines.join(", "));
+    }
     let observe = |e: Event| match e {
         Event::Start(i, n, cell) => {
             let what = format!("{} / {} / {} / seed {}", cell.row, cell.opts.workload, cell.opts.nemesis, cell.opts.seed);
@@ -87,8 +96,15 @@ pub async fn run(args: GradeArgs, docker_host: Option<String>) -> Result<i32, Ex
                 None => eprintln!("{line}"),
             }
         }
+        Event::EngineLost(engine, why) => {
+            let line = format!("faultline: engine {engine} is lost ({why}); its cells go to the other engines");
+            match &bar {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
     };
-    let graded = grade::run(&matrix, &out, interrupt, observe).await;
+    let graded = grade::run(&matrix, &out, &engines, interrupt, observe).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -47,14 +47,14 @@ fn run() -> i32 {
     };
     let outcome = match cli.command {
         cli::Command::Test(args) => {
-            let engine = args.engine.docker_host.clone();
+            let engine = args.engine.clone();
             docker_cmds::block_on(test_cmd::run(*args, engine))
         }
         cli::Command::Analyze(args) => test_cmd::analyze(&args),
         cli::Command::Report(args) => test_cmd::report(&args),
         cli::Command::Serve(args) => docker_cmds::block_on(test_cmd::serve(args)),
         cli::Command::Grade(args) => {
-            let engine = args.engine.docker_host.clone();
+            let engine = args.engine.clone();
             docker_cmds::block_on(grade_cmd::run(*args, engine))
         }
         cli::Command::Check(args) => check::run(&args),

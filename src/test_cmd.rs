@@ -1,7 +1,7 @@
 //! `faultline test` and `faultline analyze`: options in, progress while it runs, a
 //! one-screen summary and the verdict's exit code out.
 
-use crate::cli::{AnalyzeArgs, TestArgs};
+use crate::cli::{AnalyzeArgs, EngineArg, TestArgs};
 use crate::exit::Exit;
 use crate::shutdown::Shutdown;
 use anyhow::anyhow;
@@ -16,12 +16,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The options of a run, from the command line or (with `--replay`) from a stored run.
-fn options(args: &TestArgs, seed: u64, docker_host: Option<&str>) -> Result<TestOptions, Exit> {
+fn options(args: &TestArgs, seed: u64, engine: &EngineArg) -> Result<TestOptions, Exit> {
     if let Some(run) = &args.replay {
         let mut opts = store::read_test(run).map_err(|e| Exit::bad_input(anyhow!(e)))?.options;
         opts.replay = Some(run.clone());
         opts.store = args.store.clone();
-        opts.docker_host = docker_host.map(str::to_owned);
+        opts.docker_host = engine.docker_host.clone();
+        opts.publish_ports = engine.publish_ports;
         return Ok(opts);
     }
     let design = args.design.clone().unwrap_or_default();
@@ -50,17 +51,18 @@ fn options(args: &TestArgs, seed: u64, docker_host: Option<&str>) -> Result<Test
         recovery_s: args.recovery,
         base_image: args.base.base_image.clone(),
         replay: None,
-        docker_host: docker_host.map(str::to_owned),
+        docker_host: engine.docker_host.clone(),
+        publish_ports: engine.publish_ports,
     })
 }
 
 /// Runs `faultline test`: `--test-count` runs one after another; the exit code is the
 /// worst verdict.
-pub async fn run(args: TestArgs, docker_host: Option<String>) -> Result<i32, Exit> {
+pub async fn run(args: TestArgs, engine: EngineArg) -> Result<i32, Exit> {
     let first_seed = args.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
     let mut worst = Validity::Valid;
     for k in 0..u64::from(args.test_count.max(1)) {
-        let opts = options(&args, first_seed + k, docker_host.as_deref())?;
+        let opts = options(&args, first_seed + k, &engine)?;
         let mut shutdown = Shutdown::listen().map_err(Exit::crash)?;
         let interrupt = Box::pin(async move { shutdown.recv().await });
         println!("faultline test: {} {} / {} / nemesis {} / seed {}{}", opts.design, bug_list(&opts.bugs), opts.workload, opts.nemesis, opts.seed, opts.replay.as_ref().map_or(String::new(), |r| format!(" (replaying {})", r.display())));
@@ -94,9 +96,9 @@ async fn announce_images(args: &TestArgs, opts: &TestOptions) -> Result<(), Exit
         return Ok(());
     }
     let Ok(design) = faultline::design::resolve(&opts.design) else { return Ok(()) };
-    let docker = faultline::runtime::connect(opts.docker_host.as_deref()).await.map_err(Exit::crash)?;
-    let base = crate::docker_cmds::base(&docker, &args.base, true).await.map_err(Exit::crash)?;
-    crate::docker_cmds::node(&docker, &design, &base).await?;
+    let engine = faultline::runtime::Engine::open(opts.docker_host.as_deref()).await.map_err(Exit::crash)?;
+    let base = crate::docker_cmds::base(&engine, &args.base, true).await.map_err(Exit::crash)?;
+    crate::docker_cmds::node(&engine, &design, &base).await?;
     Ok(())
 }
 
@@ -303,7 +305,7 @@ mod tests {
         use clap::Parser;
         let cli = crate::cli::Cli::parse_from(["faultline", "test", "--design", "raft", "--nodes", "3", "--nemesis", "partition"]);
         let crate::cli::Command::Test(args) = cli.command else { unreachable!("parsed as test") };
-        let opts = options(&args, 1, None).expect("options of a plain command line");
+        let opts = options(&args, 1, &EngineArg::default()).expect("options of a plain command line");
         let o = TestOutcome {
             dir: "store/raft-register/20261202T013000".into(),
             result,

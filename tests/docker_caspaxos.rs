@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 #[tokio::test]
 async fn caspaxos_serves_across_containers_and_refuses_without_a_majority() {
     let docker = connect(None).await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"));
-    let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap()).await.unwrap().image;
+    let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap(), None).await.unwrap().image;
     let caspaxos = faultline::design::resolve("caspaxos").unwrap();
-    let node_image = node_image::ensure(&docker, &caspaxos, &base).await.unwrap().image;
+    let node_image = node_image::ensure(&docker, &caspaxos, &base, None).await.unwrap().image;
     let run = format!("test-caspaxos-{}", std::process::id());
-    let spec = ClusterSpec { run: run.clone(), base_image: base, node_image, nodes: 5, launch: caspaxos.launch(&[], &[], false).unwrap() };
+    let spec = ClusterSpec { run: run.clone(), base_image: base, node_image, nodes: 5, launch: caspaxos.launch(&[], &[], false).unwrap(), reach: Default::default() };
     let cluster = Cluster::create(&docker, &spec).await.unwrap();
     let in_test = cluster.clone();
     let outcome = async move {

@@ -22,9 +22,9 @@ async fn images() -> (String, String) {
     IMAGES
         .get_or_init(|| async {
             let docker = docker().await;
-            let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap()).await.expect("base image").image;
+            let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap(), None).await.expect("base image").image;
             let beacon = faultline::design::resolve("beacon").unwrap();
-            let node = node_image::ensure(&docker, &beacon, &base).await.expect("beacon image").image;
+            let node = node_image::ensure(&docker, &beacon, &base, None).await.expect("beacon image").image;
             (base, node)
         })
         .await
@@ -34,7 +34,7 @@ async fn images() -> (String, String) {
 async fn spec(run: &str, nodes: usize) -> ClusterSpec {
     let (base_image, node_image) = images().await;
     let launch = faultline::design::resolve("beacon").unwrap().launch(&[], &[], false).unwrap();
-    ClusterSpec { run: run.to_owned(), base_image, node_image, nodes, launch }
+    ClusterSpec { run: run.to_owned(), base_image, node_image, nodes, launch, reach: Default::default() }
 }
 
 /// What is left of a run: (containers, networks, volumes).

@@ -18,7 +18,7 @@ async fn docker() -> Docker {
 async fn base() -> String {
     BASE.get_or_init(|| async {
         let recipe = base_image::Recipe::for_host().expect("host recipe");
-        base_image::ensure(&docker().await, &recipe).await.expect("base image").image
+        base_image::ensure(&docker().await, &recipe, None).await.expect("base image").image
     })
     .await
     .clone()
@@ -52,7 +52,7 @@ async fn base_image_is_built_once_and_tagged_by_its_recipe() {
     let recipe = base_image::Recipe::for_host().unwrap();
     assert_eq!(image, recipe.image());
     assert!(image.starts_with("faultline-base:"), "{image}");
-    let again = base_image::ensure(&docker().await, &recipe).await.unwrap();
+    let again = base_image::ensure(&docker().await, &recipe, None).await.unwrap();
     assert!(!again.built, "a second ensure reuses the image");
     assert!(again.size > 50_000_000 && again.size < 300_000_000, "size {}", again.size);
 }

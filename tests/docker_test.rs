@@ -208,7 +208,7 @@ fn bad_options_exit_254_with_the_reason() {
 }
 
 /// `--docker-host` names the engine (here the local one, by its socket): the run uses
-/// it and records it; addresses this build cannot use are refused with the reason.
+/// it and records it; addresses faultline cannot use are refused with the reason.
 #[test]
 fn a_run_on_the_engine_docker_host_names_records_it() {
     let s = store();
@@ -218,8 +218,9 @@ fn a_run_on_the_engine_docker_host_names_records_it() {
     let test_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).expect("test.json")).expect("JSON");
     assert_eq!(test_json["options"]["docker_host"], engine.as_str(), "the run says which engine it used");
     assert!(results(&dir)["counts"]["ok"].as_u64().unwrap_or(0) > 0);
-    for (address, why) in [("ssh://builder@remote", "ssh:// engines are not supported"), ("https://remote:2376", "TLS engines")] {
-        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--docker-host", address]).output().expect("faultline runs");
+    let no_certs = store();
+    for (address, why) in [("ftp://engine", "none of unix://, tcp://, https:// or ssh://"), ("https://remote:2376", "TLS needs")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--docker-host", address]).env("DOCKER_CERT_PATH", no_certs.path()).output().expect("faultline runs");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(why) && err.contains("Fix:"), "{address}: {err}");
     }

@@ -212,6 +212,8 @@ pub struct Overrides {
     pub base_image: Option<String>,
     /// The Docker Engine every cell runs on (`--docker-host`).
     pub docker_host: Option<String>,
+    /// Reach nodes through published ports (`--publish-ports`).
+    pub publish_ports: bool,
 }
 
 /// The label of a row: design, `+bug`s, knobs.
@@ -255,6 +257,7 @@ fn options(row: &RowFile, workload: &str, nemesis: &str, seed: u64, s: &Settings
         base_image: o.base_image.clone(),
         replay: None,
         docker_host: o.docker_host.clone(),
+        publish_ports: o.publish_ports,
     }
 }
 

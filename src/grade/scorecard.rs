@@ -59,6 +59,10 @@ pub struct CellResult {
     pub p99_ms: Option<f64>,
     /// When the first operation that witnesses an anomaly completed (s into the run).
     pub time_to_detect_s: Option<f64>,
+    /// The engine that ran it, when the grading named engines (`--docker-host`,
+    /// `--engines`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 fn verdict_name(v: Validity) -> &'static str {
@@ -136,7 +140,14 @@ impl CellResult {
             p50_ms: None,
             p99_ms: None,
             time_to_detect_s: None,
+            engine: None,
         }
+    }
+
+    /// A run whose engine stopped answering: it has no verdict, whatever its history
+    /// says, since the cluster may have gone with the engine.
+    pub fn engine_lost(cell: &Cell, why: String, wall_s: f64) -> CellResult {
+        CellResult { verdict: "unknown".into(), ..CellResult::unfinished(cell, why, wall_s) }
     }
 }
 

@@ -9,8 +9,8 @@ pub mod leaders;
 pub use crate::store::TestOptions;
 
 use crate::design::{self, Design, Launch};
-use crate::runtime::cluster::{new_run_id, Cluster, ClusterSpec};
-use crate::runtime::{base_image, clean, connect, node_image, probe, RuntimeError};
+use crate::runtime::cluster::{new_run_id, Cluster, ClusterSpec, Reach};
+use crate::runtime::{base_image, clean, node_image, probe, Engine, RuntimeError};
 use crate::store::{ControllerCost, Counts, ImagesUsed, Leadership, ResultsRecord, RunDir, Stage, TestRecord};
 use control::DockerControl;
 use faultline_checkers::{CheckResult, History};
@@ -170,12 +170,13 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let mut stages = Vec::new();
     let t0 = Instant::now();
     // Images and the machine's capabilities.
-    let docker = connect(opts.docker_host.as_deref()).await?;
+    let engine = Engine::open(opts.docker_host.as_deref()).await?;
+    let docker = engine.docker.clone();
     let base = match &opts.base_image {
         Some(b) => b.clone(),
-        None => base_image::ensure(&docker, &base_image::Recipe::for_host()?).await?.image,
+        None => base_image::ensure(&docker, &base_image::Recipe::for_host()?, engine.source.as_ref()).await?.image,
     };
-    let node_image = node_image::ensure(&docker, &plan.design, &base).await?.image;
+    let node_image = node_image::ensure(&docker, &plan.design, &base, engine.source.as_ref()).await?.image;
     let probe = probe::probe(&docker, &base).await?;
     // The store.
     let dir = RunDir::create(&opts.store, &opts.name).map_err(io(format!("creating the run directory in {}", opts.store.display())))?;
@@ -195,7 +196,8 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     log.on_event = on_event;
     let history = Arc::new(Mutex::new(log));
 
-    let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, launch: plan.launch.clone() };
+    let reach = Reach::new(engine.host(), opts.publish_ports);
+    let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, launch: plan.launch.clone(), reach };
     let body = run_cluster(opts, &dir.path, &plan, &docker, &spec, probe, history.clone(), &mut stages, t0);
     let outcome = tokio::select! {
         r = std::panic::AssertUnwindSafe(body).catch_unwind() => Ok(r),

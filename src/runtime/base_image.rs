@@ -3,6 +3,7 @@
 //! hash of its recipe, so it is built once per machine and rebuilt when the recipe
 //! changes.
 
+use super::transfer::Source;
 use super::RuntimeError;
 use bollard::query_parameters::CreateImageOptions;
 use bollard::Docker;
@@ -85,13 +86,26 @@ pub struct BaseImage {
     pub build_time: Duration,
     /// Its size in bytes.
     pub size: i64,
+    /// How long sending it to the target engine took, if it was sent.
+    pub sent: Option<Duration>,
 }
 
-/// Returns the base image, building it if this machine does not have it yet.
-pub async fn ensure(docker: &Docker, recipe: &Recipe) -> Result<BaseImage, RuntimeError> {
+/// Returns the base image on `docker`, building it if that engine does not have it
+/// yet. With a `source` (the local engine, when `docker` is another), it is built
+/// there once and sent, so every engine runs the same image.
+pub async fn ensure(docker: &Docker, recipe: &Recipe, source: Option<&Source>) -> Result<BaseImage, RuntimeError> {
+    let Some(source) = source else { return ensure_here(docker, recipe).await };
+    let mut image = ensure_here(&source.docker, recipe).await?;
+    image.sent = source.send(docker, &image.image).await?;
+    Ok(image)
+}
+
+/// Returns the base image on `docker`, building its rootfs on this machine and
+/// importing it into that engine if it lacks it.
+async fn ensure_here(docker: &Docker, recipe: &Recipe) -> Result<BaseImage, RuntimeError> {
     let image = recipe.image();
     if let Ok(info) = docker.inspect_image(&image).await {
-        return Ok(BaseImage { image, built: false, build_time: Duration::ZERO, size: info.size.unwrap_or(0) });
+        return Ok(BaseImage { image, built: false, build_time: Duration::ZERO, size: info.size.unwrap_or(0), sent: None });
     }
     let started = Instant::now();
     let dir = tempdir()?;
@@ -104,7 +118,7 @@ pub async fn ensure(docker: &Docker, recipe: &Recipe) -> Result<BaseImage, Runti
     let _ = std::fs::remove_dir_all(&dir);
     result?;
     let size = docker.inspect_image(&image).await.map_err(RuntimeError::api("inspecting the new base image"))?.size.unwrap_or(0);
-    Ok(BaseImage { image, built: true, build_time: started.elapsed(), size })
+    Ok(BaseImage { image, built: true, build_time: started.elapsed(), size, sent: None })
 }
 
 fn tempdir() -> Result<PathBuf, RuntimeError> {

@@ -8,20 +8,26 @@
 //! paused. Partitions are DROP rules in faultline's own chains (`faultline-in`,
 //! `faultline-out`, hooked into INPUT and OUTPUT), so healing flushes exactly those.
 //! Every object carries the run's labels.
+//!
+//! The controller reaches a node's client port at the node's address when this
+//! machine routes to the run's network (a local engine), else through a port the
+//! holder publishes on the engine's host ([`Reach`]); either way its traffic comes
+//! from outside the grudges, so partitions never cut the clients off (§11).
 
 use super::exec::{exec, exec_ok, ExecOutput};
 use super::{clean, labels, RuntimeError};
 use crate::design::{Health, Launch, NodeContext, DATA_DIR};
 use faultline_workloads::http::NodeClient;
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{CreateContainerOptions, KillContainerOptions, ListContainersOptions, LogsOptions, StartContainerOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,6 +42,42 @@ const CHAIN_IN: &str = "faultline-in";
 const CHAIN_OUT: &str = "faultline-out";
 /// Where libfaketime reads each node's clock offset (a volume shared with its holder).
 pub const FAKETIME_FILE: &str = "/faketime/offset";
+/// Label naming the host a holder's published client port is reached on.
+pub const PUBLISHED_ON_LABEL: &str = "io.faultline.published-on";
+
+/// How the controller reaches the nodes' client ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// At the nodes' own addresses where this machine routes to their network, else
+    /// through ports published on `host` (the engine's host).
+    Auto {
+        /// Where published ports are reached.
+        host: String,
+    },
+    /// Always through ports published on `host`.
+    Published {
+        /// Where published ports are reached.
+        host: String,
+    },
+}
+
+impl Reach {
+    /// The reach for an engine at `host`: published ports when `publish`, else auto.
+    pub fn new(host: String, publish: bool) -> Reach {
+        if publish {
+            Reach::Published { host }
+        } else {
+            Reach::Auto { host }
+        }
+    }
+}
+
+impl Default for Reach {
+    /// A local engine's: its networks route here.
+    fn default() -> Reach {
+        Reach::Auto { host: "127.0.0.1".to_owned() }
+    }
+}
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -51,6 +93,8 @@ pub struct ClusterSpec {
     /// The design with this run's bugs and knobs: each node's command line,
     /// environment, client port and health check.
     pub launch: Launch,
+    /// How the controller reaches the nodes.
+    pub reach: Reach,
 }
 
 /// One node of a running cluster.
@@ -58,8 +102,11 @@ pub struct ClusterSpec {
 pub struct Node {
     /// `n1`, `n2`, …
     pub name: String,
-    /// Its fixed address.
+    /// Its fixed address on the run's network.
     pub ip: Ipv4Addr,
+    /// Where the controller reaches its client port: `ip:port`, or a port published
+    /// on the engine's host.
+    pub addr: String,
     /// The holder container's name.
     pub holder: String,
     /// The node container's name.
@@ -83,10 +130,16 @@ pub struct Cluster {
     http: NodeClient,
 }
 
-/// A run id: the design, the time and this process.
+/// A run id: the design, the time and this process (and, for any but its first run of
+/// a design in that second, a sequence number: cells of a grading run side by side).
 pub fn new_run_id(design: &str) -> String {
+    static ISSUED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("{design}-{secs}-{}", std::process::id())
+    let base = format!("{design}-{secs}-{}", std::process::id());
+    let mut issued = ISSUED.lock().unwrap_or_else(|p| p.into_inner());
+    let id = (0..).map(|k| if k == 0 { base.clone() } else { format!("{base}-{k}") }).find(|id| !issued.contains(id)).unwrap_or(base);
+    issued.insert(id.clone());
+    id
 }
 
 impl Cluster {
@@ -95,11 +148,18 @@ impl Cluster {
     pub async fn create(docker: &Docker, spec: &ClusterSpec) -> Result<Cluster, RuntimeError> {
         let network = format!("faultline-{}", spec.run);
         let prefix = create_network(docker, &network, &spec.run).await?;
-        let nodes: Vec<Node> = (1..=spec.nodes)
+        let port = spec.launch.spec.client.port;
+        let published_on = match &spec.reach {
+            Reach::Published { host } => Some(host.clone()),
+            Reach::Auto { host } => (!routes_here(prefix)).then(|| host.clone()),
+        };
+        let mut nodes: Vec<Node> = (1..=spec.nodes)
             .map(|i| {
                 let name = format!("n{i}");
+                let ip = Ipv4Addr::new(prefix[0], prefix[1], prefix[2], 10 + i as u8);
                 Node {
-                    ip: Ipv4Addr::new(prefix[0], prefix[1], prefix[2], 10 + i as u8),
+                    ip,
+                    addr: format!("{ip}:{port}"),
                     holder: format!("faultline-{}-{name}-holder", spec.run),
                     container: format!("faultline-{}-{name}", spec.run),
                     name,
@@ -107,10 +167,10 @@ impl Cluster {
             })
             .collect();
         let peers: Vec<(String, String)> = nodes.iter().map(|n| (n.name.clone(), n.ip.to_string())).collect();
-        for node in &nodes {
-            start_node(docker, spec, &network, node, &peers).await?;
+        for node in &mut nodes {
+            start_node(docker, spec, &network, node, &peers, published_on.as_deref()).await?;
         }
-        let (port, health) = (spec.launch.spec.client.port, spec.launch.spec.health.clone());
+        let health = spec.launch.spec.health.clone();
         Ok(Cluster { run: spec.run.clone(), network, nodes, port, health, docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
     }
 
@@ -136,7 +196,12 @@ impl Cluster {
                 .and_then(|n| n.get(&network).and_then(|e| e.ip_address.clone()))
                 .and_then(|ip| ip.parse().ok())
                 .unwrap_or(Ipv4Addr::UNSPECIFIED);
-            nodes.push(Node { name: name.clone(), ip, holder: format!("faultline-{run}-{name}-holder"), container: format!("faultline-{run}-{name}") });
+            let published = c.ports.unwrap_or_default().into_iter().find(|p| p.private_port == port && p.public_port.is_some()).and_then(|p| p.public_port);
+            let addr = match (l.get(PUBLISHED_ON_LABEL), published) {
+                (Some(host), Some(public)) => format!("{host}:{public}"),
+                _ => format!("{ip}:{port}"),
+            };
+            nodes.push(Node { name: name.clone(), ip, addr, holder: format!("faultline-{run}-{name}-holder"), container: format!("faultline-{run}-{name}") });
         }
         nodes.sort_by_key(|n| n.name.trim_start_matches('n').parse::<u32>().unwrap_or(0));
         Ok(Cluster { run: run.to_owned(), network, nodes, port, health: Health::default(), docker: docker.clone(), http: NodeClient::new(Duration::from_secs(2)) })
@@ -150,14 +215,14 @@ impl Cluster {
         })
     }
 
-    /// `http://<ip>:<port><path>` of a node.
+    /// `http://<addr><path>` of a node.
     pub fn url(&self, node: &Node, path: &str) -> String {
-        format!("http://{}:{}{path}", node.ip, self.port)
+        format!("http://{}{path}", node.addr)
     }
 
-    /// Each node's client address, `ip:port`, by name.
+    /// Each node's client address, as the controller reaches it, by name.
     pub fn addrs(&self) -> HashMap<String, String> {
-        self.nodes.iter().map(|n| (n.name.clone(), format!("{}:{}", n.ip, self.port))).collect()
+        self.nodes.iter().map(|n| (n.name.clone(), n.addr.clone())).collect()
     }
 
     /// GETs a node's `path` (e.g. `/health`, `/status`).
@@ -178,11 +243,11 @@ impl Cluster {
         match &self.health {
             Health::Http { path, .. } => self.get(node, path).await.map(|_| ()),
             Health::Tcp { .. } => {
-                let connect = tokio::net::TcpStream::connect((node.ip, self.port));
+                let connect = tokio::net::TcpStream::connect(node.addr.as_str());
                 match tokio::time::timeout(Duration::from_secs(2), connect).await {
                     Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(format!("port {}: {e}", self.port)),
-                    Err(_) => Err(format!("port {}: no answer in 2 s", self.port)),
+                    Ok(Err(e)) => Err(format!("{}: {e}", node.addr)),
+                    Err(_) => Err(format!("{}: no answer in 2 s", node.addr)),
                 }
             }
         }
@@ -360,10 +425,45 @@ pub fn subnet_candidates(run: &str) -> impl Iterator<Item = [u8; 3]> {
     (0..SUBNET_TRIES as u32).map(move |attempt| [10, 234, ((start + attempt) % 250 + 1) as u8])
 }
 
+/// Subnets this process is creating a network on right now. Engines on one machine
+/// each check overlaps only among their own networks, so runs side by side on two
+/// local engines must not pick the same one (their routes would collide here): a
+/// subnet is skipped while claimed, and afterwards while this machine routes to it.
+static CLAIMED: Mutex<BTreeSet<u8>> = Mutex::new(BTreeSet::new());
+
+/// The /24 routes this machine has, as their first three octets (from
+/// `/proc/net/route`; none where it cannot be read).
+fn local_routes() -> BTreeSet<[u8; 3]> {
+    routes_in(&std::fs::read_to_string("/proc/net/route").unwrap_or_default())
+}
+
+/// The /24 routes of a `/proc/net/route` table.
+fn routes_in(text: &str) -> BTreeSet<[u8; 3]> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (dest, mask) = (u32::from_str_radix(f.get(1)?, 16).ok()?, u32::from_str_radix(f.get(7)?, 16).ok()?);
+            // The file prints addresses in the kernel's (little-endian) byte order.
+            let [a, b, c, _] = dest.to_le_bytes();
+            (mask.to_le_bytes() == [255, 255, 255, 0]).then_some([a, b, c])
+        })
+        .collect()
+}
+
+/// Whether this machine routes to the /24 `prefix` (a bridge of a local engine).
+fn routes_here(prefix: [u8; 3]) -> bool {
+    local_routes().contains(&prefix)
+}
+
 /// Creates the run's network on the first free candidate subnet; returns its prefix.
 async fn create_network(docker: &Docker, name: &str, run: &str) -> Result<[u8; 3], RuntimeError> {
     let mut last = String::new();
     for [_, _, third] in subnet_candidates(run) {
+        let taken = local_routes();
+        if taken.contains(&[10, 234, third]) || !CLAIMED.lock().unwrap_or_else(|p| p.into_inner()).insert(third) {
+            continue;
+        }
         let request = NetworkCreateRequest {
             name: name.to_owned(),
             driver: Some("bridge".to_owned()),
@@ -378,7 +478,10 @@ async fn create_network(docker: &Docker, name: &str, run: &str) -> Result<[u8; 3
             }),
             ..Default::default()
         };
-        match docker.create_network(request).await {
+        let created = docker.create_network(request).await;
+        // From here a local engine's bridge route shows the subnet as taken.
+        CLAIMED.lock().unwrap_or_else(|p| p.into_inner()).remove(&third);
+        match created {
             Ok(_) => return Ok([10, 234, third]),
             Err(e) if e.to_string().contains("overlap") => last = e.to_string(),
             Err(source) => return Err(RuntimeError::Api { action: format!("creating network {name}"), source }),
@@ -388,7 +491,9 @@ async fn create_network(docker: &Docker, name: &str, run: &str) -> Result<[u8; 3
 }
 
 /// Creates the volumes, the holder and the node of one node, and starts them.
-async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &Node, peers: &[(String, String)]) -> Result<(), RuntimeError> {
+/// With `published_on`, the holder publishes the client port on the engine's host and
+/// `node.addr` becomes that port there.
+async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &mut Node, peers: &[(String, String)], published_on: Option<&str>) -> Result<(), RuntimeError> {
     let ip = node.ip.to_string();
     let context = NodeContext { node: &node.name, ip: &ip, run: &spec.run, peers };
     let bad_template = |e: String| RuntimeError::Io { what: format!("the {} design's templates for {}", spec.launch.spec.name, node.name), source: std::io::Error::other(e) };
@@ -417,6 +522,12 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &N
     }
     let mut holder_labels = node_labels.clone();
     holder_labels.insert(ROLE_LABEL.to_owned(), "holder".to_owned());
+    let client_port = format!("{}/tcp", spec.launch.spec.client.port);
+    if let Some(host) = published_on {
+        holder_labels.insert(PUBLISHED_ON_LABEL.to_owned(), host.to_owned());
+    }
+    // An empty host port: the engine picks a free one.
+    let any_port = || HashMap::from([(client_port.clone(), Some(vec![PortBinding { host_ip: Some("0.0.0.0".into()), host_port: Some(String::new()) }]))]);
     let holder = ContainerCreateBody {
         image: Some(spec.base_image.clone()),
         hostname: Some(node.name.clone()),
@@ -426,8 +537,10 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &N
             cap_add: Some(vec!["NET_ADMIN".into()]),
             network_mode: Some(network.to_owned()),
             binds: Some(vec![format!("{faketime}:/faketime")]),
+            port_bindings: published_on.map(|_| any_port()),
             ..Default::default()
         }),
+        exposed_ports: published_on.map(|_| vec![client_port.clone()]),
         networking_config: Some(NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 network.to_owned(),
@@ -437,6 +550,9 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &N
         ..Default::default()
     };
     create_and_start(docker, &node.holder, holder).await?;
+    if let Some(host) = published_on {
+        node.addr = format!("{host}:{}", published_port(docker, &node.holder, &client_port).await?);
+    }
     let setup = format!(
         "iptables -w -N {CHAIN_IN} && iptables -w -I INPUT -j {CHAIN_IN} && iptables -w -N {CHAIN_OUT} && iptables -w -I OUTPUT -j {CHAIN_OUT} && echo +0 > {FAKETIME_FILE}"
     );
@@ -460,6 +576,16 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &N
     create_and_start(docker, &node.container, body).await
 }
 
+/// The host port the engine gave `container`'s `port` (`8080/tcp`).
+async fn published_port(docker: &Docker, container: &str, port: &str) -> Result<String, RuntimeError> {
+    let inspected = docker.inspect_container(container, None).await.map_err(RuntimeError::api(format!("inspecting {container}")))?;
+    let bindings = inspected.network_settings.and_then(|s| s.ports).and_then(|mut p| p.remove(port)).flatten().unwrap_or_default();
+    bindings.into_iter().find_map(|b| b.host_port.filter(|p| !p.is_empty())).ok_or_else(|| RuntimeError::Io {
+        what: format!("publishing {container}'s client port {port}"),
+        source: std::io::Error::other("the engine gave it no host port"),
+    })
+}
+
 async fn create_and_start(docker: &Docker, name: &str, body: ContainerCreateBody) -> Result<(), RuntimeError> {
     docker
         .create_container(Some(CreateContainerOptions { name: Some(name.to_owned()), ..Default::default() }), body)
@@ -470,6 +596,22 @@ async fn create_and_start(docker: &Docker, name: &str, body: ContainerCreateBody
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_machines_24_routes_are_read_from_its_route_table() {
+        let table = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+            eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+            br-6b01\t00C7EA0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n\
+            docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
+        assert_eq!(super::routes_in(table).into_iter().collect::<Vec<_>>(), [[10, 234, 199]], "only /24s: the default route and docker0's /16 are not a cluster's");
+    }
+
+    #[test]
+    fn run_ids_issued_together_differ() {
+        let (a, b) = (super::new_run_id("raft"), super::new_run_id("raft"));
+        assert_ne!(a, b);
+        assert!(b.starts_with("raft-"), "{b}");
+    }
+
     #[test]
     fn colour_codes_are_stripped_from_logs() {
         assert_eq!(super::strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[32m INFO\u{1b}[0m ready"), "2026  INFO ready");

@@ -1,28 +1,116 @@
-//! Connecting to the Docker daemon.
+//! Connecting to a Docker Engine: the local socket, a remote one over plain TCP, TLS
+//! (as the docker CLI does it: `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`) or SSH
+//! (`ssh://user@host`, through the machine's `ssh` and `docker system dial-stdio` on
+//! the far side). docs/ARCHITECTURE.md §11.
 
 use super::RuntimeError;
-use bollard::Docker;
+use bollard::{Docker, API_DEFAULT_VERSION};
+use std::path::PathBuf;
 
 /// The engine faultline uses when told nothing: the local socket.
 pub const LOCAL_ENGINE: &str = "unix:///var/run/docker.sock";
 
-/// Connects to the Docker Engine at `host` (`unix://…` or `tcp://…`; `--docker-host`,
-/// else `DOCKER_HOST`, else the local socket), checks that it answers, and negotiates
-/// the API version so that older engines work too. A remote engine needs nothing
-/// prepared: images reach it through the Engine API (docs/ARCHITECTURE.md §11).
-pub async fn connect(host: Option<&str>) -> Result<Docker, RuntimeError> {
-    let target = host.map(str::to_owned).or_else(|| std::env::var("DOCKER_HOST").ok()).unwrap_or_else(|| LOCAL_ENGINE.to_owned());
-    let unsupported = |why: &str| Err(RuntimeError::UnsupportedEngine { target: target.clone(), why: why.to_owned() });
+/// Seconds an Engine API request may take (image transfers are the long ones).
+const REQUEST_TIMEOUT_S: u64 = 600;
+
+/// The engine address faultline uses: `host` (`--docker-host`), else `DOCKER_HOST`,
+/// else the local socket.
+pub fn engine_url(host: Option<&str>) -> String {
+    host.map(str::to_owned).or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())).unwrap_or_else(|| LOCAL_ENGINE.to_owned())
+}
+
+/// Whether `url` is a socket on this machine.
+fn is_local(url: &str) -> bool {
+    url.starts_with("unix://")
+}
+
+/// The host name or address of a `tcp://`, `https://` or `ssh://` engine URL: where
+/// ports it publishes can be reached. A local socket's is the loopback address.
+pub fn engine_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    if is_local(url) || host.is_empty() {
+        "127.0.0.1".to_owned()
+    } else {
+        host.to_owned()
+    }
+}
+
+/// Whether the docker CLI's convention asks for TLS: `DOCKER_TLS_VERIFY` set and not empty.
+fn tls_from_env() -> bool {
+    std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Where the client certificate, its key and the CA are: `DOCKER_CERT_PATH`, else
+/// `~/.docker`, as the docker CLI looks.
+fn cert_dir() -> PathBuf {
+    match std::env::var_os("DOCKER_CERT_PATH").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"),
+    }
+}
+
+/// A client for `target`, not yet checked.
+fn client(target: &str) -> Result<Docker, RuntimeError> {
+    let unsupported = |why: String| RuntimeError::UnsupportedEngine { target: target.to_owned(), why };
+    let unreachable = |source| RuntimeError::Unreachable { target: target.to_owned(), source };
+    let tcp = target.starts_with("tcp://");
+    if target.starts_with("https://") || (tcp && tls_from_env()) {
+        let dir = cert_dir();
+        let [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map(|f| dir.join(f));
+        if let Some(missing) = [&ca, &cert, &key].into_iter().find(|p| !p.is_file()) {
+            return Err(unsupported(format!(
+                "TLS needs {} (DOCKER_CERT_PATH names the directory holding ca.pem, cert.pem and key.pem)",
+                missing.display()
+            )));
+        }
+        let url = target.replacen("https://", "tcp://", 1);
+        return Docker::connect_with_ssl(&url, &key, &cert, &ca, REQUEST_TIMEOUT_S, API_DEFAULT_VERSION).map_err(unreachable);
+    }
     if target.starts_with("ssh://") {
-        return unsupported("ssh:// engines are not supported yet");
+        return Docker::connect_with_ssh(target, REQUEST_TIMEOUT_S, API_DEFAULT_VERSION, None).map_err(unreachable);
     }
-    // bollard would quietly talk plain HTTP to a tcp:// engine that expects TLS.
-    if target.starts_with("https://") || std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty()) {
-        return unsupported("TLS engines (https://, DOCKER_TLS_VERIFY) are not supported yet");
+    if tcp || target.starts_with("http://") {
+        return Docker::connect_with_http(target, REQUEST_TIMEOUT_S, API_DEFAULT_VERSION).map_err(unreachable);
     }
+    if target.starts_with("unix://") {
+        return Docker::connect_with_unix(target, REQUEST_TIMEOUT_S, API_DEFAULT_VERSION).map_err(unreachable);
+    }
+    Err(unsupported("the address is none of unix://, tcp://, https:// or ssh://".to_owned()))
+}
+
+/// Connects to the Docker Engine at `host` (see [`engine_url`]), checks that it
+/// answers, and negotiates the API version so that older engines work too. A remote
+/// engine needs nothing prepared: images reach it through the Engine API.
+pub async fn connect(host: Option<&str>) -> Result<Docker, RuntimeError> {
+    let target = engine_url(host);
     let unreachable = |source| RuntimeError::Unreachable { target: target.clone(), source };
-    let docker = Docker::connect_with_host(&target).map_err(unreachable)?;
-    let docker = docker.negotiate_version().await.map_err(unreachable)?;
+    let docker = client(&target)?.negotiate_version().await.map_err(unreachable)?;
     docker.ping().await.map_err(unreachable)?;
     Ok(docker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_ports_are_reached_on_the_engines_host() {
+        assert_eq!(engine_host("tcp://10.1.2.3:2376"), "10.1.2.3");
+        assert_eq!(engine_host("ssh://ci@builder-2.example:2222"), "builder-2.example");
+        assert_eq!(engine_host("https://[fd00::5]:2376/"), "fd00::5");
+        assert_eq!(engine_host("unix:///tmp/d/docker.sock"), "127.0.0.1");
+        assert!(is_local("unix:///var/run/docker.sock") && !is_local("tcp://127.0.0.1:2375"));
+    }
+
+    #[test]
+    fn an_address_of_no_known_kind_is_refused_with_the_kinds() {
+        let e = client("ftp://engine").unwrap_err().to_string();
+        assert!(e.contains("none of unix://, tcp://, https:// or ssh://"), "{e}");
+    }
 }

@@ -13,7 +13,7 @@ pub enum RuntimeError {
         source: bollard::errors::Error,
     },
     /// An engine address this build cannot talk to.
-    #[error("cannot use the Docker Engine {target}: {why}. Fix: use a unix:// socket or a plain tcp:// address (an SSH tunnel to the remote socket works: `ssh -L /tmp/remote.sock:/var/run/docker.sock host`)")]
+    #[error("cannot use the Docker Engine {target}: {why}. Fix: give unix:///path/docker.sock, tcp://host:port (with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for TLS), https://host:port or ssh://user@host")]
     UnsupportedEngine {
         /// The address.
         target: String,

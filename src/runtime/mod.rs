@@ -8,12 +8,15 @@
 pub mod base_image;
 pub mod clean;
 mod connect;
+mod engine;
 mod error;
 pub mod cluster;
 pub mod exec;
 pub mod labels;
 pub mod node_image;
 pub mod probe;
+pub mod transfer;
 
-pub use connect::connect;
+pub use engine::Engine;
+pub use connect::{connect, engine_host, engine_url, LOCAL_ENGINE};
 pub use error::RuntimeError;

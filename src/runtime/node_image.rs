@@ -10,6 +10,7 @@
 //! same code as the controller; the host and the base image share a Debian release,
 //! and so a glibc.
 
+use super::transfer::Source;
 use super::RuntimeError;
 use crate::design::Design;
 use bollard::query_parameters::BuildImageOptions;
@@ -35,6 +36,8 @@ pub struct NodeImage {
     pub built: bool,
     /// Time spent.
     pub build_time: Duration,
+    /// How long sending it to the target engine took, if it was sent.
+    pub sent: Option<Duration>,
 }
 
 /// The `faultline` executable node images carry: `$FAULTLINE_EXE`, else the running
@@ -88,13 +91,22 @@ fn recipe(design: &Design) -> Result<(String, ContextFiles), RuntimeError> {
 /// Builds the design's node image unless an identical one exists. A design that
 /// needs Debian packages is built on faultline's base with those packages added to
 /// the rootfs (built once, like the base), unless `base_image` is the user's own.
-pub async fn ensure(docker: &Docker, design: &Design, base_image: &str) -> Result<NodeImage, RuntimeError> {
+/// With a `source` (the local engine, when `docker` is another), the image is built
+/// there and sent.
+pub async fn ensure(docker: &Docker, design: &Design, base_image: &str, source: Option<&Source>) -> Result<NodeImage, RuntimeError> {
+    let Some(source) = source else { return ensure_here(docker, design, base_image).await };
+    let mut image = ensure_here(&source.docker, design, base_image).await?;
+    image.sent = source.send(docker, &image.image).await?;
+    Ok(image)
+}
+
+async fn ensure_here(docker: &Docker, design: &Design, base_image: &str) -> Result<NodeImage, RuntimeError> {
     let started = Instant::now();
     let own_base = base_image.starts_with(&format!("{}:", super::base_image::REPOSITORY));
     let packages: Vec<&str> = design.spec.image.packages.iter().map(String::as_str).collect();
     let extended;
     let base_image = if own_base && !packages.is_empty() {
-        extended = super::base_image::ensure(docker, &super::base_image::Recipe::for_host()?.with_packages(&packages)).await?.image;
+        extended = super::base_image::ensure(docker, &super::base_image::Recipe::for_host()?.with_packages(&packages), None).await?.image;
         extended.as_str()
     } else {
         base_image
@@ -110,12 +122,12 @@ pub async fn ensure(docker: &Docker, design: &Design, base_image: &str) -> Resul
     let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
     let image = format!("faultline-{}:{hex}", design.spec.name);
     if docker.inspect_image(&image).await.is_ok() {
-        return Ok(NodeImage { image, built: false, build_time: started.elapsed() });
+        return Ok(NodeImage { image, built: false, build_time: started.elapsed(), sent: None });
     }
     let mut context: Vec<(&str, &[u8], u32)> = vec![("Dockerfile", dockerfile.as_bytes(), 0o644)];
     context.extend(files.iter().map(|(n, b, m)| (n.as_str(), b.as_slice(), *m)));
     build(docker, &image, base_image, &context).await?;
-    Ok(NodeImage { image, built: true, build_time: started.elapsed() })
+    Ok(NodeImage { image, built: true, build_time: started.elapsed(), sent: None })
 }
 
 /// Builds `image` from an in-memory context of (name, bytes, mode) files holding a

@@ -65,6 +65,10 @@ pub struct TestOptions {
     /// The Docker Engine the run used, when not the default (`--docker-host`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_host: Option<String>,
+    /// Reach the nodes through ports published on the engine's host even where their
+    /// network routes here (`--publish-ports`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_ports: bool,
 }
 
 /// The images a run used.
@@ -261,6 +265,7 @@ pub(crate) mod sample {
             base_image: None,
             replay: None,
             docker_host: None,
+            publish_ports: false,
         }
     }
 
