@@ -12,6 +12,26 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `faultline delayd`'s options.
+#[derive(Debug, Args)]
+pub struct DelaydArgs {
+    /// The NFQUEUE queue number the rules send packets to.
+    #[arg(long)]
+    pub queue: u16,
+    /// Mean delay, ms.
+    #[arg(long)]
+    pub delay_ms: u32,
+    /// Spread around the mean, ms.
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u32,
+    /// Seed of the holding-time draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Written with the daemon's pid once the queue is bound.
+    #[arg(long)]
+    pub pid_file: PathBuf,
+}
+
 /// Which Docker Engine to use, for every command that uses one.
 #[derive(Debug, Clone, Default, Args)]
 pub struct EngineArg {
@@ -62,6 +82,10 @@ pub enum Command {
     /// Run a built-in node program (raft, dynamo, caspaxos, beacon): what the
     /// node containers run; its flags are the node's own (`faultline node raft --help`).
     Node(NodeArgs),
+    /// The packet-delay daemon a holder runs during a delay fault (NFQUEUE), where the
+    /// kernel has no netem; started and stopped by faultline itself.
+    #[command(hide = true)]
+    Delayd(DelaydArgs),
 }
 
 /// Options of `faultline node`.

@@ -4,7 +4,7 @@
 //! panics before the cluster is healthy; once healthy, the cluster is left running.
 
 use crate::cli::{ClusterCommand, ClusterUpArgs, RunArg};
-use crate::docker_cmds::{base, node};
+use crate::docker_cmds::{base, holder, node};
 use crate::exit::Exit;
 use crate::shutdown::Shutdown;
 use anyhow::anyhow;
@@ -40,12 +40,13 @@ async fn up(args: ClusterUpArgs, engine: Option<&str>) -> Result<i32, Exit> {
     let engine = faultline::runtime::Engine::open(engine).await.map_err(Exit::crash)?;
     let base_image = base(&engine, &args.base, true).await.map_err(Exit::crash)?;
     let node_image = node(&engine, &design, &base_image).await?;
+    let holder_image = holder(&engine, &base_image).await?;
     let docker = engine.docker.clone();
     let run = args.run.clone().unwrap_or_else(|| new_run_id(design.name()));
     // Armed before anything is created, so no signal can slip past the cleanup.
     let mut shutdown = Shutdown::listen().map_err(Exit::crash)?;
     let reach = faultline::runtime::cluster::Reach::new(engine.host(), args.engine.publish_ports);
-    let spec = ClusterSpec { run: run.clone(), base_image, node_image, nodes: usize::from(args.nodes), launch, reach };
+    let spec = ClusterSpec { run: run.clone(), holder_image, node_image, nodes: usize::from(args.nodes), launch, reach };
     let started = Instant::now();
     let setup = async {
         let cluster = Cluster::create(&docker, &spec).await?;

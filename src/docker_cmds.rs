@@ -80,6 +80,19 @@ pub async fn node(engine: &Engine, design: &faultline::design::Design, base_imag
     Ok(img.image)
 }
 
+/// Builds (or finds) the holders' image, saying what it did.
+pub async fn holder(engine: &Engine, base_image: &str) -> Result<String, Exit> {
+    let work = node_image::ensure_holder(&engine.docker, base_image, engine.source.as_ref());
+    let img = with_progress("building the holder image", work).await.map_err(Exit::crash)?;
+    if img.built {
+        eprintln!("built {} in {:.1} s", img.image, img.build_time.as_secs_f64());
+    }
+    if let Some(sent) = img.sent {
+        eprintln!("sent {} to {} in {:.1} s", img.image, engine.url, sent.as_secs_f64());
+    }
+    Ok(img.image)
+}
+
 /// `faultline images build`
 pub async fn images_build(args: ImagesBuildArgs, engine: Option<&str>) -> Result<i32, Exit> {
     let design = args.design.as_deref().map(faultline::design::resolve).transpose().map_err(|e| Exit::bad_input(anyhow::anyhow!(e)))?;

@@ -16,6 +16,7 @@ mod test_cmd;
 
 use clap::Parser;
 use exit::Exit;
+use std::time::Duration;
 
 /// mimalloc rather than glibc's malloc: checking a large history makes and frees
 /// millions of small vectors, across rayon's threads, and glibc's arenas spent a
@@ -70,6 +71,10 @@ fn run() -> i32 {
         cli::Command::Clean(args) => {
             let engine = args.engine.docker_host.clone();
             docker_cmds::block_on(docker_cmds::clean(args, engine.as_deref()))
+        }
+        cli::Command::Delayd(a) => {
+            let plan = faultline::netdelay::hold::Plan { delay: Duration::from_millis(a.delay_ms.into()), jitter: Duration::from_millis(a.jitter_ms.into()) };
+            faultline::netdelay::daemon::run(a.queue, plan, a.seed, &a.pid_file).map(|()| 0).map_err(|e| Exit::crash(anyhow::anyhow!("delayd on queue {}: {e}", a.queue)))
         }
         cli::Command::Node(args) => {
             let code = node_cmd::run_program(&args.program, &args.args);

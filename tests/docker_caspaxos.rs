@@ -13,7 +13,7 @@ async fn caspaxos_serves_across_containers_and_refuses_without_a_majority() {
     let caspaxos = faultline::design::resolve("caspaxos").unwrap();
     let node_image = node_image::ensure(&docker, &caspaxos, &base, None).await.unwrap().image;
     let run = format!("test-caspaxos-{}", std::process::id());
-    let spec = ClusterSpec { run: run.clone(), base_image: base, node_image, nodes: 5, launch: caspaxos.launch(&[], &[], false).unwrap(), reach: Default::default() };
+    let spec = ClusterSpec { run: run.clone(), holder_image: base, node_image, nodes: 5, launch: caspaxos.launch(&[], &[], false).unwrap(), reach: Default::default() };
     let cluster = Cluster::create(&docker, &spec).await.unwrap();
     let in_test = cluster.clone();
     let outcome = async move {

@@ -7,6 +7,7 @@ use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, List
 use bollard::Docker;
 use faultline::runtime::cluster::{subnet_candidates, Cluster, ClusterSpec, Node};
 use faultline::runtime::{base_image, clean, connect, labels, node_image};
+use faultline_nemesis::Delay;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -17,7 +18,7 @@ async fn docker() -> Docker {
     connect(None).await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"))
 }
 
-/// (base image, beacon image), built once per test binary.
+/// (holder image, beacon image), built once per test binary.
 async fn images() -> (String, String) {
     IMAGES
         .get_or_init(|| async {
@@ -25,16 +26,17 @@ async fn images() -> (String, String) {
             let base = base_image::ensure(&docker, &base_image::Recipe::for_host().unwrap(), None).await.expect("base image").image;
             let beacon = faultline::design::resolve("beacon").unwrap();
             let node = node_image::ensure(&docker, &beacon, &base, None).await.expect("beacon image").image;
-            (base, node)
+            let holder = node_image::ensure_holder(&docker, &base, None).await.expect("holder image").image;
+            (holder, node)
         })
         .await
         .clone()
 }
 
 async fn spec(run: &str, nodes: usize) -> ClusterSpec {
-    let (base_image, node_image) = images().await;
+    let (holder_image, node_image) = images().await;
     let launch = faultline::design::resolve("beacon").unwrap().launch(&[], &[], false).unwrap();
-    ClusterSpec { run: run.to_owned(), base_image, node_image, nodes, launch, reach: Default::default() }
+    ClusterSpec { run: run.to_owned(), holder_image, node_image, nodes, launch, reach: Default::default() }
 }
 
 /// What is left of a run: (containers, networks, volumes).
@@ -116,6 +118,61 @@ async fn a_cluster_lives_through_partitions_kills_and_pauses_then_leaves_nothing
     eprintln!("teardown in {:.2} s", t.elapsed().as_secs_f64());
     assert_eq!(removed, clean::Removed { containers: 10, networks: 1, volumes: 10 });
     assert_eq!(leftovers(&docker, &run).await, (0, 0, 0));
+}
+
+/// Median time (ms) for `from` to open a TCP connection to `to`'s client port: one
+/// round trip (SYN out, SYN-ACK back), measured in `from`'s holder, 15 times.
+async fn connect_ms(cluster: &Cluster, from: &Node, to: &Node) -> f64 {
+    let script = format!(
+        "for i in $(seq 15); do s=$(date +%s%N); exec 3<>/dev/tcp/{}/8080 || exit 1; e=$(date +%s%N); exec 3>&-; echo $(( (e - s) / 1000 )); done",
+        to.ip
+    );
+    let out = cluster.exec_in_holder(from, &["timeout", "20", "bash", "-c", &script]).await.unwrap();
+    assert_eq!(out.code, 0, "{}", out.output);
+    let mut us: Vec<f64> = out.output.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    us.sort_by(f64::total_cmp);
+    assert_eq!(us.len(), 15, "{}", out.output);
+    us[us.len() / 2] / 1000.0
+}
+
+/// The delay fault holds a node's outgoing packets to its peers in the NFQUEUE daemon:
+/// a round trip with it grows by the delay (once when one end is delayed, twice when
+/// both are), the controller's traffic is not delayed, and stopping it restores the
+/// old round trip.
+#[tokio::test]
+async fn packet_delay_without_netem_grows_round_trips_by_the_delay_and_goes_away() {
+    let docker = docker().await;
+    let run = format!("test-delay-{}", std::process::id());
+    let cluster = Cluster::create(&docker, &spec(&run, 3).await).await.expect("cluster");
+    cluster.wait_healthy().await.expect("healthy");
+    let [n1, n2, n3] = &cluster.nodes[..] else { panic!("3 nodes") };
+    let before = connect_ms(&cluster, n2, n1).await;
+    let delay = Delay { delay_ms: 150, jitter_ms: 0 };
+    let peers_of = |n: &Node| cluster.nodes.iter().filter(|p| p.name != n.name).collect::<Vec<_>>();
+    cluster.set_network(n1, &[], 0, false, Some((delay, &peers_of(n1)))).await.expect("delay n1");
+    let one_end = connect_ms(&cluster, n2, n1).await;
+    let outward = connect_ms(&cluster, n1, n3).await;
+    let t = Instant::now();
+    assert!(cluster.get(n1, "/health").await.is_ok());
+    let controller_ms = t.elapsed().as_secs_f64() * 1000.0;
+    cluster.set_network(n2, &[], 0, false, Some((delay, &peers_of(n2)))).await.expect("delay n2");
+    let both_ends = connect_ms(&cluster, n2, n1).await;
+    let unaffected = connect_ms(&cluster, n3, n3).await;
+    for n in [n1, n2] {
+        cluster.set_network(n, &[], 0, false, None).await.expect("stop delay");
+    }
+    let after = connect_ms(&cluster, n2, n1).await;
+    eprintln!("connect n2→n1: {before:.2} ms; n1 delayed {one_end:.1} ms (n1→n3 {outward:.1} ms, controller→n1 {controller_ms:.1} ms); both {both_ends:.1} ms; after {after:.2} ms");
+    assert!(before < 20.0, "{before}");
+    assert!((140.0..200.0).contains(&one_end), "n1's SYN-ACK is held 150 ms: {one_end}");
+    assert!((140.0..200.0).contains(&outward), "n1's SYN is held 150 ms: {outward}");
+    assert!((290.0..380.0).contains(&both_ends), "both ends held: {both_ends}");
+    assert!(controller_ms < 100.0, "the controller's requests are not delayed: {controller_ms}");
+    assert!(unaffected < 20.0, "loopback of an undelayed node: {unaffected}");
+    assert!(after < 20.0, "stopping the fault restores the round trip: {after}");
+    let ps = cluster.exec_in_holder(n1, &["sh", "-c", "ls /run/faultline-delayd.pid 2>/dev/null; iptables -w -S faultline-out"]).await.unwrap();
+    assert!(!ps.output.contains("pid") && !ps.output.contains("NFQUEUE"), "daemon and rules are gone: {}", ps.output);
+    cluster.teardown().await.unwrap();
 }
 
 #[tokio::test]

@@ -16,11 +16,13 @@ pub enum FaultKind {
     Clock,
     /// Drop a share of the node's incoming packets at random; stop clears it.
     Packet,
+    /// Delay the node's outgoing packets to the other nodes, with jitter; stop clears it.
+    Delay,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 5] = [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Packet];
+    pub const ALL: [FaultKind; 6] = [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Packet, FaultKind::Delay];
 
     /// Its name, as in `--nemesis partition,kill`.
     pub fn name(self) -> &'static str {
@@ -30,6 +32,7 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::Clock => "clock",
             FaultKind::Packet => "packet",
+            FaultKind::Delay => "delay",
         }
     }
 

@@ -1,7 +1,7 @@
 //! Executing fault operations against a cluster, and healing everything at the end.
 
 use crate::catalogue::FaultKind;
-use crate::fault::{Fault, Partition, Selector, Targets};
+use crate::fault::{Delay, Fault, Partition, Selector, Targets};
 use crate::grudge::{self, Grudge};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,9 +18,8 @@ pub trait ClusterControl: Send + Sync {
     fn nodes(&self) -> Vec<String>;
     /// Whether this cluster can do faults of `kind`; if not, why.
     fn supports(&self, kind: FaultKind) -> Result<(), String>;
-    /// Replaces every network fault by `grudge` plus random loss of the given share of
-    /// incoming packets per node.
-    fn set_network<'a>(&'a self, grudge: &'a Grudge, loss_percent: &'a BTreeMap<String, u32>) -> BoxFuture<'a, Result<(), String>>;
+    /// Replaces every network fault by `network`'s.
+    fn set_network<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, Result<(), String>>;
     /// SIGKILLs a node's process.
     fn kill<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), String>>;
     /// Starts a killed node again (its files kept).
@@ -33,11 +32,21 @@ pub trait ClusterControl: Send + Sync {
     fn leader(&self) -> BoxFuture<'_, Option<String>>;
 }
 
+/// Every network fault in force: what [`ClusterControl::set_network`] makes true.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Network {
+    /// Who drops whose packets.
+    pub grudge: Grudge,
+    /// Percent of incoming packets each node loses at random.
+    pub loss: BTreeMap<String, u32>,
+    /// How each node's outgoing packets to the other nodes are delayed.
+    pub delay: BTreeMap<String, Delay>,
+}
+
 /// What is currently broken.
 #[derive(Debug, Default)]
 struct Faults {
-    grudge: Grudge,
-    loss: BTreeMap<String, u32>,
+    network: Network,
     killed: BTreeSet<String>,
     paused: BTreeSet<String>,
     skewed: BTreeSet<String>,
@@ -86,11 +95,8 @@ impl Executor {
     }
 
     async fn apply_network(&self) -> Result<(), String> {
-        let (grudge, loss) = {
-            let f = self.faults();
-            (f.grudge.clone(), f.loss.clone())
-        };
-        self.control.set_network(&grudge, &loss).await
+        let network = self.faults().network.clone();
+        self.control.set_network(&network).await
     }
 
     /// Runs one fault; answers what was done (for the history).
@@ -105,25 +111,37 @@ impl Executor {
                     }
                     None => return Err(format!("partition shape {shape:?} comes without a grudge")),
                 };
-                self.faults().grudge = grudge.clone();
+                self.faults().network.grudge = grudge.clone();
                 self.apply_network().await?;
                 Ok(json!({"shape": shape, "grudge": grudge}))
             }
             Fault::StopPartition => {
-                self.faults().grudge.clear();
+                self.faults().network.grudge.clear();
                 self.apply_network().await?;
                 Ok(json!("network healed"))
             }
             Fault::StartPacket(loss) => {
                 let targets = self.targets(&loss.targets).await?;
-                self.faults().loss.extend(targets.iter().map(|t| (t.clone(), loss.loss_percent)));
+                self.faults().network.loss.extend(targets.iter().map(|t| (t.clone(), loss.loss_percent)));
                 self.apply_network().await?;
                 Ok(json!({"nodes": targets, "loss_percent": loss.loss_percent}))
             }
             Fault::StopPacket => {
-                self.faults().loss.clear();
+                self.faults().network.loss.clear();
                 self.apply_network().await?;
                 Ok(json!("packet loss cleared"))
+            }
+            Fault::StartDelay(d) => {
+                let targets = self.targets(&d.targets).await?;
+                let delay = Delay { delay_ms: d.delay_ms, jitter_ms: d.jitter_ms.min(d.delay_ms) };
+                self.faults().network.delay.extend(targets.iter().map(|t| (t.clone(), delay)));
+                self.apply_network().await?;
+                Ok(json!({"nodes": targets, "delay_ms": delay.delay_ms, "jitter_ms": delay.jitter_ms}))
+            }
+            Fault::StopDelay => {
+                self.faults().network.delay.clear();
+                self.apply_network().await?;
+                Ok(json!("packet delay cleared"))
             }
             Fault::StartKill(t) => {
                 let targets = self.targets(t).await?;
@@ -212,7 +230,7 @@ impl Executor {
     pub async fn heal_all(&self) -> Result<Value, String> {
         let mut done = Vec::new();
         let mut errors = Vec::new();
-        for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopPartition] {
+        for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopDelay, Fault::StopPartition] {
             match self.execute(&fault).await {
                 Ok(v) => done.push(v),
                 Err(e) => errors.push(format!("{}: {e}", fault.to_op().0)),

@@ -89,6 +89,41 @@ fn default_loss() -> u32 {
     20
 }
 
+/// Delay of the targets' outgoing packets to the other nodes (docs/ARCHITECTURE.md §5):
+/// each packet is held for `delay_ms` ± `jitter_ms` (uniform), so with jitter packets
+/// also overtake each other. A round trip between a target and a node that is not one
+/// grows by the delay once; between two targets, twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacketDelay {
+    /// Which nodes.
+    #[serde(flatten)]
+    pub targets: Targets,
+    /// Mean delay, ms.
+    #[serde(default = "default_delay")]
+    pub delay_ms: u32,
+    /// Spread around the mean, ms.
+    #[serde(default = "default_jitter")]
+    pub jitter_ms: u32,
+}
+
+fn default_delay() -> u32 {
+    100
+}
+
+fn default_jitter() -> u32 {
+    50
+}
+
+/// How one node's outgoing packets are delayed (the part of a [`PacketDelay`] a node
+/// carries out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delay {
+    /// Mean delay, ms.
+    pub delay_ms: u32,
+    /// Spread around the mean, ms.
+    pub jitter_ms: u32,
+}
+
 /// A clock offset on the targets, possibly strobing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockSkew {
@@ -119,6 +154,10 @@ pub enum Fault {
     StartPacket(PacketLoss),
     /// Stop losing packets.
     StopPacket,
+    /// Delay the targets' outgoing packets.
+    StartDelay(PacketDelay),
+    /// Stop delaying packets.
+    StopDelay,
     /// SIGKILL the targets.
     StartKill(Targets),
     /// Restart every killed node.
@@ -167,6 +206,8 @@ mod tests {
             Fault::StartPartition(Partition { shape: "isolate-leader".into(), grudge: None }),
             Fault::StopPartition,
             Fault::StartPacket(PacketLoss { targets: Targets::chosen(Selector::One, vec!["n1".into()]), loss_percent: 30 }),
+            Fault::StartDelay(PacketDelay { targets: Targets::chosen(Selector::All, vec!["n1".into(), "n2".into()]), delay_ms: 200, jitter_ms: 0 }),
+            Fault::StopDelay,
             Fault::StartKill(Targets::at_execution(Selector::Leader)),
             Fault::Bounce(Targets::at_execution(Selector::OneAlive)),
             Fault::StartClock(ClockSkew { targets: Targets::chosen(Selector::Explicit, vec!["n3".into()]), offset_s: -5, strobe_ms: Some(200) }),

@@ -13,6 +13,6 @@ pub mod grudge;
 pub mod schedule;
 
 pub use catalogue::{FaultKind, Target};
-pub use execute::{ClusterControl, Executor};
-pub use fault::{Fault, Selector, Targets};
+pub use execute::{ClusterControl, Executor, Network};
+pub use fault::{Delay, Fault, Selector, Targets};
 pub use schedule::{random_schedule, replay_schedule, scripted_schedule, Aim, SCRIPTED};

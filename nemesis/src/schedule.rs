@@ -2,7 +2,7 @@
 //! for bugs random faults find rarely, and replays of a recorded run's faults.
 
 use crate::catalogue::{FaultKind, Target};
-use crate::fault::{ClockSkew, Fault, PacketLoss, Partition, Selector, Targets};
+use crate::fault::{ClockSkew, Fault, PacketDelay, PacketLoss, Partition, Selector, Targets};
 use crate::grudge;
 use faultline_history::generator::{self, delay, from_fn, nemesis, ops, repeat, sleep, then, Gen, Rng};
 use faultline_history::Op;
@@ -77,6 +77,12 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
             let targets = chosen(rng);
             Fault::StartPacket(PacketLoss { targets, loss_percent: 10 + 10 * rng.below(5) as u32 })
         }
+        FaultKind::Delay => {
+            let targets = chosen(rng);
+            // 50 to 500 ms, as slow links and overloaded hosts make them, ± up to half.
+            let delay_ms = 50 * (1 + rng.below(10) as u32);
+            Fault::StartDelay(PacketDelay { targets, delay_ms, jitter_ms: delay_ms / 2 * rng.below(2) as u32 })
+        }
         FaultKind::Kill => Fault::StartKill(chosen(rng)),
         FaultKind::Pause => Fault::StartPause(chosen(rng)),
     }
@@ -90,6 +96,7 @@ fn stop(kind: FaultKind) -> Fault {
         FaultKind::Pause => Fault::StopPause,
         FaultKind::Clock => Fault::StopClock,
         FaultKind::Packet => Fault::StopPacket,
+        FaultKind::Delay => Fault::StopDelay,
     }
 }
 

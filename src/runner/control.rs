@@ -3,9 +3,8 @@
 use crate::runtime::cluster::Cluster;
 use crate::runtime::probe::Probe;
 use faultline_nemesis::execute::BoxFuture;
-use faultline_nemesis::{ClusterControl, FaultKind};
+use faultline_nemesis::{ClusterControl, FaultKind, Network};
 use faultline_workloads::adapter::LeaderQuery;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A Docker cluster, the capabilities probed on this machine, and how to ask nodes
@@ -35,15 +34,19 @@ impl ClusterControl for DockerControl {
             FaultKind::Packet if self.probe.has("netem") => Ok(()),
             FaultKind::Packet => need("iptables-statistic"),
             FaultKind::Clock => need("libfaketime"),
+            FaultKind::Delay => need("nfqueue"),
             FaultKind::Kill | FaultKind::Pause => Ok(()),
         }
     }
 
-    fn set_network<'a>(&'a self, grudge: &'a BTreeMap<String, Vec<String>>, loss: &'a BTreeMap<String, u32>) -> BoxFuture<'a, Result<(), String>> {
+    fn set_network<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let changes = self.cluster.nodes.iter().map(|node| async move {
-                let dropped: Vec<&_> = grudge.get(&node.name).into_iter().flatten().filter_map(|p| self.cluster.node(p).ok()).collect();
-                self.cluster.set_network(node, &dropped, loss.get(&node.name).copied().unwrap_or(0), self.probe.has("netem")).await.map_err(err)
+                let dropped: Vec<&_> = network.grudge.get(&node.name).into_iter().flatten().filter_map(|p| self.cluster.node(p).ok()).collect();
+                let peers: Vec<&_> = self.cluster.nodes.iter().filter(|p| p.name != node.name).collect();
+                let delay = network.delay.get(&node.name).map(|d| (*d, peers.as_slice()));
+                let loss = network.loss.get(&node.name).copied().unwrap_or(0);
+                self.cluster.set_network(node, &dropped, loss, self.probe.has("netem"), delay).await.map_err(err)
             });
             futures_util::future::join_all(changes).await.into_iter().collect::<Result<Vec<()>, String>>().map(|_| ())
         })

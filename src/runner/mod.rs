@@ -177,6 +177,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         None => base_image::ensure(&docker, &base_image::Recipe::for_host()?, engine.source.as_ref()).await?.image,
     };
     let node_image = node_image::ensure(&docker, &plan.design, &base, engine.source.as_ref()).await?.image;
+    let holder_image = node_image::ensure_holder(&docker, &base, engine.source.as_ref()).await?.image;
     let probe = probe::probe(&docker, &base).await?;
     // The store.
     let dir = RunDir::create(&opts.store, &opts.name).map_err(io(format!("creating the run directory in {}", opts.store.display())))?;
@@ -197,7 +198,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     let history = Arc::new(Mutex::new(log));
 
     let reach = Reach::new(engine.host(), opts.publish_ports);
-    let spec = ClusterSpec { run: run.clone(), base_image: base.clone(), node_image, nodes: opts.nodes, launch: plan.launch.clone(), reach };
+    let spec = ClusterSpec { run: run.clone(), holder_image, node_image, nodes: opts.nodes, launch: plan.launch.clone(), reach };
     let body = run_cluster(opts, &dir.path, &plan, &docker, &spec, probe, history.clone(), &mut stages, t0);
     let outcome = tokio::select! {
         r = std::panic::AssertUnwindSafe(body).catch_unwind() => Ok(r),

@@ -16,7 +16,9 @@
 
 use super::exec::{exec, exec_ok, ExecOutput};
 use super::{clean, labels, RuntimeError};
+use super::node_image::HOLDER_EXE;
 use crate::design::{Health, Launch, NodeContext, DATA_DIR};
+use faultline_nemesis::Delay;
 use faultline_workloads::http::NodeClient;
 use bollard::models::{
     ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
@@ -42,6 +44,12 @@ const CHAIN_IN: &str = "faultline-in";
 const CHAIN_OUT: &str = "faultline-out";
 /// Where libfaketime reads each node's clock offset (a volume shared with its holder).
 pub const FAKETIME_FILE: &str = "/faketime/offset";
+/// The NFQUEUE queue a holder's delayed packets go to (one daemon per holder).
+const DELAY_QUEUE: u16 = 7;
+/// The delay daemon's pid file in its holder (present while it runs).
+const DELAYD_PID: &str = "/run/faultline-delayd.pid";
+/// Where the delay daemon's output goes in its holder.
+const DELAYD_LOG: &str = "/tmp/faultline-delayd.log";
 /// Label naming the host a holder's published client port is reached on.
 pub const PUBLISHED_ON_LABEL: &str = "io.faultline.published-on";
 
@@ -84,8 +92,9 @@ impl Default for Reach {
 pub struct ClusterSpec {
     /// The run id every object is labelled with.
     pub run: String,
-    /// The image holders run.
-    pub base_image: String,
+    /// The image holders run: the base with faultline for the delay daemon
+    /// (`node_image::ensure_holder`); the bare base serves where no delay fault runs.
+    pub holder_image: String,
     /// The image nodes run.
     pub node_image: String,
     /// How many nodes (n1 … nN).
@@ -313,15 +322,23 @@ impl Cluster {
 
     /// Replaces every network fault of `node` by: drop every packet that comes from
     /// `from` (its side of a grudge: a symmetric partition lists both sides, a one-way
-    /// one only the receiving side), and lose `loss_percent` % of packets at random:
-    /// with netem (on the node's outgoing traffic) where the kernel has it, else with
-    /// iptables `statistic` on incoming traffic (docs/ARCHITECTURE.md §5's fallback). One exec, so
+    /// one only the receiving side); lose `loss_percent` % of packets at random (with
+    /// netem on the node's outgoing traffic where the kernel has it, else with iptables
+    /// `statistic` on incoming traffic); and, with `delay`, hold its outgoing packets to
+    /// `peers` in the delay daemon (NFQUEUE, so the controller's traffic, which never
+    /// goes to a node address, is never delayed; docs/ARCHITECTURE.md §5). One exec, so
     /// the node is never left half-configured.
-    pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32, netem: bool) -> Result<(), RuntimeError> {
+    pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32, netem: bool, delay: Option<(Delay, &[&Node])>) -> Result<(), RuntimeError> {
         let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}")];
         if netem {
             rules.push("{ tc qdisc del dev eth0 root 2>/dev/null || true; }".to_owned());
         }
+        // A running daemon lets go of what it holds when told to stop, then removes its
+        // pid file; wait for that (not for the pid: the holder's `sleep` never reaps, so
+        // the daemon lingers as a zombie), at most 5 s.
+        rules.push(format!(
+            "{{ if [ -f {DELAYD_PID} ]; then kill $(cat {DELAYD_PID}) 2>/dev/null; i=0; while [ -f {DELAYD_PID} ] && [ $i -lt 250 ]; do i=$((i+1)); sleep 0.02; done; rm -f {DELAYD_PID}; fi; }}"
+        ));
         for peer in from {
             rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP", ip = peer.ip));
         }
@@ -330,6 +347,20 @@ impl Cluster {
         } else if loss_percent > 0 {
             let p = f64::from(loss_percent.min(100)) / 100.0;
             rules.push(format!("iptables -w -A {CHAIN_IN} -m statistic --mode random --probability {p} -j DROP"));
+        }
+        if let Some((d, peers)) = delay.filter(|(d, peers)| d.delay_ms > 0 && !peers.is_empty()) {
+            let seed = node.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            rules.push(format!(
+                "{{ nohup {HOLDER_EXE} delayd --queue {DELAY_QUEUE} --delay-ms {} --jitter-ms {} --seed {seed} --pid-file {DELAYD_PID} >{DELAYD_LOG} 2>&1 & }}",
+                d.delay_ms, d.jitter_ms
+            ));
+            // The rules go in once the daemon has bound the queue (it writes its pid then).
+            rules.push(format!(
+                "{{ i=0; while [ ! -f {DELAYD_PID} ]; do i=$((i+1)); if [ $i -gt 250 ]; then echo \"the delay daemon did not start:\"; cat {DELAYD_LOG}; exit 1; fi; sleep 0.02; done; }}"
+            ));
+            for peer in peers {
+                rules.push(format!("iptables -w -A {CHAIN_OUT} -d {ip} -j NFQUEUE --queue-num {DELAY_QUEUE} --queue-bypass", ip = peer.ip));
+            }
         }
         exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
     }
@@ -529,7 +560,7 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &m
     // An empty host port: the engine picks a free one.
     let any_port = || HashMap::from([(client_port.clone(), Some(vec![PortBinding { host_ip: Some("0.0.0.0".into()), host_port: Some(String::new()) }]))]);
     let holder = ContainerCreateBody {
-        image: Some(spec.base_image.clone()),
+        image: Some(spec.holder_image.clone()),
         hostname: Some(node.name.clone()),
         cmd: Some(vec!["sleep".into(), "infinity".into()]),
         labels: Some(holder_labels),

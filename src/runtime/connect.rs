@@ -72,7 +72,17 @@ fn client(target: &str) -> Result<Docker, RuntimeError> {
         let url = target.replacen("https://", "tcp://", 1);
         return Docker::connect_with_ssl(&url, &key, &cert, &ca, REQUEST_TIMEOUT_S, API_DEFAULT_VERSION).map_err(unreachable);
     }
-    if target.starts_with("ssh://") {
+    if let Some(rest) = target.strip_prefix("ssh://") {
+        // bollard hands ssh the authority without its scheme, so `host:2222` would be
+        // looked up as a host name; ssh's own config can say the port instead.
+        let authority = rest.split('/').next().unwrap_or(rest);
+        if authority.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) {
+            return Err(unsupported(format!(
+                "a port in an ssh:// address is not passed on to ssh; give it in ~/.ssh/config (`Host {h}` with `Port N`) and use ssh://{authority_without_port}",
+                h = engine_host(target),
+                authority_without_port = authority.rsplit_once(':').map_or(authority, |(a, _)| a),
+            )));
+        }
         return Docker::connect_with_ssh(target, REQUEST_TIMEOUT_S, API_DEFAULT_VERSION, None).map_err(unreachable);
     }
     if tcp || target.starts_with("http://") {
@@ -112,5 +122,7 @@ mod tests {
     fn an_address_of_no_known_kind_is_refused_with_the_kinds() {
         let e = client("ftp://engine").unwrap_err().to_string();
         assert!(e.contains("none of unix://, tcp://, https:// or ssh://"), "{e}");
+        let e = client("ssh://ci@builder-2:2222").unwrap_err().to_string();
+        assert!(e.contains("`Host builder-2` with `Port N`") && e.contains("use ssh://ci@builder-2"), "{e}");
     }
 }

@@ -1,4 +1,4 @@
-//! Node images (docs/ARCHITECTURE.md §6): a design's image `FROM` the base image (with
+//! Node images (docs/ARCHITECTURE.md §6), and the holders' image: a design's image `FROM` the base image (with
 //! the design's Debian packages in its rootfs), holding the `faultline` executable
 //! itself when the design's command runs one of its built-in node programs, and the
 //! design's own host binary when it names one. Built by the Engine's build API from an
@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 /// Where node images keep faultline and a design's binary.
 const BIN_DIR: &str = "/usr/local/bin";
+/// Where holder images keep faultline.
+pub const HOLDER_EXE: &str = "/usr/local/bin/faultline";
 /// The environment variable naming the `faultline` executable to put into node images
 /// (default: the running executable, or the `faultline` beside a test harness).
 pub const EXE_VAR: &str = "FAULTLINE_EXE";
@@ -112,15 +114,36 @@ async fn ensure_here(docker: &Docker, design: &Design, base_image: &str) -> Resu
         base_image
     };
     let (dockerfile, files) = recipe(design)?;
+    ensure_built(docker, &format!("faultline-{}", design.spec.name), &dockerfile, &files, base_image, started).await
+}
+
+/// The image holders run: the base image with the faultline executable, which holders
+/// run as the packet-delay daemon (`faultline delayd`, docs/ARCHITECTURE.md §5). Tagged
+/// like node images, by a hash of its recipe, the executable and the base.
+pub async fn ensure_holder(docker: &Docker, base_image: &str, source: Option<&Source>) -> Result<NodeImage, RuntimeError> {
+    let here = |docker: Docker| async move {
+        let exe = faultline_exe()?;
+        let bytes = std::fs::read(&exe).map_err(|source| RuntimeError::Io { what: format!("reading {} for the holder image", exe.display()), source })?;
+        let dockerfile = format!("# Holders: the base with faultline, for the daemons of faults.\nARG BASE\nFROM ${{BASE}}\nCOPY faultline {HOLDER_EXE}\n");
+        ensure_built(&docker, "faultline-holder", &dockerfile, &[("faultline".to_owned(), bytes, 0o755)], base_image, Instant::now()).await
+    };
+    let Some(source) = source else { return here(docker.clone()).await };
+    let mut image = here(source.docker.clone()).await?;
+    image.sent = source.send(docker, &image.image).await?;
+    Ok(image)
+}
+
+/// `repository:<hash of dockerfile, files and base>`, built unless it exists.
+async fn ensure_built(docker: &Docker, repository: &str, dockerfile: &str, files: &[(String, Vec<u8>, u32)], base_image: &str, started: Instant) -> Result<NodeImage, RuntimeError> {
     let mut h = Sha256::new();
     h.update(dockerfile.as_bytes());
-    for (name, bytes, _) in &files {
+    for (name, bytes, _) in files {
         h.update(name.as_bytes());
         h.update(bytes);
     }
     h.update(base_image.as_bytes());
     let hex: String = h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect();
-    let image = format!("faultline-{}:{hex}", design.spec.name);
+    let image = format!("{repository}:{hex}");
     if docker.inspect_image(&image).await.is_ok() {
         return Ok(NodeImage { image, built: false, build_time: started.elapsed(), sent: None });
     }

@@ -45,7 +45,7 @@ impl Probe {
 }
 
 /// (name, shell check, what is lost without it)
-const CHECKS: [(&str, &str, &str); 5] = [
+const CHECKS: [(&str, &str, &str); 6] = [
     ("iptables", "iptables -w -L -n >/dev/null && iptables -V", "network partitions (all of them)"),
     (
         "iptables-statistic",
@@ -55,7 +55,12 @@ const CHECKS: [(&str, &str, &str); 5] = [
     (
         "netem",
         "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root && echo ok",
-        "packet delay, duplication and reordering (loss falls back to iptables-statistic, rate to tbf)",
+        "duplication (loss falls back to iptables-statistic, delay and reordering use the NFQUEUE daemon, rate tbf)",
+    ),
+    (
+        "nfqueue",
+        "iptables -w -A OUTPUT -d 192.0.2.1 -j NFQUEUE --queue-num 7 --queue-bypass && iptables -w -D OUTPUT -d 192.0.2.1 -j NFQUEUE --queue-num 7 --queue-bypass && echo ok",
+        "packet delay (faultline's delay daemon holds packets NFQUEUE gives it)",
     ),
     ("tbf", "tc qdisc add dev lo root tbf rate 1mbit burst 32kbit latency 400ms && tc qdisc del dev lo root && echo ok", "rate limiting where netem is missing"),
     ("libfaketime", "ls /usr/lib/*/faketime/libfaketime.so.1", "clock skew"),
