@@ -70,20 +70,17 @@ pub async fn base(engine: &Engine, arg: &BaseImageArg, announce: bool) -> Result
 /// Builds (or finds) a design's node image, saying what it did.
 pub async fn node(engine: &Engine, design: &faultline::design::Design, base_image: &str) -> Result<String, Exit> {
     let work = node_image::ensure(&engine.docker, design, base_image, engine.source.as_ref());
-    let img = with_progress(&format!("building the {} node image", design.name()), work).await.map_err(Exit::crash)?;
-    if img.built {
-        eprintln!("built {} in {:.1} s", img.image, img.build_time.as_secs_f64());
-    }
-    if let Some(sent) = img.sent {
-        eprintln!("sent {} to {} in {:.1} s", img.image, engine.url, sent.as_secs_f64());
-    }
-    Ok(img.image)
+    say_done(engine, with_progress(&format!("building the {} node image", design.name()), work).await.map_err(Exit::crash)?)
 }
 
 /// Builds (or finds) the holders' image, saying what it did.
 pub async fn holder(engine: &Engine, base_image: &str) -> Result<String, Exit> {
     let work = node_image::ensure_holder(&engine.docker, base_image, engine.source.as_ref());
-    let img = with_progress("building the holder image", work).await.map_err(Exit::crash)?;
+    say_done(engine, with_progress("building the holder image", work).await.map_err(Exit::crash)?)
+}
+
+/// Says whether an image was built or sent; answers its name.
+fn say_done(engine: &Engine, img: node_image::NodeImage) -> Result<String, Exit> {
     if img.built {
         eprintln!("built {} in {:.1} s", img.image, img.build_time.as_secs_f64());
     }

@@ -96,8 +96,14 @@ fn recipe(design: &Design) -> Result<(String, ContextFiles), RuntimeError> {
 /// With a `source` (the local engine, when `docker` is another), the image is built
 /// there and sent.
 pub async fn ensure(docker: &Docker, design: &Design, base_image: &str, source: Option<&Source>) -> Result<NodeImage, RuntimeError> {
-    let Some(source) = source else { return ensure_here(docker, design, base_image).await };
-    let mut image = ensure_here(&source.docker, design, base_image).await?;
+    match source {
+        None => ensure_here(docker, design, base_image).await,
+        Some(source) => sent(docker, source, ensure_here(&source.docker, design, base_image).await?).await,
+    }
+}
+
+/// `image`, built on `source`, after sending it to `docker`.
+async fn sent(docker: &Docker, source: &Source, mut image: NodeImage) -> Result<NodeImage, RuntimeError> {
     image.sent = source.send(docker, &image.image).await?;
     Ok(image)
 }
@@ -121,16 +127,17 @@ async fn ensure_here(docker: &Docker, design: &Design, base_image: &str) -> Resu
 /// run as the packet-delay daemon (`faultline delayd`, docs/ARCHITECTURE.md §5). Tagged
 /// like node images, by a hash of its recipe, the executable and the base.
 pub async fn ensure_holder(docker: &Docker, base_image: &str, source: Option<&Source>) -> Result<NodeImage, RuntimeError> {
-    let here = |docker: Docker| async move {
-        let exe = faultline_exe()?;
-        let bytes = std::fs::read(&exe).map_err(|source| RuntimeError::Io { what: format!("reading {} for the holder image", exe.display()), source })?;
-        let dockerfile = format!("# Holders: the base with faultline, for the daemons of faults.\nARG BASE\nFROM ${{BASE}}\nCOPY faultline {HOLDER_EXE}\n");
-        ensure_built(&docker, "faultline-holder", &dockerfile, &[("faultline".to_owned(), bytes, 0o755)], base_image, Instant::now()).await
-    };
-    let Some(source) = source else { return here(docker.clone()).await };
-    let mut image = here(source.docker.clone()).await?;
-    image.sent = source.send(docker, &image.image).await?;
-    Ok(image)
+    match source {
+        None => ensure_holder_here(docker, base_image).await,
+        Some(source) => sent(docker, source, ensure_holder_here(&source.docker, base_image).await?).await,
+    }
+}
+
+async fn ensure_holder_here(docker: &Docker, base_image: &str) -> Result<NodeImage, RuntimeError> {
+    let exe = faultline_exe()?;
+    let bytes = std::fs::read(&exe).map_err(|source| RuntimeError::Io { what: format!("reading {} for the holder image", exe.display()), source })?;
+    let dockerfile = format!("# Holders: the base with faultline, for the daemons of faults.\nARG BASE\nFROM ${{BASE}}\nCOPY faultline {HOLDER_EXE}\n");
+    ensure_built(docker, "faultline-holder", &dockerfile, &[("faultline".to_owned(), bytes, 0o755)], base_image, Instant::now()).await
 }
 
 /// `repository:<hash of dockerfile, files and base>`, built unless it exists.
