@@ -324,12 +324,17 @@ fn an_installed_faultline_runs_a_test_from_an_empty_directory_without_cargo() {
     let workspace = env!("CARGO_MANIFEST_DIR");
     // The dev profile and the suite's own target directory: what `cargo test` already
     // built is reused, so this installs in seconds.
+    // Installing may relink target/debug/faultline, which the other tests run: not
+    // while one of them does.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let install = Command::new(cargo)
-        .args(["install", "--debug", "--locked", "--offline", "--path", workspace, "--root", root.path().to_str().unwrap()])
-        .env("CARGO_TARGET_DIR", Path::new(workspace).join("target"))
-        .output()
-        .expect("cargo install runs");
+    let install = {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        Command::new(cargo)
+            .args(["install", "--debug", "--locked", "--offline", "--path", workspace, "--root", root.path().to_str().unwrap()])
+            .env("CARGO_TARGET_DIR", Path::new(workspace).join("target"))
+            .output()
+            .expect("cargo install runs")
+    };
     assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
     let exe = root.path().join("bin/faultline");
     let empty = tempfile::tempdir().unwrap();
