@@ -3,55 +3,14 @@
 //! Docker; where it is unreachable they fail and say so. They run one at a time (a
 //! shared lock) so they do not compete for the machine's two cores.
 
-use std::path::{Path, PathBuf};
+#[path = "support/run.rs"]
+mod run;
+
+use faultline_checkers::Validity;
+use run::{leftover_containers, leftovers_while_holding_the_lock, results, store, test, timed_test, ONE_AT_A_TIME};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn store() -> tempfile::TempDir {
-    tempfile::tempdir().expect("a temporary store")
-}
-
-/// Runs `faultline test` with `args` (plus a store); answers its output and the run's
-/// directory.
-fn test(store: &Path, args: &[&str]) -> (Output, PathBuf) {
-    let (out, dir, _) = timed_test(store, args);
-    (out, dir)
-}
-
-/// [`test`], also answering how long the command itself took (not the wait for the
-/// other tests' runs).
-fn timed_test(store: &Path, args: &[&str]) -> (Output, PathBuf, Duration) {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["test", "--store", store.to_str().unwrap()])
-        .args(args)
-        .output()
-        .expect("faultline runs");
-    let took = started.elapsed();
-    eprintln!("faultline test {} → exit {:?} in {:.1} s\n{}{}", args.join(" "), out.status.code(), took.as_secs_f64(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out, store.join("latest"), took)
-}
-
-fn results(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).expect("results.json")).expect("JSON")
-}
-
-/// faultline's containers that exist now, counted while no other test runs a
-/// cluster (another test's run would be counted as this one's leftovers).
-fn leftover_containers() -> usize {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    leftovers_while_holding_the_lock()
-}
-
-/// [`leftover_containers`] for a test that holds `ONE_AT_A_TIME` itself.
-fn leftovers_while_holding_the_lock() -> usize {
-    let out = Command::new("docker").args(["ps", "-aq", "--filter", "label=io.faultline"]).output().expect("docker ps");
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
 
 #[test]
 fn correct_raft_register_under_partitions_and_kills_is_valid() {
@@ -59,7 +18,7 @@ fn correct_raft_register_under_partitions_and_kills_is_valid() {
     let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "partition,kill", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "11"]);
     assert_eq!(out.status.code(), Some(0), "correct raft must be valid");
     let r = results(&dir);
-    assert!(r["counts"]["ok"].as_u64() > Some(100) && r["faults"].as_u64() >= Some(2), "{r}");
+    assert!(r.counts.ok > 100 && r.faults >= 2, "{r:?}");
     for f in ["test.json", "history.jsonl", "faults.jsonl", "results.json", "report.html", "nodes/n1/node.log"] {
         assert!(dir.join(f).exists(), "{f} is stored");
     }
@@ -89,7 +48,7 @@ fn raft_with_stale_follower_reads_under_partitions_is_invalid() {
     assert_eq!(out.status.code(), Some(1), "stale reads must be found");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("not linearizable"), "{text}");
-    assert_eq!(results(&dir)["valid"], false);
+    assert_eq!(results(&dir).valid, Validity::Invalid);
     let report = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
     assert!(report.contains("INVALID") && report.contains(r#"class="fault""#) && report.contains("not linearizable"), "the report shows the verdict, the fault windows and the finding");
 }
@@ -152,7 +111,7 @@ fn dynamo_list_append_shows_anomalies_and_its_report_renders_in_chromium() {
     let (out, dir) = test(s.path(), &["--design", "dynamo", "--workload", "list-append", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "5"]);
     assert_eq!(out.status.code(), Some(1), "dynamo transactions are not atomic");
     let r = results(&dir);
-    assert_eq!(r["valid"], false, "{}", r["result"]["summary"]);
+    assert_eq!(r.valid, Validity::Invalid, "{}", r.result.summary);
 
     let dom = check_report_in_chromium(&dir, "report-dynamo-list-append", "INVALID");
     assert!(dom.contains(r#"class="fault""#), "shaded fault windows");
@@ -164,7 +123,7 @@ fn correct_caspaxos_register_under_partitions_and_pauses_is_valid() {
     let s = store();
     let (out, dir) = test(s.path(), &["--design", "caspaxos", "--workload", "register", "--nemesis", "partition,pause", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "7"]);
     assert_eq!(out.status.code(), Some(0), "correct caspaxos must be valid");
-    assert!(results(&dir)["counts"]["ok"].as_u64() > Some(100));
+    assert!(results(&dir).counts.ok > 100);
 }
 
 #[test]
@@ -217,7 +176,7 @@ fn a_run_on_the_engine_docker_host_names_records_it() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let test_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).expect("test.json")).expect("JSON");
     assert_eq!(test_json["options"]["docker_host"], engine.as_str(), "the run says which engine it used");
-    assert!(results(&dir)["counts"]["ok"].as_u64().unwrap_or(0) > 0);
+    assert!(results(&dir).counts.ok > 0);
     let no_certs = store();
     for (address, why) in [("ftp://engine", "none of unix://, tcp://, https:// or ssh://"), ("https://remote:2376", "TLS needs")] {
         let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["clean", "--docker-host", address]).env("DOCKER_CERT_PATH", no_certs.path()).output().expect("faultline runs");
@@ -234,7 +193,7 @@ fn etcd_register_under_partitions_kills_and_pauses_is_valid() {
     let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "register", "--nemesis", "partition,kill,pause", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "21"]);
     assert_eq!(out.status.code(), Some(0), "etcd's linearizable reads and writes must be valid");
     let r = results(&dir);
-    assert!(r["counts"]["ok"].as_u64() > Some(100) && r["faults"].as_u64() >= Some(2), "{r}");
+    assert!(r.counts.ok > 100 && r.faults >= 2, "{r:?}");
     assert_eq!(leftover_containers(), 0);
 }
 
@@ -243,7 +202,7 @@ fn etcd_with_serializable_reads_under_partitions_serves_stale_reads() {
     let s = store();
     let (out, dir) = test(s.path(), &["--design", "etcd", "--node-opt", "serializable-reads=true", "--workload", "register", "--nemesis", "partition", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "22"]);
     assert_eq!(out.status.code(), Some(1), "local serializable reads on a minority must be stale");
-    assert!(results(&dir)["result"]["summary"].as_str().unwrap_or("").contains("not linearizable"));
+    assert!(results(&dir).result.summary.contains("not linearizable"));
 }
 
 #[test]
@@ -251,7 +210,7 @@ fn etcd_list_append_under_partitions_and_kills_is_strict_serializable() {
     let s = store();
     let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "list-append", "--nemesis", "partition,kill", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "23"]);
     assert_eq!(out.status.code(), Some(0), "etcd transactions guarded on mod_revision are strict serializable");
-    assert!(results(&dir)["counts"]["ok"].as_u64() > Some(50));
+    assert!(results(&dir).counts.ok > 50);
 }
 
 #[test]
@@ -311,7 +270,7 @@ fn a_system_described_only_in_a_design_file_runs_end_to_end() {
     let test_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("test.json")).unwrap()).unwrap();
     assert_eq!(test_json["design"]["spec"]["name"], "etcd-fast", "the run records the design it ran");
     assert_eq!(test_json["design"]["origin"]["file"], design.to_str().unwrap());
-    assert!(results(&dir)["counts"]["ok"].as_u64() > Some(50), "{}", results(&dir));
+    assert!(results(&dir).counts.ok > 50, "{:?}", results(&dir));
     let log = std::fs::read_to_string(dir.join("nodes/n1/node.log")).unwrap();
     assert!(log.contains("heartbeat = 50ms") && log.contains("election = 500ms"), "etcd ran with the file's settings");
     assert!(dir.canonicalize().unwrap().to_string_lossy().contains("/etcd-fast-register/"), "the run is named after the design");
@@ -369,7 +328,7 @@ fn raft_followers_forward_so_every_client_thread_gets_answers() {
     let refusals = |dir: &Path| {
         let ops = faultline_history::read_jsonl_file(&dir.join("history.jsonl")).unwrap();
         let refused = ops.iter().filter(|o| o.kind == faultline_history::OpType::Fail && o.error.as_ref().is_some_and(|e| e.to_string().contains("not-leader"))).count();
-        (refused, results(dir)["counts"]["ok"].as_u64().unwrap_or(0) as usize)
+        (refused, results(dir).counts.ok)
     };
     let s = store();
     let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "none", "--time-limit", "8", "--seed", "4"]);

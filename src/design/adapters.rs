@@ -1,8 +1,9 @@
 //! The client protocol adapters a design can name (`[client] adapter`), and how one is
 //! built for a run: `http-txn`, faultline's own node API (`POST /txn`, `GET /status`;
 //! docs/ARCHITECTURE.md §3), for anyone writing a node; `etcd-json`, etcd v3's JSON
-//! gateway. Each is a transaction [`Adapter`] and, for designs that report a leader, a
-//! [`LeaderQuery`].
+//! gateway; `resp`, Redis's protocol (the primary found through Sentinel when the
+//! design names its master). Each is a transaction [`Adapter`] and, for designs that
+//! report a leader, a [`LeaderQuery`].
 
 use super::Launch;
 use faultline_workloads::adapter::{Adapter, LeaderQuery, NodeApi};
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The adapters' names.
-pub const NAMES: [&str; 2] = ["http-txn", "etcd-json"];
+pub const NAMES: [&str; 3] = ["http-txn", "etcd-json", "resp"];
 
 /// A run's way to its nodes: transactions, and the leader where the design has one.
 #[derive(Clone)]
@@ -49,6 +50,10 @@ pub fn connect(launch: &Launch, addrs: HashMap<String, String>, timeout: Duratio
         "etcd-json" => {
             known(&["serializable-reads"])?;
             let api = Arc::new(etcd::EtcdApi::new(addrs, timeout, flag(&options, "serializable-reads")?));
+            Ok(Client { txn: api.clone(), leader: leads.then_some(api as Arc<dyn LeaderQuery>) })
+        }
+        "resp" => {
+            let api = Arc::new(faultline_redis::RespApi::new(addrs, timeout, faultline_redis::RespOptions::parse(&options)?));
             Ok(Client { txn: api.clone(), leader: leads.then_some(api as Arc<dyn LeaderQuery>) })
         }
         other => Err(format!("no client adapter {other:?}; one of {}", NAMES.join(", "))),

@@ -20,11 +20,12 @@ pub use template::{expand, Launch, NodeContext, DATA_DIR};
 use std::path::{Path, PathBuf};
 
 /// The built-in designs' files, compiled in.
-const BUILTIN: [(&str, &str); 5] = [
+const BUILTIN: [(&str, &str); 6] = [
     ("raft", include_str!("../../images/raft/design.toml")),
     ("dynamo", include_str!("../../images/dynamo/design.toml")),
     ("caspaxos", include_str!("../../images/caspaxos/design.toml")),
     ("etcd", include_str!("../../images/etcd/design.toml")),
+    ("redis", include_str!("../../images/redis/design.toml")),
     ("beacon", include_str!("../../images/beacon/design.toml")),
 ];
 
@@ -237,6 +238,24 @@ mod tests {
         assert_eq!(launch.client_options().unwrap()["serializable-reads"], "false");
         let serializable = etcd.launch(&[], &["serializable-reads=true".to_owned()], false).unwrap();
         assert_eq!(serializable.client_options().unwrap()["serializable-reads"], "true");
+    }
+
+    #[test]
+    fn redis_starts_n1_as_primary_and_a_majority_sentinel_quorum_from_its_template() {
+        let redis = resolve("redis").unwrap();
+        let launch = redis.launch(&[], &["min-replicas-to-write=2".to_owned(), "wait-replicas=1".to_owned()], false).unwrap();
+        let peers: Vec<(String, String)> = (1..=5).map(|i| (format!("n{i}"), format!("10.0.0.{i}"))).collect();
+        let script = |node: &str, ip: &str| launch.command(&NodeContext { node, ip, run: "r", peers: &peers }).unwrap();
+        let n2 = script("n2", "10.0.0.2");
+        assert_eq!(n2[..2], ["sh", "-c"]);
+        for want in ["set -- 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5", "echo \"replicaof $1 6379\"", "sentinel monitor faultline $1 6379 $(( $# / 2 + 1 ))", "min-replicas-to-write 2", "down-after-milliseconds faultline 2000", "if [ \"10.0.0.2\" != \"$1\" ]"] {
+            assert!(n2[2].contains(want), "{want} in {}", n2[2]);
+        }
+        let options = launch.client_options().unwrap();
+        assert_eq!((options["sentinel-master"].as_str(), options["wait-replicas"].as_str()), ("faultline", "1"));
+        assert!(redis.clock_fault().unwrap_err().contains("jemalloc"));
+        assert!(redis.launch(&[], &[], true).unwrap_err().to_string().contains("does not tell faultline what it fsynced"));
+        assert!(redis.leader().is_ok());
     }
 
     #[test]
