@@ -2,7 +2,7 @@
 //! built for a run: `http-txn`, faultline's own node API (`POST /txn`, `GET /status`;
 //! docs/ARCHITECTURE.md §3), for anyone writing a node; `etcd-json`, etcd v3's JSON
 //! gateway; `resp`, Redis's protocol (the primary found through Sentinel when the
-//! design names its master). Each is a transaction [`Adapter`] and, for designs that
+//! design names its master); `swift`, OpenStack Swift's object API. Each is a transaction [`Adapter`] and, for designs that
 //! report a leader, a [`LeaderQuery`].
 
 use super::Launch;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The adapters' names.
-pub const NAMES: [&str; 3] = ["http-txn", "etcd-json", "resp"];
+pub const NAMES: [&str; 4] = ["http-txn", "etcd-json", "resp", "swift"];
 
 /// A run's way to its nodes: transactions, and the leader where the design has one.
 #[derive(Clone)]
@@ -55,6 +55,11 @@ pub fn connect(launch: &Launch, addrs: HashMap<String, String>, timeout: Duratio
         "resp" => {
             let api = Arc::new(faultline_redis::RespApi::new(addrs, timeout, faultline_redis::RespOptions::parse(&options)?));
             Ok(Client { txn: api.clone(), leader: leads.then_some(api as Arc<dyn LeaderQuery>) })
+        }
+        "swift" => {
+            known(&["newest-reads"])?;
+            let api = Arc::new(faultline_swift::SwiftApi::new(addrs, timeout, flag(&options, "newest-reads")?));
+            Ok(Client { txn: api, leader: None })
         }
         other => Err(format!("no client adapter {other:?}; one of {}", NAMES.join(", "))),
     }

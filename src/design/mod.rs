@@ -20,12 +20,13 @@ pub use template::{expand, Launch, NodeContext, DATA_DIR};
 use std::path::{Path, PathBuf};
 
 /// The built-in designs' files, compiled in.
-const BUILTIN: [(&str, &str); 6] = [
+const BUILTIN: [(&str, &str); 7] = [
     ("raft", include_str!("../../images/raft/design.toml")),
     ("dynamo", include_str!("../../images/dynamo/design.toml")),
     ("caspaxos", include_str!("../../images/caspaxos/design.toml")),
     ("etcd", include_str!("../../images/etcd/design.toml")),
     ("redis", include_str!("../../images/redis/design.toml")),
+    ("swift", include_str!("../../images/swift/design.toml")),
     ("beacon", include_str!("../../images/beacon/design.toml")),
 ];
 

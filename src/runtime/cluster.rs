@@ -250,7 +250,11 @@ impl Cluster {
     /// Whether `node` passes the design's health check; if not, why.
     async fn healthy(&self, node: &Node) -> Result<(), String> {
         match &self.health {
-            Health::Http { path, .. } => self.get(node, path).await.map(|_| ()),
+            // Any 2xx, whatever the body: Swift's `/healthcheck` answers `OK` as text.
+            Health::Http { path, .. } => match self.http.request("GET", &self.url(node, path), &[], bytes::Bytes::new()).await.map_err(String::from)? {
+                (200..=299, _) => Ok(()),
+                (status, body) => Err(format!("{} answered {status}: {}", node.name, String::from_utf8_lossy(&body).trim())),
+            },
             Health::Tcp { .. } => {
                 let connect = tokio::net::TcpStream::connect(node.addr.as_str());
                 match tokio::time::timeout(Duration::from_secs(2), connect).await {
@@ -539,7 +543,12 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &m
         "FAKETIME_CACHE_DURATION=1".to_owned(),
         "FAKETIME_DONT_FAKE_MONOTONIC=1".to_owned(),
     ];
-    env.extend(spec.launch.env(&context).map_err(bad_template)?);
+    // A design's own environment wins over these defaults (docs/ARCHITECTURE.md §9):
+    // Swift's Python sleeps fail under libfaketime unless it fakes the monotonic clock too.
+    let design_env = spec.launch.env(&context).map_err(bad_template)?;
+    let name = |entry: &str| entry.split_once('=').map_or(entry, |(k, _)| k).to_owned();
+    env.retain(|e| !design_env.iter().any(|d| name(d) == name(e)));
+    env.extend(design_env);
     let mut node_labels = labels::for_run(&spec.run);
     node_labels.insert(NODE_LABEL.to_owned(), node.name.clone());
     node_labels.insert(PORT_LABEL.to_owned(), spec.launch.spec.client.port.to_string());

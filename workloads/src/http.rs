@@ -55,19 +55,30 @@ impl NodeClient {
     }
 
     async fn send(&self, method: &str, url: &str, body: Option<&serde_json::Value>) -> Result<(u16, serde_json::Value), RequestError> {
+        let body = Bytes::from(body.map(|b| b.to_string()).unwrap_or_default());
+        let (status, answer) = self.request(method, url, &[("content-type", "application/json")], body).await?;
+        let json = serde_json::from_slice(&answer).map_err(|e| RequestError { message: format!("{method} {url}: answer is not JSON: {e}"), not_sent: false })?;
+        Ok((status, json))
+    }
+
+    /// Sends any request with `headers` and `body`; answers the status and the body as
+    /// it came, whatever its type.
+    pub async fn request(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Bytes) -> Result<(u16, Bytes), RequestError> {
         let failed = |message: String, not_sent: bool| RequestError { message, not_sent };
-        let request = hyper::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
-            .map_err(|e| failed(format!("bad request to {url}: {e}"), true))?;
+        let mut request = hyper::Request::builder().method(method).uri(url);
+        if matches!(method, "PUT" | "POST") {
+            // hyper leaves the length out of an empty body, which Swift refuses (411).
+            request = request.header("content-length", body.len());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body)).map_err(|e| failed(format!("bad request to {url}: {e}"), true))?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| failed(format!("{method} {url}: {e}"), e.is_connect()))?;
             let status = response.status().as_u16();
             let body = response.into_body().collect().await.map_err(|e| failed(format!("{method} {url}: {e}"), false))?.to_bytes();
-            let json = serde_json::from_slice(&body).map_err(|e| failed(format!("{method} {url}: answer is not JSON: {e}"), false))?;
-            Ok((status, json))
+            Ok((status, body))
         };
         tokio::time::timeout(self.timeout, exchange).await.map_err(|_| failed(format!("{method} {url}: no answer within {:?}", self.timeout), false))?
     }
