@@ -176,6 +176,16 @@ impl Design {
         }
     }
 
+    /// Whether this design can run `workload`; if not, why.
+    pub fn workload(&self, workload: &str) -> Result<(), String> {
+        let can = &self.spec.capabilities.workloads;
+        if can.is_empty() || can.iter().any(|w| w == workload) {
+            Ok(())
+        } else {
+            Err(self.why_not("workloads", format!("{} cannot run the {workload} workload; it runs {}", self.name(), can.join(", "))))
+        }
+    }
+
     /// Whether faults can aim at this design's leader; if not, why.
     pub fn leader(&self) -> Result<(), String> {
         if self.spec.capabilities.leader {
@@ -257,6 +267,23 @@ mod tests {
         assert!(redis.clock_fault().unwrap_err().contains("jemalloc"));
         assert!(redis.launch(&[], &[], true).unwrap_err().to_string().contains("does not tell faultline what it fsynced"));
         assert!(redis.leader().is_ok());
+    }
+
+    #[test]
+    fn swift_runs_only_what_its_object_api_can_express() {
+        let swift = resolve("swift").unwrap();
+        assert!(swift.workload("register").is_ok() && swift.workload("set").is_ok());
+        let why = swift.workload("list-append").unwrap_err();
+        assert!(why.contains("cannot run the list-append workload; it runs register, set") && why.contains("no transactions"), "{why}");
+        assert!(resolve("raft").unwrap().workload("bank").is_ok(), "no list: every workload");
+        let peers: Vec<(String, String)> = (1..=3).map(|i| (format!("n{i}"), format!("10.0.0.{i}"))).collect();
+        let launch = swift.launch(&[], &["newest-reads=true".to_owned()], false).unwrap();
+        let script = &launch.command(&NodeContext { node: "n3", ip: "10.0.0.3", run: "run-7", peers: &peers }).unwrap()[2];
+        for want in ["peers=\"10.0.0.1 10.0.0.2 10.0.0.3\"", "swift_hash_path_suffix = run-7", "RingBuilder(6, 3, 0)", "bind_port = 8080", "address = 10.0.0.3"] {
+            assert!(script.contains(want), "{want} in {script}");
+        }
+        assert_eq!(launch.client_options().unwrap()["newest-reads"], "true");
+        assert!(launch.env(&NodeContext { node: "n3", ip: "10.0.0.3", run: "run-7", peers: &peers }).unwrap().contains(&"FAKETIME_DONT_FAKE_MONOTONIC=0".to_owned()));
     }
 
     #[test]

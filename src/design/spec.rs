@@ -106,8 +106,11 @@ pub struct Capabilities {
     /// the scripted schedules).
     #[serde(default)]
     pub leader: bool,
+    /// The workloads its client protocol can run (empty: every workload).
+    #[serde(default)]
+    pub workloads: Vec<String>,
     /// Why it lacks a capability, by capability (`bugs`, `lose_unsynced`, `clock`,
-    /// `leader`), in the design's own words.
+    /// `leader`, `workloads`), in the design's own words.
     #[serde(default)]
     pub notes: BTreeMap<String, String>,
 }

@@ -109,6 +109,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let design = design::resolve(&opts.design).map_err(|e| bad(e.to_string()))?;
     let launch = design.launch(&opts.bugs, &opts.node_opts, opts.lose_unsynced).map_err(|e| bad(e.to_string()))?;
     let workload = workload_of(opts).map_err(bad)?;
+    design.workload(&opts.workload).map_err(bad)?;
     let scripted = faultline_nemesis::SCRIPTED.contains(&opts.nemesis.as_str()).then(|| opts.nemesis.clone());
     let kinds = if scripted.is_some() { vec![FaultKind::Partition, FaultKind::Kill] } else { FaultKind::parse_list(&opts.nemesis).map_err(bad)? };
     if opts.nodes == 0 || opts.nodes > 9 {
