@@ -93,3 +93,11 @@ fn swift_register_with_newest_reads_and_no_faults_is_linearizable() {
     assert_eq!(out.status.code(), Some(0), "X-Newest reads of quorum writes on one clock are linearizable");
     assert!(results(&dir).counts.ok > 200, "{:?}", results(&dir).counts);
 }
+
+#[test]
+fn swift_set_listings_miss_acknowledged_adds_under_partitions() {
+    let s = store();
+    let (out, dir) = test(s.path(), &["--design", "swift", "--workload", "set", "--nemesis", "partition", "--nemesis-interval", "4", "--time-limit", "20", "--seed", "43"]);
+    assert_eq!(out.status.code(), Some(1), "a container listing is one replica's view, updated asynchronously");
+    assert!(anomalies(&dir, "stale") + anomalies(&dir, "lost") > 0, "{}", results(&dir).result.summary);
+}
