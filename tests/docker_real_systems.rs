@@ -8,9 +8,8 @@ mod run;
 
 use faultline_checkers::Validity;
 use faultline_history::{read_jsonl_file, Op, OpType};
-use run::{leftover_containers, results, store, test};
+use run::{assert_refused, leftover_containers, results, store, test};
 use std::path::Path;
-use std::process::Command;
 
 /// The client completions of `kind` whose error mentions `text`.
 fn completions_saying(dir: &Path, kind: OpType, text: &str) -> Vec<Op> {
@@ -64,11 +63,7 @@ fn what_redis_and_swift_cannot_do_is_refused_before_docker_is_touched() {
         (&["--design", "swift", "--workload", "list-append"][..], "cannot run the list-append workload; it runs register, set: Swift has no transactions"),
         (&["--design", "swift", "--nemesis", "isolate-leader"][..], "Swift is leaderless"),
     ] {
-        let s = store();
-        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["test", "--store", s.path().to_str().unwrap()]).args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(254), "{args:?}: {stderr}");
-        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert_refused(args, why);
     }
 }
 

@@ -7,7 +7,7 @@
 mod run;
 
 use faultline_checkers::Validity;
-use run::{leftover_containers, leftovers_while_holding_the_lock, results, store, test, timed_test, ONE_AT_A_TIME};
+use run::{assert_refused, leftover_containers, leftovers_while_holding_the_lock, results, store, test, timed_test, ONE_AT_A_TIME};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -220,11 +220,7 @@ fn faults_etcd_cannot_take_are_refused_before_docker_is_touched() {
         (&["--lose-unsynced"][..], "--lose-unsynced cannot apply"),
         (&["--bug", "no-noop"][..], "no switchable bugs"),
     ] {
-        let s = store();
-        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["test", "--store", s.path().to_str().unwrap(), "--design", "etcd"]).args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(254), "{args:?}: {stderr}");
-        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert_refused(&[&["--design", "etcd"][..], args].concat(), why);
     }
 }
 

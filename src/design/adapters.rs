@@ -2,8 +2,8 @@
 //! built for a run: `http-txn`, faultline's own node API (`POST /txn`, `GET /status`;
 //! docs/ARCHITECTURE.md §3), for anyone writing a node; `etcd-json`, etcd v3's JSON
 //! gateway; `resp`, Redis's protocol (the primary found through Sentinel when the
-//! design names its master); `swift`, OpenStack Swift's object API. Each is a transaction [`Adapter`] and, for designs that
-//! report a leader, a [`LeaderQuery`].
+//! design names its master); `swift`, OpenStack Swift's object API. Each is a
+//! transaction [`Adapter`] and, for designs that report a leader, a [`LeaderQuery`].
 
 use super::Launch;
 use faultline_workloads::adapter::{Adapter, LeaderQuery, NodeApi};

@@ -134,6 +134,9 @@ impl Design {
         if s.capabilities.lose_unsynced && s.start.lose_unsynced.is_empty() {
             return Err("[capabilities] lose_unsynced is true but [start] lose_unsynced does not say how".into());
         }
+        if let Some(w) = s.capabilities.workloads.iter().find(|w| !faultline_workloads::NAMES.contains(&w.as_str())) {
+            return Err(format!("[capabilities] workloads names {w:?}, which is not one of {}", faultline_workloads::NAMES.join(", ")));
+        }
         if let Some(b) = &s.image.binary {
             if b.file_name().is_none() {
                 return Err(format!("[image] binary {} names no file", b.display()));
@@ -327,6 +330,7 @@ mod tests {
         assert!(bad(&ok.replace("mydb\"\nabout", "My DB\"\nabout")).contains("lowercase"));
         assert!(bad(&format!("{ok}colour = 1\n")).contains("unknown field"));
         assert!(bad(&format!("{ok}[capabilities]\nbugs = [\"x\"]\n")).contains("per_bug"));
+        assert!(bad(&format!("{ok}[capabilities]\nworkloads = [\"kv\"]\n")).contains("workloads names \"kv\", which is not one of register"));
         let with_binary = format!("{ok}[image]\nbinary = \"bin/mydb\"\n");
         let d = parse(&with_binary, Origin::File("/x/my.toml".into()), "my.toml").unwrap();
         assert_eq!(d.spec.image.binary.unwrap(), PathBuf::from("/x/bin/mydb"), "relative to the design file");

@@ -37,6 +37,16 @@ pub fn timed_test(store: &Path, args: &[&str]) -> (Output, PathBuf, Duration) {
     (out, store.join("latest"), took)
 }
 
+/// Asserts that `faultline test args` is refused as bad options (exit 254) before
+/// anything runs, with a reason containing `why`.
+pub fn assert_refused(args: &[&str], why: &str) {
+    let s = store();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline")).args(["test", "--store", s.path().to_str().unwrap()]).args(args).output().expect("faultline runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{args:?}: {stderr}");
+    assert!(stderr.contains(why), "{args:?}: {stderr}");
+}
+
 /// The run's `results.json`, typed.
 pub fn results(dir: &Path) -> faultline::store::ResultsRecord {
     faultline::store::read_results(dir).expect("results.json")
