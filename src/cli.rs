@@ -117,8 +117,8 @@ pub struct TestArgs {
     /// The consistency model transactional workloads are checked against.
     #[arg(long)]
     pub consistency_model: Option<String>,
-    /// Faults, comma-separated (partition, kill, pause, clock, packet), a scripted
-    /// schedule (isolate-leader, kill-during-election), or none.
+    /// Faults, comma-separated (partition, kill, pause, clock, packet, delay,
+    /// duplicate), a scripted schedule (isolate-leader, kill-during-election), or none.
     #[arg(long, default_value = "partition")]
     pub nemesis: String,
     /// Seconds a fault lasts, and between faults.

@@ -5,7 +5,7 @@
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
 use bollard::Docker;
-use faultline::runtime::cluster::{subnet_candidates, Cluster, ClusterSpec, Node};
+use faultline::runtime::cluster::{subnet_candidates, Cluster, ClusterSpec, Node, NodeNetwork};
 use faultline::runtime::{base_image, clean, connect, labels, node_image};
 use faultline_nemesis::Delay;
 use std::process::{Command, Stdio};
@@ -135,6 +135,50 @@ async fn connect_ms(cluster: &Cluster, from: &Node, to: &Node) -> f64 {
     us[us.len() / 2] / 1000.0
 }
 
+/// The nodes of `cluster` other than `n`.
+fn peers_of<'a>(cluster: &'a Cluster, n: &Node) -> Vec<&'a Node> {
+    cluster.nodes.iter().filter(|p| p.name != n.name).collect()
+}
+
+/// How many of `count` UDP datagrams `from` sends to `to` arrive there (counted by an
+/// iptables rule in `to`'s INPUT chain that only counts).
+async fn udp_arrivals(cluster: &Cluster, from: &Node, to: &Node, count: u32) -> u64 {
+    let rule = format!("INPUT -p udp -s {} --dport 9", from.ip);
+    let setup = cluster.exec_in_holder(to, &["sh", "-c", &format!("iptables -w -I {rule}")]).await.unwrap();
+    assert_eq!(setup.code, 0, "{}", setup.output);
+    let send = format!("for i in $(seq {count}); do echo $i > /dev/udp/{}/9; done", to.ip);
+    let sent = cluster.exec_in_holder(from, &["timeout", "20", "bash", "-c", &send]).await.unwrap();
+    assert_eq!(sent.code, 0, "{}", sent.output);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let read = cluster.exec_in_holder(to, &["sh", "-c", &format!("iptables -w -L INPUT -v -x -n | awk '/udp dpt:9/ {{print $1}}'; iptables -w -D {rule}")]).await.unwrap();
+    read.output.trim().parse().unwrap_or_else(|_| panic!("a packet count: {}", read.output))
+}
+
+/// The duplicate fault sends a share of a node's outgoing packets to its peers twice
+/// (TEE): a receiver counts them, and stopping the fault ends it.
+#[tokio::test]
+async fn packet_duplication_is_seen_at_the_receiver_and_goes_away() {
+    let docker = docker().await;
+    let run = format!("test-dup-{}", std::process::id());
+    let cluster = Cluster::create(&docker, &spec(&run, 2).await).await.expect("cluster");
+    cluster.wait_healthy().await.expect("healthy");
+    let [n1, n2] = &cluster.nodes[..] else { panic!("2 nodes") };
+    let before = udp_arrivals(&cluster, n2, n1, 400).await;
+    cluster.set_network(n2, &NodeNetwork { duplicate_percent: 50, peers: peers_of(&cluster, n2), ..Default::default() }).await.expect("duplicate n2");
+    let during = udp_arrivals(&cluster, n2, n1, 400).await;
+    let controller = cluster.get(n2, "/health").await;
+    cluster.set_network(n2, &NodeNetwork::default()).await.expect("stop duplicating");
+    let after = udp_arrivals(&cluster, n2, n1, 400).await;
+    eprintln!("400 datagrams n2→n1 arrived: {before} before, {during} with 50% duplication, {after} after");
+    assert_eq!(before, 400);
+    assert!((520..=680).contains(&during), "about 600 (400 + half of them again): {during}");
+    assert!(controller.is_ok(), "the controller still reaches the node: {controller:?}");
+    assert_eq!(after, 400, "stopping the fault ends it");
+    let rules = cluster.exec_in_holder(n2, &["sh", "-c", "iptables -w -t mangle -S faultline-dup"]).await.unwrap();
+    assert!(!rules.output.contains("TEE"), "the rules are gone: {}", rules.output);
+    cluster.teardown().await.unwrap();
+}
+
 /// The delay fault holds a node's outgoing packets to its peers in the NFQUEUE daemon:
 /// a round trip with it grows by the delay (once when one end is delayed, twice when
 /// both are), the controller's traffic is not delayed, and stopping it restores the
@@ -148,18 +192,18 @@ async fn packet_delay_without_netem_grows_round_trips_by_the_delay_and_goes_away
     let [n1, n2, n3] = &cluster.nodes[..] else { panic!("3 nodes") };
     let before = connect_ms(&cluster, n2, n1).await;
     let delay = Delay { delay_ms: 150, jitter_ms: 0 };
-    let peers_of = |n: &Node| cluster.nodes.iter().filter(|p| p.name != n.name).collect::<Vec<_>>();
-    cluster.set_network(n1, &[], 0, false, Some((delay, &peers_of(n1)))).await.expect("delay n1");
+    let delayed = |n: &Node| NodeNetwork { delay: Some(delay), peers: peers_of(&cluster, n), ..Default::default() };
+    cluster.set_network(n1, &delayed(n1)).await.expect("delay n1");
     let one_end = connect_ms(&cluster, n2, n1).await;
     let outward = connect_ms(&cluster, n1, n3).await;
     let t = Instant::now();
     assert!(cluster.get(n1, "/health").await.is_ok());
     let controller_ms = t.elapsed().as_secs_f64() * 1000.0;
-    cluster.set_network(n2, &[], 0, false, Some((delay, &peers_of(n2)))).await.expect("delay n2");
+    cluster.set_network(n2, &delayed(n2)).await.expect("delay n2");
     let both_ends = connect_ms(&cluster, n2, n1).await;
     let unaffected = connect_ms(&cluster, n3, n3).await;
     for n in [n1, n2] {
-        cluster.set_network(n, &[], 0, false, None).await.expect("stop delay");
+        cluster.set_network(n, &NodeNetwork::default()).await.expect("stop delay");
     }
     let after = connect_ms(&cluster, n2, n1).await;
     eprintln!("connect n2→n1: {before:.2} ms; n1 delayed {one_end:.1} ms (n1→n3 {outward:.1} ms, controller→n1 {controller_ms:.1} ms); both {both_ends:.1} ms; after {after:.2} ms");

@@ -18,11 +18,14 @@ pub enum FaultKind {
     Packet,
     /// Delay the node's outgoing packets to the other nodes, with jitter; stop clears it.
     Delay,
+    /// Send a share of the node's outgoing packets to the other nodes twice; stop
+    /// clears it.
+    Duplicate,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 6] = [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Packet, FaultKind::Delay];
+    pub const ALL: [FaultKind; 7] = [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Packet, FaultKind::Delay, FaultKind::Duplicate];
 
     /// Its name, as in `--nemesis partition,kill`.
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl FaultKind {
             FaultKind::Clock => "clock",
             FaultKind::Packet => "packet",
             FaultKind::Delay => "delay",
+            FaultKind::Duplicate => "duplicate",
         }
     }
 

@@ -41,6 +41,8 @@ pub struct Network {
     pub loss: BTreeMap<String, u32>,
     /// How each node's outgoing packets to the other nodes are delayed.
     pub delay: BTreeMap<String, Delay>,
+    /// Percent of each node's outgoing packets to the other nodes sent twice.
+    pub duplicate: BTreeMap<String, u32>,
 }
 
 /// What is currently broken.
@@ -143,6 +145,18 @@ impl Executor {
                 self.apply_network().await?;
                 Ok(json!("packet delay cleared"))
             }
+            Fault::StartDuplicate(d) => {
+                let targets = self.targets(&d.targets).await?;
+                let percent = d.percent.min(100);
+                self.faults().network.duplicate.extend(targets.iter().map(|t| (t.clone(), percent)));
+                self.apply_network().await?;
+                Ok(json!({"nodes": targets, "percent": percent}))
+            }
+            Fault::StopDuplicate => {
+                self.faults().network.duplicate.clear();
+                self.apply_network().await?;
+                Ok(json!("packet duplication cleared"))
+            }
             Fault::StartKill(t) => {
                 let targets = self.targets(t).await?;
                 for t in &targets {
@@ -230,7 +244,7 @@ impl Executor {
     pub async fn heal_all(&self) -> Result<Value, String> {
         let mut done = Vec::new();
         let mut errors = Vec::new();
-        for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopDelay, Fault::StopPartition] {
+        for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopDelay, Fault::StopDuplicate, Fault::StopPartition] {
             match self.execute(&fault).await {
                 Ok(v) => done.push(v),
                 Err(e) => errors.push(format!("{}: {e}", fault.to_op().0)),
@@ -241,5 +255,62 @@ impl Executor {
         } else {
             Err(errors.join("; "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::PacketDuplicate;
+
+    /// A cluster that remembers every network it was told to make true.
+    #[derive(Default)]
+    struct Recorder {
+        networks: Mutex<Vec<Network>>,
+    }
+
+    impl ClusterControl for Recorder {
+        fn nodes(&self) -> Vec<String> {
+            vec!["n1".into(), "n2".into(), "n3".into()]
+        }
+        fn supports(&self, _: FaultKind) -> Result<(), String> {
+            Ok(())
+        }
+        fn set_network<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async move {
+                self.networks.lock().unwrap().push(network.clone());
+                Ok(())
+            })
+        }
+        fn kill<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn start<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn pause<'a>(&'a self, _: &'a str, _: bool) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn set_clock<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn leader(&self) -> BoxFuture<'_, Option<String>> {
+            Box::pin(async { None })
+        }
+    }
+
+    #[tokio::test]
+    async fn duplication_is_set_on_its_targets_and_cleared_by_stop_and_by_heal() {
+        let cluster = Arc::new(Recorder::default());
+        let executor = Executor::new(cluster.clone(), &[FaultKind::Duplicate]).unwrap();
+        let start = Fault::StartDuplicate(PacketDuplicate { targets: Targets::chosen(Selector::Explicit, vec!["n2".into()]), percent: 140 });
+        assert_eq!(executor.execute(&start).await.unwrap(), json!({"nodes": ["n2"], "percent": 100}), "a share is at most 100 %");
+        executor.execute(&Fault::StopDuplicate).await.unwrap();
+        executor.execute(&start).await.unwrap();
+        executor.heal_all().await.unwrap();
+        let seen: Vec<BTreeMap<String, u32>> = cluster.networks.lock().unwrap().iter().map(|n| n.duplicate.clone()).collect();
+        let n2 = BTreeMap::from([("n2".to_owned(), 100)]);
+        assert_eq!(seen[..3], [n2.clone(), BTreeMap::new(), n2]);
+        assert!(seen.last().unwrap().is_empty(), "heal_all clears duplication: {seen:?}");
     }
 }

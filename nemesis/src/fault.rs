@@ -124,6 +124,23 @@ pub struct Delay {
     pub jitter_ms: u32,
 }
 
+/// Duplication of a share of the targets' outgoing packets to the other nodes
+/// (docs/ARCHITECTURE.md §5): each such packet is, with probability `percent` %, also
+/// sent a second time, so the receiver sees it twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacketDuplicate {
+    /// Which nodes.
+    #[serde(flatten)]
+    pub targets: Targets,
+    /// Percent of packets sent twice.
+    #[serde(default = "default_duplicate")]
+    pub percent: u32,
+}
+
+fn default_duplicate() -> u32 {
+    30
+}
+
 /// A clock offset on the targets, possibly strobing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockSkew {
@@ -158,6 +175,10 @@ pub enum Fault {
     StartDelay(PacketDelay),
     /// Stop delaying packets.
     StopDelay,
+    /// Send a share of the targets' outgoing packets twice.
+    StartDuplicate(PacketDuplicate),
+    /// Stop duplicating packets.
+    StopDuplicate,
     /// SIGKILL the targets.
     StartKill(Targets),
     /// Restart every killed node.
@@ -208,6 +229,8 @@ mod tests {
             Fault::StartPacket(PacketLoss { targets: Targets::chosen(Selector::One, vec!["n1".into()]), loss_percent: 30 }),
             Fault::StartDelay(PacketDelay { targets: Targets::chosen(Selector::All, vec!["n1".into(), "n2".into()]), delay_ms: 200, jitter_ms: 0 }),
             Fault::StopDelay,
+            Fault::StartDuplicate(PacketDuplicate { targets: Targets::chosen(Selector::Minority, vec!["n2".into()]), percent: 40 }),
+            Fault::StopDuplicate,
             Fault::StartKill(Targets::at_execution(Selector::Leader)),
             Fault::Bounce(Targets::at_execution(Selector::OneAlive)),
             Fault::StartClock(ClockSkew { targets: Targets::chosen(Selector::Explicit, vec!["n3".into()]), offset_s: -5, strobe_ms: Some(200) }),

@@ -2,7 +2,7 @@
 //! for bugs random faults find rarely, and replays of a recorded run's faults.
 
 use crate::catalogue::{FaultKind, Target};
-use crate::fault::{ClockSkew, Fault, PacketDelay, PacketLoss, Partition, Selector, Targets};
+use crate::fault::{ClockSkew, Fault, PacketDelay, PacketDuplicate, PacketLoss, Partition, Selector, Targets};
 use crate::grudge;
 use faultline_history::generator::{self, delay, from_fn, nemesis, ops, repeat, sleep, then, Gen, Rng};
 use faultline_history::Op;
@@ -83,6 +83,7 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
             let delay_ms = 50 * (1 + rng.below(10) as u32);
             Fault::StartDelay(PacketDelay { targets, delay_ms, jitter_ms: delay_ms / 2 * rng.below(2) as u32 })
         }
+        FaultKind::Duplicate => Fault::StartDuplicate(PacketDuplicate { targets: chosen(rng), percent: 10 + 10 * rng.below(5) as u32 }),
         FaultKind::Kill => Fault::StartKill(chosen(rng)),
         FaultKind::Pause => Fault::StartPause(chosen(rng)),
     }
@@ -97,6 +98,7 @@ fn stop(kind: FaultKind) -> Fault {
         FaultKind::Clock => Fault::StopClock,
         FaultKind::Packet => Fault::StopPacket,
         FaultKind::Delay => Fault::StopDelay,
+        FaultKind::Duplicate => Fault::StopDuplicate,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The nemesis's view of a Docker cluster: [`ClusterControl`] over the runtime.
 
-use crate::runtime::cluster::Cluster;
+use crate::runtime::cluster::{Cluster, NodeNetwork};
 use crate::runtime::probe::Probe;
 use faultline_nemesis::execute::BoxFuture;
 use faultline_nemesis::{ClusterControl, FaultKind, Network};
@@ -35,6 +35,7 @@ impl ClusterControl for DockerControl {
             FaultKind::Packet => need("iptables-statistic"),
             FaultKind::Clock => need("libfaketime"),
             FaultKind::Delay => need("nfqueue"),
+            FaultKind::Duplicate => need("tee"),
             FaultKind::Kill | FaultKind::Pause => Ok(()),
         }
     }
@@ -42,11 +43,15 @@ impl ClusterControl for DockerControl {
     fn set_network<'a>(&'a self, network: &'a Network) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
             let changes = self.cluster.nodes.iter().map(|node| async move {
-                let dropped: Vec<&_> = network.grudge.get(&node.name).into_iter().flatten().filter_map(|p| self.cluster.node(p).ok()).collect();
-                let peers: Vec<&_> = self.cluster.nodes.iter().filter(|p| p.name != node.name).collect();
-                let delay = network.delay.get(&node.name).map(|d| (*d, peers.as_slice()));
-                let loss = network.loss.get(&node.name).copied().unwrap_or(0);
-                self.cluster.set_network(node, &dropped, loss, self.probe.has("netem"), delay).await.map_err(err)
+                let faults = NodeNetwork {
+                    drop_from: network.grudge.get(&node.name).into_iter().flatten().filter_map(|p| self.cluster.node(p).ok()).collect(),
+                    loss_percent: network.loss.get(&node.name).copied().unwrap_or(0),
+                    netem: self.probe.has("netem"),
+                    delay: network.delay.get(&node.name).copied(),
+                    duplicate_percent: network.duplicate.get(&node.name).copied().unwrap_or(0),
+                    peers: self.cluster.nodes.iter().filter(|p| p.name != node.name).collect(),
+                };
+                self.cluster.set_network(node, &faults).await.map_err(err)
             });
             futures_util::future::join_all(changes).await.into_iter().collect::<Result<Vec<()>, String>>().map(|_| ())
         })

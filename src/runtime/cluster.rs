@@ -42,6 +42,9 @@ pub const PORT_LABEL: &str = "io.faultline.port";
 pub const ROLE_LABEL: &str = "io.faultline.role";
 const CHAIN_IN: &str = "faultline-in";
 const CHAIN_OUT: &str = "faultline-out";
+/// faultline's chain in the holder's mangle table, hooked into POSTROUTING: packet
+/// duplication (`TEE`).
+const CHAIN_DUP: &str = "faultline-dup";
 /// Where libfaketime reads each node's clock offset (a volume shared with its holder).
 pub const FAKETIME_FILE: &str = "/faketime/offset";
 /// The NFQUEUE queue a holder's delayed packets go to (one daemon per holder).
@@ -50,6 +53,23 @@ const DELAY_QUEUE: u16 = 7;
 const DELAYD_PID: &str = "/run/faultline-delayd.pid";
 /// Where the delay daemon's output goes in its holder.
 const DELAYD_LOG: &str = "/tmp/faultline-delayd.log";
+/// Every network fault of one node, as [`Cluster::set_network`] makes them true.
+#[derive(Debug, Clone, Default)]
+pub struct NodeNetwork<'a> {
+    /// Drop every packet that comes from these nodes.
+    pub drop_from: Vec<&'a Node>,
+    /// Percent of its packets lost at random.
+    pub loss_percent: u32,
+    /// Lose them with netem (the kernel has it) rather than iptables `statistic`.
+    pub netem: bool,
+    /// How its outgoing packets to `peers` are delayed.
+    pub delay: Option<Delay>,
+    /// Percent of its outgoing packets to `peers` sent twice.
+    pub duplicate_percent: u32,
+    /// The other nodes (the targets of delay and duplication).
+    pub peers: Vec<&'a Node>,
+}
+
 /// Label naming the host a holder's published client port is reached on.
 pub const PUBLISHED_ON_LABEL: &str = "io.faultline.published-on";
 
@@ -324,16 +344,20 @@ impl Cluster {
         exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
     }
 
-    /// Replaces every network fault of `node` by: drop every packet that comes from
-    /// `from` (its side of a grudge: a symmetric partition lists both sides, a one-way
-    /// one only the receiving side); lose `loss_percent` % of packets at random (with
-    /// netem on the node's outgoing traffic where the kernel has it, else with iptables
-    /// `statistic` on incoming traffic); and, with `delay`, hold its outgoing packets to
-    /// `peers` in the delay daemon (NFQUEUE, so the controller's traffic, which never
-    /// goes to a node address, is never delayed; docs/ARCHITECTURE.md §5). One exec, so
-    /// the node is never left half-configured.
-    pub async fn set_network(&self, node: &Node, from: &[&Node], loss_percent: u32, netem: bool, delay: Option<(Delay, &[&Node])>) -> Result<(), RuntimeError> {
-        let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}")];
+    /// Replaces every network fault of `node` by `faults` (docs/ARCHITECTURE.md §5):
+    /// drop every packet that comes from `drop_from` (its side of a grudge: a symmetric
+    /// partition lists both sides, a one-way one only the receiving side); lose
+    /// `loss_percent` % of packets at random (with netem on the node's outgoing traffic
+    /// where the kernel has it, else with iptables `statistic` on incoming traffic);
+    /// with `delay`, hold its outgoing packets to `peers` in the delay daemon; and send
+    /// `duplicate_percent` % of them twice (`TEE` to the peer itself). Delay and
+    /// duplication match node addresses only, so the controller's traffic, which never
+    /// goes to one, is never touched. One exec, so the node is never left
+    /// half-configured.
+    pub async fn set_network(&self, node: &Node, faults: &NodeNetwork<'_>) -> Result<(), RuntimeError> {
+        let NodeNetwork { drop_from, loss_percent, netem, delay, duplicate_percent, peers } = faults;
+        let (loss_percent, netem, duplicate_percent) = (*loss_percent, *netem, *duplicate_percent);
+        let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}"), format!("iptables -w -t mangle -F {CHAIN_DUP}")];
         if netem {
             rules.push("{ tc qdisc del dev eth0 root 2>/dev/null || true; }".to_owned());
         }
@@ -343,7 +367,7 @@ impl Cluster {
         rules.push(format!(
             "{{ if [ -f {DELAYD_PID} ]; then kill $(cat {DELAYD_PID}) 2>/dev/null; i=0; while [ -f {DELAYD_PID} ] && [ $i -lt 250 ]; do i=$((i+1)); sleep 0.02; done; rm -f {DELAYD_PID}; fi; }}"
         ));
-        for peer in from {
+        for peer in drop_from {
             rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP", ip = peer.ip));
         }
         if loss_percent > 0 && netem {
@@ -352,7 +376,7 @@ impl Cluster {
             let p = f64::from(loss_percent.min(100)) / 100.0;
             rules.push(format!("iptables -w -A {CHAIN_IN} -m statistic --mode random --probability {p} -j DROP"));
         }
-        if let Some((d, peers)) = delay.filter(|(d, peers)| d.delay_ms > 0 && !peers.is_empty()) {
+        if let Some(d) = delay.filter(|d| d.delay_ms > 0 && !peers.is_empty()) {
             let seed = node.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
             rules.push(format!(
                 "{{ nohup {HOLDER_EXE} delayd --queue {DELAY_QUEUE} --delay-ms {} --jitter-ms {} --seed {seed} --pid-file {DELAYD_PID} >{DELAYD_LOG} 2>&1 & }}",
@@ -366,6 +390,12 @@ impl Cluster {
                 rules.push(format!("iptables -w -A {CHAIN_OUT} -d {ip} -j NFQUEUE --queue-num {DELAY_QUEUE} --queue-bypass", ip = peer.ip));
             }
         }
+        if duplicate_percent > 0 {
+            let p = f64::from(duplicate_percent.min(100)) / 100.0;
+            for peer in peers {
+                rules.push(format!("iptables -w -t mangle -A {CHAIN_DUP} -d {ip} -m statistic --mode random --probability {p} -j TEE --gateway {ip}", ip = peer.ip));
+            }
+        }
         exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
     }
 
@@ -377,7 +407,7 @@ impl Cluster {
 
     /// Removes every partition rule of `node`.
     pub async fn heal(&self, node: &Node) -> Result<(), RuntimeError> {
-        exec_ok(&self.docker, &node.holder, &["sh", "-c", &format!("iptables -w -F {CHAIN_IN} && iptables -w -F {CHAIN_OUT}")]).await.map(|_| ())
+        exec_ok(&self.docker, &node.holder, &["sh", "-c", &format!("iptables -w -F {CHAIN_IN} && iptables -w -F {CHAIN_OUT} && iptables -w -t mangle -F {CHAIN_DUP}")]).await.map(|_| ())
     }
 
     /// Sends a signal (e.g. `SIGKILL`) to a node's process.
@@ -594,7 +624,7 @@ async fn start_node(docker: &Docker, spec: &ClusterSpec, network: &str, node: &m
         node.addr = format!("{host}:{}", published_port(docker, &node.holder, &client_port).await?);
     }
     let setup = format!(
-        "iptables -w -N {CHAIN_IN} && iptables -w -I INPUT -j {CHAIN_IN} && iptables -w -N {CHAIN_OUT} && iptables -w -I OUTPUT -j {CHAIN_OUT} && echo +0 > {FAKETIME_FILE}"
+        "iptables -w -N {CHAIN_IN} && iptables -w -I INPUT -j {CHAIN_IN} && iptables -w -N {CHAIN_OUT} && iptables -w -I OUTPUT -j {CHAIN_OUT} && iptables -w -t mangle -N {CHAIN_DUP} && iptables -w -t mangle -I POSTROUTING -j {CHAIN_DUP} && echo +0 > {FAKETIME_FILE}"
     );
     exec_ok(docker, &node.holder, &["sh", "-c", &setup]).await?;
 

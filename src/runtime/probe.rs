@@ -45,7 +45,7 @@ impl Probe {
 }
 
 /// (name, shell check, what is lost without it)
-const CHECKS: [(&str, &str, &str); 6] = [
+const CHECKS: [(&str, &str, &str); 7] = [
     ("iptables", "iptables -w -L -n >/dev/null && iptables -V", "network partitions (all of them)"),
     (
         "iptables-statistic",
@@ -55,12 +55,17 @@ const CHECKS: [(&str, &str, &str); 6] = [
     (
         "netem",
         "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root && echo ok",
-        "duplication (loss falls back to iptables-statistic, delay and reordering use the NFQUEUE daemon, rate tbf)",
+        "nothing faultline needs: loss falls back to iptables-statistic, delay and reordering use the NFQUEUE daemon, duplication TEE, rate tbf",
     ),
     (
         "nfqueue",
         "iptables -w -A OUTPUT -d 192.0.2.1 -j NFQUEUE --queue-num 7 --queue-bypass && iptables -w -D OUTPUT -d 192.0.2.1 -j NFQUEUE --queue-num 7 --queue-bypass && echo ok",
         "packet delay (faultline's delay daemon holds packets NFQUEUE gives it)",
+    ),
+    (
+        "tee",
+        "iptables -w -t mangle -A POSTROUTING -d 192.0.2.1 -j TEE --gateway 192.0.2.1 && iptables -w -t mangle -D POSTROUTING -d 192.0.2.1 -j TEE --gateway 192.0.2.1 && echo ok",
+        "packet duplication (the TEE target sends a copy of a packet to its own destination)",
     ),
     ("tbf", "tc qdisc add dev lo root tbf rate 1mbit burst 32kbit latency 400ms && tc qdisc del dev lo root && echo ok", "rate limiting where netem is missing"),
     ("libfaketime", "ls /usr/lib/*/faketime/libfaketime.so.1", "clock skew"),
