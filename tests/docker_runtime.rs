@@ -64,15 +64,16 @@ async fn probe_reports_every_capability() {
     assert!(p.has("iptables"), "{:?}", p.capabilities);
     assert!(p.has("libfaketime"), "{:?}", p.capabilities);
     assert!(p.has("nfqueue"), "this kernel has the NFQUEUE target, which packet delay needs: {:?}", p.capabilities);
+    assert!(p.has("tee"), "this kernel has the TEE target, which packet duplication needs: {:?}", p.capabilities);
     let names: Vec<&str> = p.capabilities.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["iptables", "iptables-statistic", "netem", "nfqueue", "tbf", "libfaketime"]);
+    assert_eq!(names, ["iptables", "iptables-statistic", "netem", "nfqueue", "tee", "tbf", "libfaketime"]);
     for c in &p.capabilities {
         assert!(!c.without_it.is_empty());
     }
     let o = faultline(&["doctor", "--json"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("doctor --json prints JSON");
-    assert_eq!(v["capabilities"].as_array().map(Vec::len), Some(6));
+    assert_eq!(v["capabilities"].as_array().map(Vec::len), Some(7));
     let leftovers = docker
         .list_containers(Some(ListContainersOptions { all: true, filters: Some(labels::filter(None)), ..Default::default() }))
         .await
