@@ -103,15 +103,33 @@ pub struct NodeArgs {
 pub struct TestArgs {
     /// The design under test: a built-in one (raft, dynamo, caspaxos, etcd, beacon) or
     /// a design file such as ./mydb.toml (README: "Testing your own system").
-    #[arg(long, required_unless_present = "replay")]
+    #[arg(long, required_unless_present_any = ["replay", "maelstrom"], conflicts_with = "maelstrom")]
     pub design: Option<String>,
+    /// An unmodified Maelstrom node program to test (a binary, or a script with a `#!`
+    /// line); `--workload` is then a Maelstrom workload (README: "Testing a Maelstrom
+    /// node").
+    #[arg(long, value_name = "NODE")]
+    pub maelstrom: Option<PathBuf>,
+    /// An argument for the Maelstrom node (several allowed).
+    #[arg(long = "maelstrom-arg", requires = "maelstrom", allow_hyphen_values = true)]
+    pub maelstrom_args: Vec<String>,
+    /// A Debian package the Maelstrom node needs (several allowed; a script's
+    /// interpreter is added from its `#!` line).
+    #[arg(long = "maelstrom-package", requires = "maelstrom")]
+    pub maelstrom_packages: Vec<String>,
+    /// The broadcast topology sent to a Maelstrom node: grid (broadcast's default),
+    /// line, total, tree2, tree3, tree4.
+    #[arg(long, requires = "maelstrom")]
+    pub topology: Option<String>,
     /// Switch on a bug in the nodes (several allowed).
     #[arg(long = "bug")]
     pub bugs: Vec<String>,
     /// A design knob, `key=value` (several allowed), e.g. `--node-opt r=1`.
     #[arg(long = "node-opt")]
     pub node_opts: Vec<String>,
-    /// The workload: register, set, counter, bank, list-append, rw-register.
+    /// The workload: register, set, counter, bank, list-append, rw-register; for a
+    /// Maelstrom node, Maelstrom's: echo, unique-ids, broadcast, g-set, g-counter,
+    /// pn-counter, lin-kv, txn-list-append, txn-rw-register.
     #[arg(long, default_value = "register")]
     pub workload: String,
     /// The consistency model transactional workloads are checked against.

@@ -8,12 +8,13 @@ use node_common::server::{run, Startup};
 use std::process::ExitCode;
 
 /// The node programs this binary carries, by the name `faultline node` takes.
-pub const PROGRAMS: [&str; 4] = ["raft", "dynamo", "caspaxos", "beacon"];
+pub const PROGRAMS: [&str; 5] = ["raft", "dynamo", "caspaxos", "beacon", "maelstrom"];
 
 /// Runs node program `program` with its own arguments; its exit code is the process's.
 pub fn run_program(program: &str, args: &[String]) -> ExitCode {
     match program {
         "beacon" => beacon::run(),
+        "maelstrom" => shim(args),
         "raft" | "dynamo" | "caspaxos" => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(serve(program, args)),
             Err(e) => {
@@ -24,6 +25,29 @@ pub fn run_program(program: &str, args: &[String]) -> ExitCode {
         other => {
             eprintln!("faultline node: no node program {other:?}; this binary has {}", PROGRAMS.join(", "));
             ExitCode::from(2)
+        }
+    }
+}
+
+/// The Maelstrom shim (docs/ARCHITECTURE.md §10): one thread is enough, it only
+/// moves lines between a pipe and sockets.
+fn shim(args: &[String]) -> ExitCode {
+    let run = async {
+        let opts = faultline_maelstrom::ShimOptions::parse(args)?;
+        faultline_maelstrom::shim::run(opts).await
+    };
+    let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(run),
+        Err(e) => {
+            eprintln!("faultline node maelstrom: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("faultline node maelstrom: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -27,7 +27,22 @@ fn options(args: &TestArgs, seed: u64, engine: &EngineArg) -> Result<TestOptions
     }
     let design = args.design.clone().unwrap_or_default();
     // A design file's run is named after the design it describes, not its path.
-    let design_name = faultline::design::resolve(&design).map_or_else(|_| design.clone(), |d| d.name().to_owned());
+    let maelstrom = args.maelstrom.as_ref().map(|node| faultline::design::MaelstromSpec {
+        node: std::path::absolute(node).unwrap_or_else(|_| node.clone()),
+        args: args.maelstrom_args.clone(),
+        packages: args.maelstrom_packages.clone(),
+        workload: args.workload.clone(),
+        topology: args.topology.clone(),
+    });
+    let design = match &maelstrom {
+        Some(m) => m.node.display().to_string(),
+        None => design,
+    };
+    let resolved = match &maelstrom {
+        Some(m) => m.design(),
+        None => faultline::design::resolve(&design),
+    };
+    let design_name = resolved.map_or_else(|_| design.clone(), |d| d.name().to_owned());
     Ok(TestOptions {
         name: args.name.clone().unwrap_or_else(|| format!("{design_name}-{}", args.workload)),
         design,
@@ -53,6 +68,7 @@ fn options(args: &TestArgs, seed: u64, engine: &EngineArg) -> Result<TestOptions
         replay: None,
         docker_host: engine.docker_host.clone(),
         publish_ports: engine.publish_ports,
+        maelstrom,
     })
 }
 
@@ -95,7 +111,7 @@ async fn announce_images(args: &TestArgs, opts: &TestOptions) -> Result<(), Exit
     if faultline::runner::validate(opts).is_err() {
         return Ok(());
     }
-    let Ok(design) = faultline::design::resolve(&opts.design) else { return Ok(()) };
+    let Ok(design) = opts.resolve_design() else { return Ok(()) };
     let engine = faultline::runtime::Engine::open(opts.docker_host.as_deref()).await.map_err(Exit::crash)?;
     let base = crate::docker_cmds::base(&engine, &args.base, true).await.map_err(Exit::crash)?;
     crate::docker_cmds::node(&engine, &design, &base).await?;
@@ -138,6 +154,9 @@ fn summary_text(opts: &TestOptions, o: &TestOutcome) -> String {
     }
     if let Some(cost) = &o.controller {
         let _ = writeln!(out, "  throughput: {}", cost.describe());
+    }
+    if let Some(m) = &o.messages {
+        let _ = writeln!(out, "  messages: {}", faultline::store::describe_messages(m));
     }
     for w in faultline::report::data::warnings(&o.report, &nodes, !matches!(opts.nemesis.as_str(), "" | "none"), o.leaders.as_deref()) {
         let _ = writeln!(out, "  warning: {w}");
@@ -184,7 +203,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<i32, Exit> {
             stored
         }
         // An interrupted run has no results yet: these are its first.
-        Err(_) => store::ResultsRecord { valid, result, counts: store::Counts::of(history.ops()), faults: store::count_faults(history.ops()), stages: Vec::new(), wall_s: checked_in, leaders: None, controller: None },
+        Err(_) => store::ResultsRecord { valid, result, counts: store::Counts::of(history.ops()), faults: store::count_faults(history.ops()), stages: Vec::new(), wall_s: checked_in, leaders: None, controller: None, messages: None },
     };
     let dir = store::RunDir { path: args.run.clone() };
     dir.write_json("results.json", &record).map_err(|e| Exit::crash(anyhow!("writing {}: {e}", dir.file("results.json").display())))?;
@@ -315,8 +334,17 @@ mod tests {
             report: faultline::report::data::compute(&ops),
             leaders: Some(vec![Leadership { node: "n1".into(), term: 2, since_s: 0.5 }]),
             controller: Some(faultline::store::ControllerCost { run_s: 6.0, cpu_s: 0.12, completed: 40, ok: 38 }),
+            messages: None,
         };
         (opts, o)
+    }
+
+    #[test]
+    fn a_maelstrom_summary_gives_messages_per_request() {
+        let (opts, mut o) = outcome();
+        o.messages = Some(faultline_workloads::adapter::MessageCounts { between_nodes: 1204, to_services: 310, client_requests: 400 });
+        let text = summary_text(&opts, &o);
+        assert!(text.contains("  messages: 1204 messages between nodes, 3.0 per client request; 310 service requests; 400 client requests\n"), "{text}");
     }
 
     #[test]

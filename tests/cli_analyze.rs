@@ -30,7 +30,7 @@ fn stored_run(dir: &Path) -> RunDir {
     let stale = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/histories/register-stale-read.jsonl");
     std::fs::copy(stale, run.file("history.jsonl")).unwrap();
     let claimed = CheckResult::new("linearizable", Validity::Valid, "made up".into(), vec![], Evidence::None);
-    let results = ResultsRecord { valid: Validity::Valid, result: claimed, counts: Counts::default(), faults: 0, stages: vec![], wall_s: 1.0, leaders: None, controller: None };
+    let results = ResultsRecord { valid: Validity::Valid, result: claimed, counts: Counts::default(), faults: 0, stages: vec![], wall_s: 1.0, leaders: None, controller: None, messages: None };
     run.write_json("results.json", &results).unwrap();
     run
 }

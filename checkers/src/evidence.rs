@@ -3,6 +3,7 @@
 
 use crate::bank::BankEvidence;
 use crate::counter::CounterEvidence;
+use crate::echo::EchoEvidence;
 use crate::elle::ElleEvidence;
 use crate::linear::LinearEvidence;
 use crate::long_fork::LongForkEvidence;
@@ -32,6 +33,8 @@ pub enum Evidence {
     Bank(BankEvidence),
     /// Unique ids.
     UniqueIds(UniqueIdsEvidence),
+    /// Echoes.
+    Echo(EchoEvidence),
     /// Outcome counts per function.
     Stats(StatsEvidence),
     /// None (a result made up by hand, or a checker that had nothing to say).
@@ -57,5 +60,6 @@ from_evidence!(
     CounterEvidence => Counter,
     BankEvidence => Bank,
     UniqueIdsEvidence => UniqueIds,
+    EchoEvidence => Echo,
     StatsEvidence => Stats,
 );

@@ -6,6 +6,7 @@
 
 pub mod bank;
 pub mod counter;
+pub mod echo;
 pub mod elle;
 mod error;
 pub mod evidence;

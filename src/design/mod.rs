@@ -8,12 +8,16 @@
 //! compiled in; a user's design is the same format in a file of their own, given as
 //! `--design ./mydb.toml`. [`resolve`] finds either and checks it; [`Design::launch`]
 //! turns a run's bugs, knobs and faults into a [`Launch`] or refuses them from the
-//! capabilities, with the reason; [`adapters::connect`] builds the client adapter.
+//! capabilities, with the reason; [`adapters::connect`] builds the client adapter. A
+//! Maelstrom node ([`MaelstromSpec`], §10) is one more design: it becomes a
+//! `DesignSpec` that runs the node under faultline's shim.
 
 pub mod adapters;
+pub mod maelstrom;
 mod spec;
 mod template;
 
+pub use maelstrom::MaelstromSpec;
 pub use spec::{Capabilities, ClientSpec, DesignSpec, Health, ImageSpec, StartSpec};
 pub use template::{expand, Launch, NodeContext, DATA_DIR};
 
@@ -103,6 +107,9 @@ pub fn resolve(name_or_path: &str) -> Result<Design, DesignError> {
 
 /// Parses and checks a design's TOML text.
 pub fn parse(text: &str, origin: Origin, shown_as: &str) -> Result<Design, DesignError> {
+    if maelstrom::is_maelstrom_file(text) {
+        return maelstrom::parse_file(text, origin, shown_as);
+    }
     let invalid = |reason: String| DesignError::Invalid { origin: shown_as.to_owned(), reason };
     let mut spec: DesignSpec = toml::from_str(text).map_err(|e| invalid(e.to_string().trim().to_owned()))?;
     if let (Origin::File(file), Some(binary)) = (&origin, &spec.image.binary) {
@@ -117,7 +124,7 @@ pub fn parse(text: &str, origin: Origin, shown_as: &str) -> Result<Design, Desig
 
 impl Design {
     /// Checks what can be checked without Docker: the name, the adapter, every template.
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let s = &self.spec;
         if s.name.is_empty() || !s.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return Err(format!("name {:?} must be lowercase letters, digits and dashes (it names the node image)", s.name));
@@ -182,7 +189,9 @@ impl Design {
     /// Whether this design can run `workload`; if not, why.
     pub fn workload(&self, workload: &str) -> Result<(), String> {
         let can = &self.spec.capabilities.workloads;
-        if can.is_empty() || can.iter().any(|w| w == workload) {
+        if can.is_empty() && !faultline_workloads::is_transactional(workload) {
+            Err(format!("{} cannot run the {workload} workload: its operations are Maelstrom's, not transactions, so only a Maelstrom node runs it (faultline test --maelstrom NODE --workload {workload})", self.name()))
+        } else if can.is_empty() || can.iter().any(|w| w == workload) {
             Ok(())
         } else {
             Err(self.why_not("workloads", format!("{} cannot run the {workload} workload; it runs {}", self.name(), can.join(", "))))

@@ -258,6 +258,7 @@ fn options(row: &RowFile, workload: &str, nemesis: &str, seed: u64, s: &Settings
         replay: None,
         docker_host: o.docker_host.clone(),
         publish_ports: o.publish_ports,
+        maelstrom: None,
     }
 }
 

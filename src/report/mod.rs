@@ -84,6 +84,9 @@ p,li,h3{{overflow-wrap:anywhere}} .legend{{font-size:12px;color:#444;margin:2px 
     if let Some(leaders) = &results.leaders {
         let _ = write!(h, r#"<p id="leaders">Leaders: {}.</p>"#, escape(&crate::store::describe_leaders(leaders)));
     }
+    if let Some(m) = &results.messages {
+        let _ = write!(h, r#"<p id="messages">Messages: {}.</p>"#, escape(&crate::store::describe_messages(m)));
+    }
     h.push_str(&findings::section(&results.result, &d.points));
     let _ = write!(h, r#"<h2>Latency</h2>{}<h2>Throughput</h2>{}"#, svg::latency(&d.points, &d.quantiles, &d.faults, d.duration), svg::throughput(&d.throughput, &d.faults, d.duration));
     h.push_str(r#"<h2>Availability by phase</h2><table id="phases"><tr><th>phase</th><th>span (s)</th><th>ops</th><th>availability</th><th>info rate</th><th>longest gap without ok (s)</th><th>p50 / p95 / p99 (ms)</th></tr>"#);

@@ -45,6 +45,8 @@ pub struct TestOutcome {
     pub leaders: Option<Vec<Leadership>>,
     /// What the controller spent in the run phase.
     pub controller: Option<ControllerCost>,
+    /// Messages the nodes exchanged, where faultline carries them (Maelstrom nodes).
+    pub messages: Option<faultline_workloads::adapter::MessageCounts>,
 }
 
 /// Why a run did not produce a verdict.
@@ -106,7 +108,7 @@ pub fn validate(opts: &TestOptions) -> Result<(), String> {
 
 fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let bad = TestError::BadOptions;
-    let design = design::resolve(&opts.design).map_err(|e| bad(e.to_string()))?;
+    let design = opts.resolve_design().map_err(|e| bad(e.to_string()))?;
     let launch = design.launch(&opts.bugs, &opts.node_opts, opts.lose_unsynced).map_err(|e| bad(e.to_string()))?;
     let workload = workload_of(opts).map_err(bad)?;
     design.workload(&opts.workload).map_err(bad)?;
@@ -207,7 +209,7 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
     };
     // Whatever happened, what was written of the history reaches the disk.
     let _ = history.lock().unwrap_or_else(|p| p.into_inner()).sync();
-    let ClusterRun { leaders, controller } = match outcome {
+    let ClusterRun { leaders, controller, messages } = match outcome {
         Ok(Ok(Ok(run))) => run,
         Err(signal) => {
             clean::remove_labelled(&docker, Some(&run)).await?;
@@ -242,17 +244,19 @@ pub async fn run_test(opts: &TestOptions, on_event: Option<interpreter::EventWat
         wall_s: t0.elapsed().as_secs_f64(),
         leaders: leaders.clone(),
         controller,
+        messages,
     };
     dir.write_json("results.json", &results).map_err(io("writing results.json"))?;
     let report = crate::report::data::compute(h.ops());
     crate::report::write_report_of(&dir.path, &test_record, &results, &report).map_err(TestError::Check)?;
-    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report, leaders, controller })
+    Ok(TestOutcome { dir: dir.path, result, counts, stages, faults, report, leaders, controller, messages })
 }
 
 /// What [`run_cluster`] learned besides the history.
 struct ClusterRun {
     leaders: Option<Vec<Leadership>>,
     controller: Option<ControllerCost>,
+    messages: Option<faultline_workloads::adapter::MessageCounts>,
 }
 
 /// The part of a run that has a cluster: create it, run, heal, final reads, logs,
@@ -273,7 +277,7 @@ async fn run_cluster(
     let cluster = Arc::new(Cluster::create(docker, spec).await?);
     cluster.wait_healthy().await?;
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
-    let client = design::adapters::connect(&plan.launch, cluster.addrs(), Duration::from_secs_f64(opts.op_timeout_s)).map_err(TestError::BadOptions)?;
+    let client = design::adapters::connect(&plan.launch, cluster.addrs(), Duration::from_secs_f64(opts.op_timeout_s), opts.seed).map_err(TestError::BadOptions)?;
     let adapter = client.txn.clone();
     let leader_query = client.leader.clone();
     let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, leader: client.leader });
@@ -311,6 +315,18 @@ async fn run_cluster(
     history.lock().unwrap_or_else(|p| p.into_inner()).sync().map_err(io("syncing history.jsonl"))?;
     stages.push(("heal and final reads", t.elapsed().as_secs_f64()));
     let leaders = watch.map(leaders::LeaderWatch::stop);
+    // Counted after the final reads, with every node up again; a count that cannot be
+    // had is left out of the report rather than failing a run that has its verdict.
+    let messages = match &client.messages {
+        Some(counter) => match counter.message_counts(&interpreter.nodes).await {
+            Ok(counts) => Some(counts),
+            Err(e) => {
+                eprintln!("faultline: the report has no message counts: {e}");
+                None
+            }
+        },
+        None => None,
+    };
 
     let t = Instant::now();
     cluster.collect_logs(dir).await?;
@@ -318,7 +334,7 @@ async fn run_cluster(
         cluster.teardown().await?;
     }
     stages.push(("teardown", t.elapsed().as_secs_f64()));
-    Ok(ClusterRun { leaders, controller })
+    Ok(ClusterRun { leaders, controller, messages })
 }
 
 /// Records the final heal as a nemesis event pair.

@@ -10,7 +10,7 @@ mod record;
 #[cfg(test)]
 pub(crate) use record::sample;
 
-pub use record::{count_faults, describe_leaders, leader_changes, ControllerCost, Counts, ImagesUsed, Leadership, ResultsRecord, Stage, TestOptions, TestRecord, DEFAULT_RATE};
+pub use record::{count_faults, describe_leaders, describe_messages, leader_changes, ControllerCost, Counts, ImagesUsed, Leadership, ResultsRecord, Stage, TestOptions, TestRecord, DEFAULT_RATE};
 
 use faultline_history::{Op, Process};
 use serde::{de::DeserializeOwned, Serialize};

@@ -69,6 +69,20 @@ pub struct TestOptions {
     /// network routes here (`--publish-ports`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub publish_ports: bool,
+    /// The Maelstrom node under test, when the run was `--maelstrom` (docs/ARCHITECTURE.md
+    /// §10); `design` then only names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maelstrom: Option<crate::design::MaelstromSpec>,
+}
+
+impl TestOptions {
+    /// The design the options name: the Maelstrom node's, or the built-in or file design.
+    pub fn resolve_design(&self) -> Result<crate::design::Design, crate::design::DesignError> {
+        match &self.maelstrom {
+            Some(m) => m.design(),
+            None => crate::design::resolve(&self.design),
+        }
+    }
 }
 
 /// The images a run used.
@@ -164,6 +178,10 @@ pub struct ResultsRecord {
     /// What the controller spent driving the run phase (absent in older runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<ControllerCost>,
+    /// Messages the nodes exchanged, for protocols whose messages faultline carries
+    /// (Maelstrom nodes); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<faultline_workloads::adapter::MessageCounts>,
 }
 
 /// The controller's own cost during the run phase: its CPU time and the client
@@ -219,6 +237,13 @@ pub fn leader_changes(leaders: &[Leadership]) -> usize {
     leaders.windows(2).filter(|w| w[0].node != w[1].node).count()
 }
 
+/// One line on the messages of a run (Maelstrom's figures): `1,204 messages between
+/// nodes, 3.6 per client request; 310 service requests`.
+pub fn describe_messages(m: &faultline_workloads::adapter::MessageCounts) -> String {
+    let per_request = if m.client_requests == 0 { String::new() } else { format!(", {:.1} per client request", m.between_nodes as f64 / m.client_requests as f64) };
+    format!("{} messages between nodes{per_request}; {} service requests; {} client requests", m.between_nodes, m.to_services, m.client_requests)
+}
+
 /// One line on what a run saw of leadership: `n3 led throughout (term 2)`, or the
 /// leaders in turn.
 pub fn describe_leaders(leaders: &[Leadership]) -> String {
@@ -266,6 +291,7 @@ pub(crate) mod sample {
             replay: None,
             docker_host: None,
             publish_ports: false,
+            maelstrom: None,
         }
     }
 
@@ -284,6 +310,6 @@ pub(crate) mod sample {
 
     /// `results.json` for `result`.
     pub fn results_record(result: CheckResult) -> ResultsRecord {
-        ResultsRecord { valid: result.valid, result, counts: Counts { ok: 2, fail: 0, info: 0 }, faults: 1, stages: vec![], wall_s: 1.0, leaders: None, controller: None }
+        ResultsRecord { valid: result.valid, result, counts: Counts { ok: 2, fail: 0, info: 0 }, faults: 1, stages: vec![], wall_s: 1.0, leaders: None, controller: None, messages: None }
     }
 }

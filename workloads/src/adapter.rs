@@ -46,6 +46,24 @@ pub trait LeaderQuery: Send + Sync {
     fn role<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Role, String>>;
 }
 
+/// Messages counted over a run, for systems whose messages faultline carries
+/// (Maelstrom nodes): Maelstrom's "messages per operation".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MessageCounts {
+    /// Messages the nodes sent one another (whether or not a fault dropped them).
+    pub between_nodes: u64,
+    /// Requests the nodes made of the services faultline plays (`lin-kv`, …).
+    pub to_services: u64,
+    /// Requests clients sent the nodes.
+    pub client_requests: u64,
+}
+
+/// An adapter's optional power: counting the messages the system exchanged.
+pub trait CountMessages: Send + Sync {
+    /// The counts so far, asked of `nodes`.
+    fn message_counts<'a>(&'a self, nodes: &'a [String]) -> BoxFuture<'a, Result<MessageCounts, String>>;
+}
+
 /// The part of a reference node's `GET /status` that names its role.
 #[derive(Debug, serde::Deserialize)]
 struct StatusAnswer {

@@ -1,5 +1,7 @@
 //! `counter`: increments by small positive amounts and reads of one counter; every read
 //! must lie within the bounds the acknowledged and unknown increments allow.
+//! Maelstrom's `g-counter` (positive adds) and `pn-counter` (adds of either sign) are
+//! eventually consistent: only the final reads, after every add, are held to the bounds.
 
 use crate::{final_reads, read, result_value, Workload};
 use faultline_checkers::{counter, CheckError, CheckResult};
@@ -9,16 +11,36 @@ use serde_json::{json, Value};
 
 const KEY: &str = "counter";
 
-/// The counter workload.
-pub struct Counter;
+/// The counter workload, or one of Maelstrom's eventually consistent counters.
+pub struct Counter {
+    name: &'static str,
+    /// Whether adds may be negative.
+    negative: bool,
+    /// Whether only the reads after every add count.
+    final_only: bool,
+}
+
+impl Counter {
+    /// `counter`: positive adds, every read in real time.
+    pub const LINEARIZABLE: Counter = Counter { name: "counter", negative: false, final_only: false };
+    /// Maelstrom's `g-counter`.
+    pub const GROW_ONLY: Counter = Counter { name: "g-counter", negative: false, final_only: true };
+    /// Maelstrom's `pn-counter`.
+    pub const POSITIVE_NEGATIVE: Counter = Counter { name: "pn-counter", negative: true, final_only: true };
+}
 
 impl Workload for Counter {
     fn name(&self) -> &'static str {
-        "counter"
+        self.name
     }
 
     fn generator(&self, seed: u64) -> Gen {
-        from_fn(seed, |rng, _| if rng.below(4) == 0 { ("read".into(), Value::Null) } else { ("add".into(), json!(1 + rng.below(5))) })
+        let negative = self.negative;
+        from_fn(seed, move |rng, _| match rng.below(4) {
+            0 => ("read".into(), Value::Null),
+            _ if negative && rng.below(3) == 0 => ("add".into(), json!(-1 - rng.below(5) as i64)),
+            _ => ("add".into(), json!(1 + rng.below(5))),
+        })
     }
 
     fn final_generator(&self) -> Option<Gen> {
@@ -29,7 +51,7 @@ impl Workload for Counter {
         match f {
             "add" => Ok(vec![json!(["incr", KEY, value])]),
             "read" => Ok(vec![read(KEY)]),
-            other => Err(format!("counter has no operation {other:?}")),
+            other => Err(format!("{} has no operation {other:?}", self.name)),
         }
     }
 
@@ -42,10 +64,18 @@ impl Workload for Counter {
     }
 
     fn check(&self, history: &History) -> Result<CheckResult, CheckError> {
-        counter::check(history)
+        if self.final_only {
+            counter::check_final(history)
+        } else {
+            counter::check(history)
+        }
     }
 
     fn checkers(&self) -> &'static [&'static str] {
-        &["counter"]
+        if self.final_only {
+            &["counter (final reads)"]
+        } else {
+            &["counter"]
+        }
     }
 }

@@ -2,14 +2,23 @@
 //! generator), the final reads after the faults heal, how each operation maps onto a
 //! transaction of the node API (`POST /txn` micro-ops) and back, and the checkers that
 //! judge the history. Systems plug in through an [`adapter::Adapter`].
+//!
+//! Maelstrom's workloads are here under Maelstrom's names ([`MAELSTROM`]): most are
+//! faultline's own with Maelstrom's checking (`lin-kv` is `register`, `broadcast` and
+//! `g-set` are an eventually consistent `set`, `g-counter` and `pn-counter` a counter
+//! held to its bounds at the final reads, `txn-list-append` and `txn-rw-register` the
+//! transactional ones); `echo` and `unique-ids` are not transactions, so only an
+//! adapter that speaks Maelstrom runs them ([`Workload::transactional`]).
 
 pub mod adapter;
 pub mod http;
 mod bank;
 mod counter;
+mod echo;
 mod register;
 mod set;
 mod txn;
+mod unique_ids;
 
 use faultline_checkers::{CheckError, CheckResult};
 use faultline_history::generator::Gen;
@@ -32,10 +41,22 @@ pub trait Workload: Send + Sync {
     fn check(&self, history: &History) -> Result<CheckResult, CheckError>;
     /// The checkers it runs, by name (for reports).
     fn checkers(&self) -> &'static [&'static str];
+    /// Whether its operations are transactions of micro-ops over keys, which any
+    /// transactional store can run; if not, only an adapter that knows its operations
+    /// does (Maelstrom's `echo`, `unique-ids`).
+    fn transactional(&self) -> bool {
+        true
+    }
 }
 
 /// The workloads, by name.
-pub const NAMES: [&str; 6] = ["register", "set", "counter", "bank", "list-append", "rw-register"];
+pub const NAMES: [&str; 15] = [
+    "register", "set", "counter", "bank", "list-append", "rw-register",
+    "echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter", "lin-kv", "txn-list-append", "txn-rw-register",
+];
+
+/// Maelstrom's workloads that faultline runs, by Maelstrom's names.
+pub const MAELSTROM: [&str; 9] = ["echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter", "lin-kv", "txn-list-append", "txn-rw-register"];
 
 /// Options every workload understands.
 #[derive(Debug, Clone)]
@@ -53,14 +74,43 @@ impl Default for WorkloadOptions {
 /// Looks a workload up by name.
 pub fn by_name(name: &str, opts: &WorkloadOptions) -> Result<Box<dyn Workload>, String> {
     Ok(match name {
-        "register" => Box::new(register::Register),
-        "set" => Box::new(set::Set),
-        "counter" => Box::new(counter::Counter),
+        "register" => Box::new(register::Register { name: "register" }),
+        "set" => Box::new(set::Set::LINEARIZABLE),
+        "counter" => Box::new(counter::Counter::LINEARIZABLE),
         "bank" => Box::new(bank::Bank),
         "list-append" => Box::new(txn::Transactions::list_append(opts.consistency_model)),
         "rw-register" => Box::new(txn::Transactions::rw_register(opts.consistency_model)),
+        "echo" => Box::new(echo::Echo),
+        "unique-ids" => Box::new(unique_ids::UniqueIds),
+        "broadcast" => Box::new(set::Set::eventual("broadcast")),
+        "g-set" => Box::new(set::Set::eventual("g-set")),
+        "g-counter" => Box::new(counter::Counter::GROW_ONLY),
+        "pn-counter" => Box::new(counter::Counter::POSITIVE_NEGATIVE),
+        "lin-kv" => Box::new(register::Register { name: "lin-kv" }),
+        "txn-list-append" => Box::new(txn::Transactions::list_append(opts.consistency_model).named_as_maelstrom()),
+        "txn-rw-register" => Box::new(txn::Transactions::rw_register(opts.consistency_model).named_as_maelstrom()),
         other => return Err(format!("unknown workload {other:?}; one of {}", NAMES.join(", "))),
     })
+}
+
+/// Whether the workload named `name` is made of transactions any transactional store
+/// can run (unknown names: yes, and `by_name` says what is wrong with them).
+pub fn is_transactional(name: &str) -> bool {
+    by_name(name, &WorkloadOptions::default()).map_or(true, |w| w.transactional())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_a_workload_of_that_name() {
+        for name in NAMES {
+            assert_eq!(by_name(name, &WorkloadOptions::default()).unwrap().name(), name);
+        }
+        assert!(MAELSTROM.iter().all(|m| NAMES.contains(m)));
+        assert!(!is_transactional("echo") && !is_transactional("unique-ids") && is_transactional("lin-kv"));
+    }
 }
 
 /// The micro-op `["r", key, null]`.

@@ -1,5 +1,6 @@
 //! `register`: reads, writes and compare-and-sets on independent keys, every written
 //! value unique per key; checked linearizable (cas-register model) key by key.
+//! Maelstrom's `lin-kv` is the same workload under its own name.
 
 use crate::{read, result_value, Workload};
 use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
@@ -13,12 +14,15 @@ use serde_json::{json, Value};
 const ACTIVE_KEYS: u64 = 3;
 const OPS_PER_KEY_SET: u64 = 300;
 
-/// The register workload.
-pub struct Register;
+/// The register workload (`register`, or Maelstrom's `lin-kv`).
+pub struct Register {
+    /// Its name.
+    pub name: &'static str,
+}
 
 impl Workload for Register {
     fn name(&self) -> &'static str {
-        "register"
+        self.name
     }
 
     fn generator(&self, seed: u64) -> Gen {
@@ -43,7 +47,7 @@ impl Workload for Register {
             "read" => vec![read(&key)],
             "write" => vec![json!(["w", key, value[1]])],
             "cas" => vec![json!(["cas", key, value[1]])],
-            other => return Err(format!("register has no operation {other:?}")),
+            other => return Err(format!("{} has no operation {other:?}", self.name)),
         })
     }
 

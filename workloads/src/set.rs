@@ -1,6 +1,8 @@
 //! `set`: adds of unique elements to one set (appends to one key), reads of the whole
 //! set now and then and once more at the end; checked by set-full (lost, stale,
-//! never-read, duplicated elements).
+//! never-read, duplicated elements). Maelstrom's `broadcast` and `g-set` are the same
+//! operations on an eventually consistent set: a read may miss recent adds, but every
+//! acknowledged add must show up and stay.
 
 use crate::{final_reads, read, result_value, Workload};
 use faultline_checkers::set_full::{self, SetFullOptions};
@@ -11,12 +13,26 @@ use serde_json::{json, Value};
 
 const KEY: &str = "set";
 
-/// The set workload.
-pub struct Set;
+/// The set workload, or one of Maelstrom's eventually consistent sets.
+pub struct Set {
+    name: &'static str,
+    /// Whether a read must see every add acknowledged before it began.
+    linearizable: bool,
+}
+
+impl Set {
+    /// `set`: reads see every add acknowledged before them.
+    pub const LINEARIZABLE: Set = Set { name: "set", linearizable: true };
+
+    /// Maelstrom's `broadcast` or `g-set`: reads may lag, adds must not be lost.
+    pub fn eventual(name: &'static str) -> Set {
+        Set { name, linearizable: false }
+    }
+}
 
 impl Workload for Set {
     fn name(&self) -> &'static str {
-        "set"
+        self.name
     }
 
     fn generator(&self, seed: u64) -> Gen {
@@ -31,7 +47,7 @@ impl Workload for Set {
         match f {
             "add" => Ok(vec![json!(["append", KEY, value])]),
             "read" => Ok(vec![read(KEY)]),
-            other => Err(format!("set has no operation {other:?}")),
+            other => Err(format!("{} has no operation {other:?}", self.name)),
         }
     }
 
@@ -44,7 +60,7 @@ impl Workload for Set {
     }
 
     fn check(&self, history: &History) -> Result<CheckResult, CheckError> {
-        set_full::check(history, &SetFullOptions { single_key: true, linearizable: true })
+        set_full::check(history, &SetFullOptions { single_key: true, linearizable: self.linearizable })
     }
 
     fn checkers(&self) -> &'static [&'static str] {

@@ -18,25 +18,34 @@ const TXNS_PER_KEY_SHIFT: u64 = 40;
 pub struct Transactions {
     kind: TxnKind,
     model: ConsistencyModel,
+    /// Maelstrom's name for it (`txn-list-append`, `txn-rw-register`), if run as such.
+    maelstrom: bool,
 }
 
 impl Transactions {
     /// list-append: reads and appends.
     pub fn list_append(model: ConsistencyModel) -> Transactions {
-        Transactions { kind: TxnKind::ListAppend, model }
+        Transactions { kind: TxnKind::ListAppend, model, maelstrom: false }
+    }
+
+    /// The same, under Maelstrom's name (`txn-` before it).
+    pub fn named_as_maelstrom(self) -> Transactions {
+        Transactions { maelstrom: true, ..self }
     }
 
     /// rw-register: reads and blind writes.
     pub fn rw_register(model: ConsistencyModel) -> Transactions {
-        Transactions { kind: TxnKind::RwRegister, model }
+        Transactions { kind: TxnKind::RwRegister, model, maelstrom: false }
     }
 }
 
 impl Workload for Transactions {
     fn name(&self) -> &'static str {
-        match self.kind {
-            TxnKind::ListAppend => "list-append",
-            TxnKind::RwRegister => "rw-register",
+        match (self.kind, self.maelstrom) {
+            (TxnKind::ListAppend, false) => "list-append",
+            (TxnKind::RwRegister, false) => "rw-register",
+            (TxnKind::ListAppend, true) => "txn-list-append",
+            (TxnKind::RwRegister, true) => "txn-rw-register",
         }
     }
 

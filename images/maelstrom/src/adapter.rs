@@ -1,0 +1,194 @@
+//! The controller's side (docs/ARCHITECTURE.md §10): [`MaelstromApi`] plays
+//! Maelstrom's clients, one TCP connection to each node's shim, and its services:
+//! a node's requests to `lin-kv`, `seq-kv`, `lww-kv` or `lin-tso` come back on that
+//! connection and are answered from one [`Services`] for the whole cluster.
+
+use crate::codec::Codec;
+use crate::protocol::{Message, SERVICES};
+use crate::services::Services;
+use faultline_workloads::adapter::{Adapter, BoxFuture, CountMessages, MessageCounts, TxnOutcome};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+/// Answers awaited on one connection, by `msg_id`.
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Map<String, Value>>>>>;
+
+/// One connection to a node's shim.
+struct Connection {
+    /// Lines to send.
+    lines: mpsc::UnboundedSender<String>,
+    /// Answers awaited.
+    pending: Pending,
+}
+
+/// Maelstrom's clients and services, over the shims' TCP ports.
+pub struct MaelstromApi {
+    addrs: HashMap<String, String>,
+    codec: Codec,
+    connect_timeout: Duration,
+    connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+    services: Arc<Mutex<Services>>,
+    next_id: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes an awaited answer when its request is given up (a client timeout drops the
+/// future), so the table does not grow.
+struct Forget(Pending, u64);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        lock(&self.0).remove(&self.1);
+    }
+}
+
+impl MaelstromApi {
+    /// Clients of Maelstrom workload `workload` for nodes at `addrs` (name → `ip:port`);
+    /// services whose random choices follow `seed`.
+    pub fn new(addrs: HashMap<String, String>, workload: &str, connect_timeout: Duration, seed: u64) -> Result<MaelstromApi, String> {
+        Ok(MaelstromApi {
+            addrs,
+            codec: Codec::of(workload)?,
+            connect_timeout,
+            connections: tokio::sync::Mutex::new(HashMap::new()),
+            services: Arc::new(Mutex::new(Services::new(seed))),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// The open connection to `node`, or a new one.
+    async fn connection(&self, node: &str) -> Result<Arc<Connection>, String> {
+        let mut connections = self.connections.lock().await;
+        if let Some(c) = connections.get(node).filter(|c| !c.lines.is_closed()) {
+            return Ok(c.clone());
+        }
+        let addr = self.addrs.get(node).ok_or_else(|| format!("unknown node {node}"))?;
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| format!("no connection to {node}'s shim at {addr} within {} ms", self.connect_timeout.as_millis()))?
+            .map_err(|e| format!("cannot connect to {node}'s shim at {addr}: {e}"))?;
+        let connection = Arc::new(self.serve(stream));
+        connections.insert(node.to_owned(), connection.clone());
+        Ok(connection)
+    }
+
+    /// Starts the tasks that write to and read from a shim: answers go to whoever
+    /// awaits them, service requests to the services, whose answers go back.
+    fn serve(&self, stream: TcpStream) -> Connection {
+        let (read, mut write) = stream.into_split();
+        let (lines, mut outgoing) = mpsc::unbounded_channel::<String>();
+        let pending: Pending = Arc::default();
+        tokio::spawn(async move {
+            while let Some(mut line) = outgoing.recv().await {
+                line.push('\n');
+                if write.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let (answers, services, back) = (pending.clone(), self.services.clone(), lines.clone());
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(read).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let Ok(msg) = Message::parse(&line) else { continue };
+                if SERVICES.contains(&msg.dest.as_str()) {
+                    let answer = lock(&services).handle(&msg);
+                    let _ = back.send(answer.to_line());
+                } else if let Some(id) = msg.in_reply_to() {
+                    if let Some(waiting) = lock(&answers).remove(&id) {
+                        let _ = waiting.send(msg.body);
+                    }
+                }
+            }
+            // The connection is gone (a killed node): whoever waits learns it now.
+            lock(&answers).clear();
+        });
+        Connection { lines, pending }
+    }
+
+    /// Sends `body` from `src` to `node` and awaits the answer's body.
+    async fn request(&self, node: &str, src: &str, mut body: Map<String, Value>) -> Result<Map<String, Value>, Sent> {
+        let connection = self.connection(node).await.map_err(Sent::No)?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        body.insert("msg_id".into(), id.into());
+        let (tx, rx) = oneshot::channel();
+        lock(&connection.pending).insert(id, tx);
+        let _forget = Forget(connection.pending.clone(), id);
+        if connection.lines.send(Message { src: src.to_owned(), dest: node.to_owned(), body }.to_line()).is_err() {
+            return Err(Sent::Maybe(format!("the connection to {node} closed")));
+        }
+        rx.await.map_err(|_| Sent::Maybe(format!("the connection to {node} closed before an answer")))
+    }
+}
+
+/// Why a request has no answer: it was never sent, or it may have been.
+enum Sent {
+    No(String),
+    Maybe(String),
+}
+
+/// Maelstrom's name for faultline's process `p7`: client `c8` (`c0` is the shim's).
+fn client_id(process: &str) -> String {
+    match process.strip_prefix('p').and_then(|n| n.parse::<u64>().ok()) {
+        Some(n) => format!("c{}", n + 1),
+        None => process.to_owned(),
+    }
+}
+
+impl Adapter for MaelstromApi {
+    fn txn<'a>(&'a self, node: &'a str, client: &'a str, _seq: u64, ops: Vec<Value>) -> BoxFuture<'a, TxnOutcome> {
+        Box::pin(async move {
+            let body = match self.codec.request(&ops) {
+                Ok(b) => b,
+                Err(e) => return TxnOutcome::Fail(format!("not sent: {e}")),
+            };
+            match self.request(node, &client_id(client), body).await {
+                Ok(answer) => self.codec.outcome(&ops, &answer),
+                Err(Sent::No(e)) => TxnOutcome::Fail(e),
+                Err(Sent::Maybe(e)) => TxnOutcome::Info(e),
+            }
+        })
+    }
+}
+
+impl CountMessages for MaelstromApi {
+    fn message_counts<'a>(&'a self, nodes: &'a [String]) -> BoxFuture<'a, Result<MessageCounts, String>> {
+        Box::pin(async move {
+            let mut between_nodes = 0;
+            for node in nodes {
+                let ask = self.request(node, "faultline", Map::from_iter([("type".to_owned(), json!("faultline_stats"))]));
+                let answer = match tokio::time::timeout(Duration::from_secs(5), ask).await {
+                    Ok(Ok(a)) => a,
+                    Ok(Err(Sent::No(e) | Sent::Maybe(e))) => return Err(format!("{node}'s message counts: {e}")),
+                    Err(_) => return Err(format!("{node} did not give its message counts within 5 s")),
+                };
+                between_nodes += answer.get("sent").and_then(Value::as_u64).unwrap_or(0);
+            }
+            let to_services = lock(&self.services).requests;
+            // Every msg_id but the count requests was a client's request.
+            let client_requests = self.next_id.load(Ordering::Relaxed).saturating_sub(1 + nodes.len() as u64);
+            Ok(MessageCounts { between_nodes, to_services, client_requests })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_become_maelstrom_clients() {
+        assert_eq!(client_id("p0"), "c1");
+        assert_eq!(client_id("p41"), "c42");
+        assert_eq!(client_id("faultline"), "faultline");
+    }
+}
