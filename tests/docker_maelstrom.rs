@@ -125,9 +125,22 @@ fn transactions_by_cas_on_lin_kv_are_serializable_and_blind_writes_are_caught() 
 }
 
 #[test]
+fn a_kafka_log_in_lin_kv_keeps_every_message_and_logs_per_node_are_caught() {
+    let s = store();
+    let (code, dir) = maelstrom(s.path(), &["kafka"], "kafka", "partition", "10");
+    assert_valid(code, &dir);
+    let r = results(&dir);
+    assert!(!r.result.summary.contains("(0 final)"), "final polls read every log: {}", r.result.summary);
+    let (code, dir) = maelstrom(s.path(), &["kafka", "--wrong"], "kafka", "partition", "10");
+    assert_eq!(code, Some(1));
+    let r = results(&dir);
+    assert!(anomalies(&dir, "inconsistent-offset") > 0 && anomalies(&dir, "lost") + anomalies(&dir, "unobserved") > 0, "{}", r.result.summary);
+}
+
+#[test]
 fn what_a_maelstrom_node_cannot_do_is_refused_before_docker_is_touched() {
     assert_refused(&["--design", "raft", "--workload", "echo"], "only a Maelstrom node runs it");
-    assert_refused(&["--maelstrom", NODES, "--workload", "kafka"], "not one faultline runs");
+    assert_refused(&["--maelstrom", NODES, "--workload", "datomic"], "not one faultline runs");
     assert_refused(&["--maelstrom", NODES, "--workload", "echo", "--nemesis-targets", "leader"], "no way to ask a node whether it leads");
     assert_refused(&["--maelstrom", NODES, "--workload", "echo", "--bug", "x"], "no switches faultline knows of");
     assert_refused(&["--maelstrom", "/nonexistent/node", "--workload", "echo"], "cannot read the node program");

@@ -5,6 +5,7 @@ use crate::bank::BankEvidence;
 use crate::counter::CounterEvidence;
 use crate::echo::EchoEvidence;
 use crate::elle::ElleEvidence;
+use crate::kafka::KafkaEvidence;
 use crate::linear::LinearEvidence;
 use crate::long_fork::LongForkEvidence;
 use crate::set::SetEvidence;
@@ -35,6 +36,8 @@ pub enum Evidence {
     UniqueIds(UniqueIdsEvidence),
     /// Echoes.
     Echo(EchoEvidence),
+    /// Kafka-style logs.
+    Kafka(KafkaEvidence),
     /// Outcome counts per function.
     Stats(StatsEvidence),
     /// None (a result made up by hand, or a checker that had nothing to say).
@@ -61,5 +64,6 @@ from_evidence!(
     BankEvidence => Bank,
     UniqueIdsEvidence => UniqueIds,
     EchoEvidence => Echo,
+    KafkaEvidence => Kafka,
     StatsEvidence => Stats,
 );

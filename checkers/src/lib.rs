@@ -11,6 +11,7 @@ pub mod elle;
 mod error;
 pub mod evidence;
 pub mod import;
+pub mod kafka;
 pub mod linear;
 pub mod long_fork;
 pub mod set;

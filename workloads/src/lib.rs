@@ -7,7 +7,7 @@
 //! faultline's own with Maelstrom's checking (`lin-kv` is `register`, `broadcast` and
 //! `g-set` are an eventually consistent `set`, `g-counter` and `pn-counter` a counter
 //! held to its bounds at the final reads, `txn-list-append` and `txn-rw-register` the
-//! transactional ones); `echo` and `unique-ids` are not transactions, so only an
+//! transactional ones); `echo`, `unique-ids` and `kafka` are not transactions, so only an
 //! adapter that speaks Maelstrom runs them ([`Workload::transactional`]).
 
 pub mod adapter;
@@ -15,6 +15,7 @@ pub mod http;
 mod bank;
 mod counter;
 mod echo;
+mod kafka;
 mod register;
 mod set;
 mod txn;
@@ -50,13 +51,13 @@ pub trait Workload: Send + Sync {
 }
 
 /// The workloads, by name.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 16] = [
     "register", "set", "counter", "bank", "list-append", "rw-register",
-    "echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter", "lin-kv", "txn-list-append", "txn-rw-register",
+    "echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter", "lin-kv", "txn-list-append", "txn-rw-register", "kafka",
 ];
 
 /// Maelstrom's workloads that faultline runs, by Maelstrom's names.
-pub const MAELSTROM: [&str; 9] = ["echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter", "lin-kv", "txn-list-append", "txn-rw-register"];
+pub const MAELSTROM: [&str; 10] = ["echo", "unique-ids", "broadcast", "g-set", "g-counter", "pn-counter", "lin-kv", "txn-list-append", "txn-rw-register", "kafka"];
 
 /// Options every workload understands.
 #[derive(Debug, Clone)]
@@ -82,6 +83,7 @@ pub fn by_name(name: &str, opts: &WorkloadOptions) -> Result<Box<dyn Workload>, 
         "rw-register" => Box::new(txn::Transactions::rw_register(opts.consistency_model)),
         "echo" => Box::new(echo::Echo),
         "unique-ids" => Box::new(unique_ids::UniqueIds),
+        "kafka" => Box::new(kafka::Kafka),
         "broadcast" => Box::new(set::Set::eventual("broadcast")),
         "g-set" => Box::new(set::Set::eventual("g-set")),
         "g-counter" => Box::new(counter::Counter::GROW_ONLY),
@@ -109,7 +111,7 @@ mod tests {
             assert_eq!(by_name(name, &WorkloadOptions::default()).unwrap().name(), name);
         }
         assert!(MAELSTROM.iter().all(|m| NAMES.contains(m)));
-        assert!(!is_transactional("echo") && !is_transactional("unique-ids") && is_transactional("lin-kv"));
+        assert!(!is_transactional("echo") && !is_transactional("unique-ids") && !is_transactional("kafka") && is_transactional("lin-kv"));
     }
 }
 

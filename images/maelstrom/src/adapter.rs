@@ -4,6 +4,7 @@
 //! connection and are answered from one [`Services`] for the whole cluster.
 
 use crate::codec::Codec;
+use crate::kafka::Consumers;
 use crate::protocol::{Message, SERVICES};
 use crate::services::Services;
 use faultline_workloads::adapter::{Adapter, BoxFuture, CountMessages, MessageCounts, TxnOutcome};
@@ -34,6 +35,8 @@ pub struct MaelstromApi {
     connect_timeout: Duration,
     connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
     services: Arc<Mutex<Services>>,
+    /// The kafka clients' positions (kafka only).
+    consumers: Mutex<Consumers>,
     next_id: AtomicU64,
 }
 
@@ -61,6 +64,7 @@ impl MaelstromApi {
             connect_timeout,
             connections: tokio::sync::Mutex::new(HashMap::new()),
             services: Arc::new(Mutex::new(Services::new(seed))),
+            consumers: Mutex::new(Consumers::default()),
             next_id: AtomicU64::new(1),
         })
     }
@@ -147,11 +151,19 @@ fn client_id(process: &str) -> String {
 impl Adapter for MaelstromApi {
     fn txn<'a>(&'a self, node: &'a str, client: &'a str, _seq: u64, ops: Vec<Value>) -> BoxFuture<'a, TxnOutcome> {
         Box::pin(async move {
-            let body = match self.codec.request(&ops) {
+            let client = client_id(client);
+            let kafka = self.codec == Codec::Kafka;
+            let body = match (kafka, ops.as_slice()) {
+                (true, [op]) => lock(&self.consumers).request(&client, op),
+                (true, _) => Err(format!("a kafka request carries one operation, not {}", ops.len())),
+                (false, _) => self.codec.request(&ops),
+            };
+            let body = match body {
                 Ok(b) => b,
                 Err(e) => return TxnOutcome::Fail(format!("not sent: {e}")),
             };
-            match self.request(node, &client_id(client), body).await {
+            match self.request(node, &client, body).await {
+                Ok(answer) if kafka => lock(&self.consumers).outcome(&client, &ops[0], &answer),
                 Ok(answer) => self.codec.outcome(&ops, &answer),
                 Err(Sent::No(e)) => TxnOutcome::Fail(e),
                 Err(Sent::Maybe(e)) => TxnOutcome::Info(e),
