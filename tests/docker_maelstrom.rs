@@ -66,6 +66,12 @@ fn unique_ids_survive_kills_and_a_node_without_its_id_in_them_is_caught() {
     for node in ["n1", "n2", "n3"] {
         assert!(served_after.contains(&node), "{node} serves after the restart (init again)");
     }
+    // Paused and clock-skewed Python nodes asking the lin-tso service.
+    let (code, dir) = maelstrom(s.path(), &["unique-ids", "--tso"], "unique-ids", "pause,clock", "2");
+    assert_valid(code, &dir);
+    let faults: Vec<String> = read_jsonl_file(&dir.join("history.jsonl")).expect("history").into_iter().filter(|o| o.kind == OpType::Info && o.error.is_none()).map(|o| o.f).collect();
+    assert!(faults.iter().any(|f| f == "start-pause") && faults.iter().any(|f| f == "start-clock"), "{faults:?}");
+    assert!(results(&dir).messages.expect("counts").to_services >= results(&dir).counts.ok as u64, "every id came from lin-tso");
     let (code, dir) = maelstrom(s.path(), &["unique-ids", "--wrong"], "unique-ids", "partition", "2");
     assert_eq!(code, Some(1));
     assert!(anomalies(&dir, "duplicated-id") > 0);
