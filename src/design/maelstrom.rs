@@ -337,6 +337,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_maelstrom_design_file_runs_the_fixture_node() {
+        let d = crate::design::resolve(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/designs/maelstrom-broadcast.toml")).unwrap();
+        assert_eq!((d.name(), d.spec.image.packages.clone()), ("maelstrom-broadcast", vec!["python3".to_owned()]));
+        assert!(d.spec.image.binary.as_ref().is_some_and(|b| b.ends_with("images/maelstrom/fixtures/nodes.py") && b.exists()));
+        assert!(d.spec.start.command.ends_with(&["--topology".to_owned(), "grid".to_owned(), "--".to_owned(), "/usr/local/bin/nodes.py".to_owned(), "broadcast".to_owned()]));
+    }
+
+    #[test]
     fn a_maelstrom_design_file_is_read_relative_to_itself_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("counter.py"), "#!/usr/bin/env python3\n").unwrap();
