@@ -156,3 +156,15 @@ fn what_a_maelstrom_node_cannot_do_is_refused_before_docker_is_touched() {
     assert_refused(&["--maelstrom", NODES, "--workload", "echo", "--bug", "x"], "no switches faultline knows of");
     assert_refused(&["--maelstrom", "/nonexistent/node", "--workload", "echo"], "cannot read the node program");
 }
+
+/// A node that dies before answering `init` fails the run at once with its own words
+/// (its usage message here), and leaves nothing behind.
+#[test]
+fn a_node_that_dies_at_start_is_reported_with_its_output() {
+    let s = store();
+    let (out, _) = test(s.path(), &["--maelstrom", NODES, "--maelstrom-arg", "gossip-glomers", "--workload", "echo", "--nodes", "3", "--time-limit", "2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    assert!(stderr.contains("usage: nodes.py"), "the node's own output: {stderr}");
+    assert_eq!(leftover_containers(), 0);
+}

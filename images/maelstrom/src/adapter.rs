@@ -10,7 +10,7 @@ use crate::services::Services;
 use faultline_workloads::adapter::{Adapter, BoxFuture, CountMessages, MessageCounts, TxnOutcome};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -26,6 +26,9 @@ struct Connection {
     lines: mpsc::UnboundedSender<String>,
     /// Answers awaited.
     pending: Pending,
+    /// Set when the shim closed the connection (a killed node): the next request
+    /// reconnects instead of writing into a socket nobody reads.
+    closed: Arc<AtomicBool>,
 }
 
 /// Maelstrom's clients and services, over the shims' TCP ports.
@@ -33,7 +36,9 @@ pub struct MaelstromApi {
     addrs: HashMap<String, String>,
     codec: Codec,
     connect_timeout: Duration,
-    connections: tokio::sync::Mutex<HashMap<String, Arc<Connection>>>,
+    /// Per node, its connection; each behind a lock of its own, so a slow connect to
+    /// one node holds up only that node's requests.
+    connections: HashMap<String, tokio::sync::Mutex<Option<Arc<Connection>>>>,
     services: Arc<Mutex<Services>>,
     /// The kafka clients' positions (kafka only).
     consumers: Mutex<Consumers>,
@@ -61,10 +66,10 @@ impl MaelstromApi {
     /// services whose random choices follow `seed`.
     pub fn new(addrs: HashMap<String, String>, workload: &str, connect_timeout: Duration, seed: u64) -> Result<MaelstromApi, String> {
         Ok(MaelstromApi {
+            connections: addrs.keys().map(|n| (n.clone(), tokio::sync::Mutex::new(None))).collect(),
             addrs,
             codec: Codec::of(workload)?,
             connect_timeout,
-            connections: tokio::sync::Mutex::new(HashMap::new()),
             services: Arc::new(Mutex::new(Services::new(seed))),
             consumers: Mutex::new(Consumers::default()),
             next_id: AtomicU64::new(1),
@@ -74,17 +79,17 @@ impl MaelstromApi {
 
     /// The open connection to `node`, or a new one.
     async fn connection(&self, node: &str) -> Result<Arc<Connection>, String> {
-        let mut connections = self.connections.lock().await;
-        if let Some(c) = connections.get(node).filter(|c| !c.lines.is_closed()) {
+        let (Some(slot), Some(addr)) = (self.connections.get(node), self.addrs.get(node)) else { return Err(format!("unknown node {node}")) };
+        let mut slot = slot.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.lines.is_closed() && !c.closed.load(Ordering::Acquire)) {
             return Ok(c.clone());
         }
-        let addr = self.addrs.get(node).ok_or_else(|| format!("unknown node {node}"))?;
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| format!("no connection to {node}'s shim at {addr} within {} ms", self.connect_timeout.as_millis()))?
             .map_err(|e| format!("cannot connect to {node}'s shim at {addr}: {e}"))?;
         let connection = Arc::new(self.serve(stream));
-        connections.insert(node.to_owned(), connection.clone());
+        *slot = Some(connection.clone());
         Ok(connection)
     }
 
@@ -102,7 +107,8 @@ impl MaelstromApi {
                 }
             }
         });
-        let (answers, services, back) = (pending.clone(), self.services.clone(), lines.clone());
+        let closed = Arc::new(AtomicBool::new(false));
+        let (answers, services, back, gone) = (pending.clone(), self.services.clone(), lines.clone(), closed.clone());
         tokio::spawn(async move {
             let mut reader = BufReader::new(read).lines();
             while let Ok(Some(line)) = reader.next_line().await {
@@ -117,9 +123,10 @@ impl MaelstromApi {
                 }
             }
             // The connection is gone (a killed node): whoever waits learns it now.
+            gone.store(true, Ordering::Release);
             lock(&answers).clear();
         });
-        Connection { lines, pending }
+        Connection { lines, pending, closed }
     }
 
     /// Sends `body` from `src` to `node` and awaits the answer's body.
@@ -130,6 +137,9 @@ impl MaelstromApi {
         let (tx, rx) = oneshot::channel();
         lock(&connection.pending).insert(id, tx);
         let _forget = Forget(connection.pending.clone(), id);
+        if connection.closed.load(Ordering::Acquire) {
+            return Err(Sent::No(format!("the connection to {node} had closed")));
+        }
         if connection.lines.send(Message { src: src.to_owned(), dest: node.to_owned(), body }.to_line()).is_err() {
             return Err(Sent::Maybe(format!("the connection to {node} closed")));
         }
