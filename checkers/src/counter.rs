@@ -83,9 +83,14 @@ fn check_reads(history: &History, final_only: bool) -> Result<CheckResult, Check
         }
     }
     if final_only {
-        // An unknown add (info, or never completed) may still land after a read began;
-        // the bounds already allow for it either way.
-        let last_add_end = history.client_ops().filter(|(inv, _)| ops[*inv].f != "read").map(|(inv, comp)| comp.unwrap_or(inv)).max();
+        // A failed add never happened, so it does not hold reads back; an unknown one
+        // (info, or never completed) may still land after a read began, and the bounds
+        // already allow for it either way.
+        let last_add_end = history
+            .client_ops()
+            .filter(|(inv, _)| ops[*inv].f != "read" && history.outcome_of(*inv) != OpType::Fail)
+            .map(|(inv, comp)| comp.unwrap_or(inv))
+            .max();
         reads.retain(|(inv, _, _)| last_add_end.is_none_or(|end| *inv > end));
     }
     must.sort_unstable();
@@ -191,6 +196,9 @@ mod tests {
         assert_eq!(lost.evidence_json()["errors"][0]["lower"], json!(1));
         let no_final = hist(&[(1, "invoke", "read", json!(null)), (1, "ok", "read", json!(0)), (0, "invoke", "add", json!(1)), (0, "ok", "add", json!(1))]);
         assert_eq!(check_final(&no_final).unwrap().valid, Validity::Unknown);
+        let after_a_failed_add = hist(&[(0, "invoke", "add", json!(1)), (0, "ok", "add", json!(1)), (1, "invoke", "read", json!(null)), (0, "invoke", "add", json!(5)), (1, "ok", "read", json!(0)), (0, "fail", "add", json!(5))]);
+        let r = check_final(&after_a_failed_add).unwrap();
+        assert_eq!(r.valid, Validity::Invalid, "a failed add does not stop the read from being final, and it missed the ok add");
     }
 
     #[test]
