@@ -5,7 +5,7 @@
 //! null]` for the counters, `["r"|"w"|"cas", k, …]` for `lin-kv`, whole transactions
 //! for the `txn-` workloads).
 
-use crate::protocol::{code, definite};
+use crate::protocol::{body_of, code, definite};
 use faultline_workloads::adapter::TxnOutcome;
 use serde_json::{json, Map, Value};
 
@@ -49,7 +49,7 @@ impl Codec {
     /// The request body (without `msg_id`) that runs `ops`.
     pub fn request(self, ops: &[Value]) -> Result<Map<String, Value>, String> {
         if self == Codec::Txn {
-            return Ok(object(json!({"type": "txn", "txn": ops})));
+            return Ok(body_of(json!({"type": "txn", "txn": ops})));
         }
         let [op] = ops else { return Err(format!("a Maelstrom request carries one operation, not {}", ops.len())) };
         let (f, key, arg) = (op[0].as_str().unwrap_or(""), &op[1], &op[2]);
@@ -65,7 +65,7 @@ impl Codec {
             (Codec::LinKv, "cas") => json!({"type": "cas", "key": key, "from": arg[0], "to": arg[1]}),
             _ => return Err(format!("{self:?} has no operation {op} (kafka's requests are made by crate::kafka)")),
         };
-        Ok(object(body))
+        Ok(body_of(body))
     }
 
     /// What the answer `reply` to the request for `ops` says became of them.
@@ -115,19 +115,12 @@ pub fn error_outcome(reply: &Map<String, Value>) -> Option<TxnOutcome> {
     Some(if definite(code) { TxnOutcome::Fail(why) } else { TxnOutcome::Info(why) })
 }
 
-fn object(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ok(v: Value) -> Map<String, Value> {
-        object(v)
+        body_of(v)
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! what the polls return. A final poll (`"all"`) reads every key from offset 0.
 
 use crate::codec::error_outcome;
+use crate::protocol::body_of;
 use faultline_workloads::adapter::TxnOutcome;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -17,13 +18,6 @@ pub struct Consumers {
     keys: BTreeSet<String>,
 }
 
-fn object(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
 impl Consumers {
     /// What `client` commits: the last offset it read of each key.
     fn committable(&self, client: &str) -> BTreeMap<String, u64> {
@@ -32,7 +26,7 @@ impl Consumers {
 
     /// The request body for micro-op `op` of `client`.
     pub fn request(&mut self, client: &str, op: &Value) -> Result<Map<String, Value>, String> {
-        Ok(object(match op[0].as_str().unwrap_or("") {
+        Ok(body_of(match op[0].as_str().unwrap_or("") {
             "send" => {
                 let key = op[1].as_str().ok_or_else(|| format!("send needs a string key, not {}", op[1]))?;
                 self.keys.insert(key.to_owned());
@@ -89,17 +83,17 @@ mod tests {
         let mut c = Consumers::default();
         let send = json!(["send", "k1", 7]);
         assert_eq!(Value::Object(c.request("c1", &send).unwrap()), json!({"type": "send", "key": "k1", "msg": 7}));
-        assert_eq!(c.outcome("c1", &send, &object(json!({"type": "send_ok", "offset": 4}))), TxnOutcome::Ok(vec![json!(["send", "k1", 4])]));
+        assert_eq!(c.outcome("c1", &send, &body_of(json!({"type": "send_ok", "offset": 4}))), TxnOutcome::Ok(vec![json!(["send", "k1", 4])]));
         let poll = json!(["poll", null, null]);
         assert_eq!(c.request("c2", &poll).unwrap()["offsets"], json!({"k1": 0}));
-        c.outcome("c2", &poll, &object(json!({"type": "poll_ok", "msgs": {"k1": [[3, 6], [4, 7]]}})));
+        c.outcome("c2", &poll, &body_of(json!({"type": "poll_ok", "msgs": {"k1": [[3, 6], [4, 7]]}})));
         assert_eq!(c.request("c2", &poll).unwrap()["offsets"], json!({"k1": 5}));
         assert_eq!(c.request("c3", &poll).unwrap()["offsets"], json!({"k1": 0}), "each client has its own positions");
         assert_eq!(c.request("c2", &json!(["poll", null, "all"])).unwrap()["offsets"], json!({"k1": 0}));
         let commit = json!(["commit_offsets", null, null]);
         assert_eq!(c.request("c2", &commit).unwrap()["offsets"], json!({"k1": 4}));
-        assert_eq!(c.outcome("c2", &commit, &object(json!({"type": "commit_offsets_ok"}))), TxnOutcome::Ok(vec![json!(["commit_offsets", null, {"k1": 4}])]));
-        assert!(matches!(c.outcome("c2", &poll, &object(json!({"type": "error", "code": 11}))), TxnOutcome::Fail(_)));
-        assert!(matches!(c.outcome("c2", &poll, &object(json!({"type": "poll_ok"}))), TxnOutcome::Info(_)));
+        assert_eq!(c.outcome("c2", &commit, &body_of(json!({"type": "commit_offsets_ok"}))), TxnOutcome::Ok(vec![json!(["commit_offsets", null, {"k1": 4}])]));
+        assert!(matches!(c.outcome("c2", &poll, &body_of(json!({"type": "error", "code": 11}))), TxnOutcome::Fail(_)));
+        assert!(matches!(c.outcome("c2", &poll, &body_of(json!({"type": "poll_ok"}))), TxnOutcome::Info(_)));
     }
 }

@@ -26,11 +26,7 @@ impl Message {
     /// A message from `src` to `dest` with `body` (an object; anything else is wrapped
     /// as an empty body).
     pub fn new(src: &str, dest: &str, body: Value) -> Message {
-        let body = match body {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        Message { src: src.to_owned(), dest: dest.to_owned(), body }
+        Message { src: src.to_owned(), dest: dest.to_owned(), body: body_of(body) }
     }
 
     /// Parses one line.
@@ -69,6 +65,15 @@ impl Message {
     /// Whether `dest` is a node (`n` and digits), as opposed to a client or a service.
     pub fn is_node(name: &str) -> bool {
         name.len() > 1 && name.starts_with('n') && name[1..].bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
+/// A body from a JSON value: its fields if it is an object (the `json!` literals that
+/// build bodies always are), else none.
+pub fn body_of(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
     }
 }
 

@@ -7,7 +7,7 @@
 //! `ts` answers only grow. All serve `read {key}`, `write {key, value}` and
 //! `cas {key, from, to, create_if_not_exists}` (but `lin-tso`, which serves `ts`).
 
-use crate::protocol::{code, error, Message};
+use crate::protocol::{body_of, code, error, Message};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Map, Value};
@@ -53,7 +53,7 @@ impl Services {
             return match request.kind() {
                 "ts" => {
                     self.tso += 1;
-                    object(json!({"type": "ts_ok", "ts": self.tso}))
+                    body_of(json!({"type": "ts_ok", "ts": self.tso}))
                 }
                 other => error(code::NOT_SUPPORTED, format!("lin-tso serves ts, not {other:?}")),
             };
@@ -76,17 +76,10 @@ impl Services {
             other => return error(code::NOT_SUPPORTED, format!("no service {other:?}")),
         };
         match result {
-            Ok(Some(value)) => object(json!({"type": ok_type, "value": value})),
-            Ok(None) => object(json!({"type": ok_type})),
+            Ok(Some(value)) => body_of(json!({"type": ok_type, "value": value})),
+            Ok(None) => body_of(json!({"type": ok_type})),
             Err(e) => e,
         }
-    }
-}
-
-fn object(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
     }
 }
 

@@ -15,7 +15,7 @@
 //! Counts of node-to-node messages survive restarts in a file in the data directory;
 //! the controller asks for them with a `faultline_stats` request the node never sees.
 
-use crate::protocol::{clip, Message, SHIM_CLIENT};
+use crate::protocol::{body_of, clip, Message, SHIM_CLIENT};
 use crate::topology::Topology;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -231,10 +231,7 @@ pub async fn run(opts: ShimOptions) -> Result<i32, ShimError> {
 }
 
 fn stats_body(counts: &Counts) -> serde_json::Map<String, Value> {
-    match json!({"type": "faultline_stats_ok", "sent": counts.sent, "received": counts.received}) {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    }
+    body_of(json!({"type": "faultline_stats_ok", "sent": counts.sent, "received": counts.received}))
 }
 
 /// A channel whose lines a task writes to the node's stdin, so a node slow to read
