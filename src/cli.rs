@@ -135,8 +135,10 @@ pub struct TestArgs {
     /// The consistency model transactional workloads are checked against.
     #[arg(long)]
     pub consistency_model: Option<String>,
-    /// Faults, comma-separated (partition, kill, pause, clock, packet, delay,
-    /// duplicate), a scripted schedule (isolate-leader, kill-during-election), or none.
+    /// Faults, comma-separated, one at a time (partition, kill, pause, clock, packet,
+    /// delay, duplicate); a package whose families overlap (all, network, process); a
+    /// scripted schedule (isolate-leader, kill-during-election, kill-new-leader,
+    /// slow-leader); or none.
     #[arg(long, default_value = "partition")]
     pub nemesis: String,
     /// Seconds a fault lasts, and between faults.

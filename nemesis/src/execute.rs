@@ -54,6 +54,8 @@ struct Faults {
     skewed: BTreeSet<String>,
     /// Clock strobes running; `stop-clock` ends them.
     strobes: Vec<tokio::task::JoinHandle<()>>,
+    /// Whether the last heal left nothing broken, and nothing broke since.
+    healed: bool,
 }
 
 /// Runs fault operations and remembers what it broke, so `stop-*` and
@@ -103,6 +105,7 @@ impl Executor {
 
     /// Runs one fault; answers what was done (for the history).
     pub async fn execute(&self, fault: &Fault) -> Result<Value, String> {
+        self.faults().healed = false;
         match fault {
             Fault::StartPartition(Partition { shape, grudge }) => {
                 let grudge: Grudge = match grudge {
@@ -219,6 +222,7 @@ impl Executor {
                 }
                 Ok(json!({"reset": skewed}))
             }
+            Fault::Heal => self.heal_all().await,
         }
     }
 
@@ -241,7 +245,17 @@ impl Executor {
 
     /// Undoes every fault still in force: network, kills, pauses, clocks. Every step is
     /// tried; the errors are joined.
-    pub async fn heal_all(&self) -> Result<Value, String> {
+    pub fn heal_all(&self) -> BoxFuture<'_, Result<Value, String>> {
+        // Boxed: `execute` calls it for `heal`, and it calls `execute`.
+        Box::pin(self.heal_steps())
+    }
+
+    /// Whether everything is healed: a heal succeeded and no fault started since.
+    pub fn healed(&self) -> bool {
+        self.faults().healed
+    }
+
+    async fn heal_steps(&self) -> Result<Value, String> {
         let mut done = Vec::new();
         let mut errors = Vec::new();
         for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopDelay, Fault::StopDuplicate, Fault::StopPartition] {
@@ -251,6 +265,7 @@ impl Executor {
             }
         }
         if errors.is_empty() {
+            self.faults().healed = true;
             Ok(Value::Array(done))
         } else {
             Err(errors.join("; "))

@@ -193,6 +193,9 @@ pub enum Fault {
     StartClock(ClockSkew),
     /// Reset every skewed clock and end strobes.
     StopClock,
+    /// Undo every fault in force: the end of a run's fault phase, after which the
+    /// workload goes on so recovery is measured (docs/ARCHITECTURE.md §5).
+    Heal,
 }
 
 impl Fault {
@@ -235,12 +238,14 @@ mod tests {
             Fault::Bounce(Targets::at_execution(Selector::OneAlive)),
             Fault::StartClock(ClockSkew { targets: Targets::chosen(Selector::Explicit, vec!["n3".into()]), offset_s: -5, strobe_ms: Some(200) }),
             Fault::StopClock,
+            Fault::Heal,
         ];
         for fault in faults {
             let (f, value) = fault.to_op();
             assert_eq!(Fault::from_op(&f, &value).unwrap(), fault, "{f} {value}");
         }
         assert_eq!(Fault::StopKill.to_op(), ("stop-kill".to_owned(), Value::Null));
+        assert_eq!(Fault::from_op("heal", &Value::Null).unwrap(), Fault::Heal, "a recorded run's final heal reads as a fault");
     }
 
     #[test]

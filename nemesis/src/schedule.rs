@@ -1,5 +1,6 @@
-//! When and where faults strike: random schedules from a list of kinds, scripted ones
-//! for bugs random faults find rarely, and replays of a recorded run's faults.
+//! When and where faults strike: random schedules from a list of kinds, packages of
+//! such schedules at once, scripted ones for sequences random faults make rarely, and
+//! replays of a recorded run's faults.
 
 use crate::catalogue::{FaultKind, Target};
 use crate::fault::{ClockSkew, Fault, PacketDelay, PacketDuplicate, PacketLoss, Partition, Selector, Targets};
@@ -10,7 +11,7 @@ use faultline_history::Op;
 use serde_json::json;
 
 /// The scripted schedules.
-pub const SCRIPTED: [&str; 2] = ["isolate-leader", "kill-during-election"];
+pub const SCRIPTED: [&str; 4] = ["isolate-leader", "kill-during-election", "kill-new-leader", "slow-leader"];
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -102,14 +103,19 @@ fn stop(kind: FaultKind) -> Fault {
     }
 }
 
-/// Faults as nemesis operations of a generator.
-fn faults(list: Vec<Fault>) -> Gen {
+/// Faults as operations of a generator, in order.
+pub fn fault_ops(list: Vec<Fault>) -> Gen {
     ops(list.iter().map(Fault::to_op).collect())
 }
 
 /// A random schedule: every `interval` ns a fault of one of `kinds` (picked at random)
 /// starts, and `interval` ns later it stops; forever. Targets follow `aim`.
 pub fn random_schedule(kinds: &[FaultKind], aim: &Aim, nodes: &[String], interval: u64, seed: u64) -> Gen {
+    random_schedule_from(interval, kinds, aim, nodes, interval, seed)
+}
+
+/// [`random_schedule`], its first fault at `first` ns.
+fn random_schedule_from(first: u64, kinds: &[FaultKind], aim: &Aim, nodes: &[String], interval: u64, seed: u64) -> Gen {
     let (kinds, nodes, aim) = (kinds.to_vec(), nodes.to_vec(), aim.clone());
     let step = from_fn(seed, move |rng, n| {
         // The kind of fault number n/2 depends on the seed and n/2 alone, so its stop
@@ -117,31 +123,82 @@ pub fn random_schedule(kinds: &[FaultKind], aim: &Aim, nodes: &[String], interva
         let kind = kinds[Rng(seed ^ (n / 2).wrapping_mul(0x9e37_79b9)).below(kinds.len() as u64) as usize];
         if n % 2 == 0 { start(kind, &nodes, &aim, rng) } else { stop(kind) }.to_op()
     });
-    nemesis(then(vec![sleep(interval), delay(interval, step)]))
+    nemesis(then(vec![sleep(first), delay(interval, step)]))
 }
 
-/// A scripted schedule by name (see [`SCRIPTED`]), repeating every `interval` ns.
-pub fn scripted_schedule(name: &str, interval: u64) -> Result<Gen, String> {
+/// The fault kinds a scripted schedule uses (see [`SCRIPTED`]).
+pub fn scripted_kinds(name: &str) -> &'static [FaultKind] {
+    match name {
+        "slow-leader" => &[FaultKind::Delay],
+        _ => &[FaultKind::Partition, FaultKind::Kill],
+    }
+}
+
+/// A scripted schedule by name (see [`SCRIPTED`]), one round every `interval` ns or
+/// so, forever; what a round draws (how slow a link is) comes from `seed`. A script is
+/// about the fault, never about a bug: each is a sequence random timing rarely makes.
+pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, String> {
+    let leader = || Targets::at_execution(Selector::Leader);
+    let isolate_leader = || Fault::StartPartition(Partition { shape: "isolate-leader".into(), grudge: None });
     let round = match name {
-        "isolate-leader" => then(vec![
-            sleep(interval),
-            faults(vec![Fault::StartPartition(Partition { shape: "isolate-leader".into(), grudge: None })]),
-            sleep(interval),
-            faults(vec![Fault::StopPartition]),
-        ]),
+        // The leader alone on one side, its clients still talking to it; then heal.
+        "isolate-leader" => then(vec![sleep(interval), fault_ops(vec![isolate_leader()]), sleep(interval), fault_ops(vec![Fault::StopPartition])]),
         // Kill the leader; while the others elect a new one, bounce (kill and restart
         // at once) a voter; later restart the leader.
         "kill-during-election" => then(vec![
             sleep(interval),
-            faults(vec![Fault::StartKill(Targets::at_execution(Selector::Leader))]),
+            fault_ops(vec![Fault::StartKill(leader())]),
             sleep(SECOND / 2),
-            faults(vec![Fault::Bounce(Targets::at_execution(Selector::OneAlive))]),
+            fault_ops(vec![Fault::Bounce(Targets::at_execution(Selector::OneAlive))]),
             sleep(interval),
-            faults(vec![Fault::StopKill]),
+            fault_ops(vec![Fault::StopKill]),
         ]),
+        // Isolate the leader until the others elect a new one, heal, and a second
+        // later kill whichever node leads then (the new leader, or the old one back):
+        // the cluster must fail over twice, the second time with a node that has just
+        // rejoined.
+        "kill-new-leader" => then(vec![
+            sleep(interval),
+            fault_ops(vec![isolate_leader()]),
+            sleep(interval),
+            fault_ops(vec![Fault::StopPartition]),
+            sleep(SECOND),
+            fault_ops(vec![Fault::StartKill(leader())]),
+            sleep(interval),
+            fault_ops(vec![Fault::StopKill]),
+        ]),
+        // Slow every packet the leader sends to the other nodes by 200 ms to 1 s (±10 %),
+        // so its appends and their acks take longer than a client's patience while
+        // heartbeats still arrive; then restore the links.
+        "slow-leader" => {
+            let step = from_fn(seed, move |rng, n| {
+                if n % 2 == 1 {
+                    return Fault::StopDelay.to_op();
+                }
+                let delay_ms = 100 * (2 + rng.below(9) as u32);
+                Fault::StartDelay(PacketDelay { targets: leader(), delay_ms, jitter_ms: delay_ms / 10 }).to_op()
+            });
+            return Ok(nemesis(then(vec![sleep(interval), delay(interval, step)])));
+        }
         other => return Err(format!("unknown scripted schedule {other:?}; one of {}", SCRIPTED.join(", "))),
     };
     Ok(nemesis(repeat(round)))
+}
+
+/// A package's families at once (see [`crate::package`]): each family is a
+/// [`random_schedule`] of its own kinds, with a seed of its own, and family `i` of `n`
+/// starts `i/n` of an interval after the first, so their faults overlap.
+pub fn combined_schedule(families: &[Vec<FaultKind>], aim: &Aim, nodes: &[String], interval: u64, seed: u64) -> Gen {
+    let n = families.len().max(1) as u64;
+    let schedules = families
+        .iter()
+        .enumerate()
+        .map(|(i, kinds)| {
+            let family_seed = seed ^ (i as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f);
+            random_schedule_from(interval + interval * i as u64 / n, kinds, aim, nodes, interval, family_seed)
+        })
+        .collect();
+    generator::any(schedules)
 }
 
 /// Replays the faults of a recorded run: the nemesis invocations of `faults`, each at
@@ -203,11 +260,44 @@ mod tests {
     }
 
     #[test]
+    fn a_package_overlaps_its_families_faults() {
+        let families = vec![vec![FaultKind::Partition], vec![FaultKind::Kill, FaultKind::Pause], vec![FaultKind::Delay]];
+        let s = preview(combined_schedule(&families, &Aim::default(), &nodes(), 6 * SECOND, 9), 60);
+        assert_eq!(s, preview(combined_schedule(&families, &Aim::default(), &nodes(), 6 * SECOND, 9), 60), "seeded");
+        // Walk the schedule, counting faults in force: a package must have moments with
+        // faults of two families at once, and every family must strike.
+        let (mut active, mut most) = (0i32, 0);
+        for x in &s {
+            active += if x.f.starts_with("start-") { 1 } else { -1 };
+            most = most.max(active);
+        }
+        assert!(most >= 2, "faults overlap: {:?}", s.iter().map(|x| (x.time / SECOND, &x.f)).collect::<Vec<_>>());
+        for family in ["partition", "delay"] {
+            assert!(s.iter().any(|x| x.f == format!("start-{family}")), "{family} strikes");
+        }
+        assert!(s.iter().any(|x| x.f == "start-kill" || x.f == "start-pause"));
+        assert_eq!(s.iter().find(|x| x.f.starts_with("start-")).map(|x| (x.time, x.f.as_str())), Some((6 * SECOND, "start-partition")), "the first family starts after one interval, the others later");
+    }
+
+    #[test]
+    fn scripted_schedules_strike_the_leader_in_order() {
+        let fs = |name: &str| preview(scripted_schedule(name, 4 * SECOND, 3).unwrap(), 30).into_iter().map(|x| (x.f, x.value)).collect::<Vec<_>>();
+        let names: Vec<String> = fs("kill-new-leader").into_iter().map(|(f, _)| f).take(4).collect();
+        assert_eq!(names, ["start-partition", "stop-partition", "start-kill", "stop-kill"]);
+        let slow = fs("slow-leader");
+        assert_eq!(slow[0].0, "start-delay");
+        assert_eq!(slow[0].1["target"], "leader");
+        let delays: Vec<u64> = slow.iter().filter_map(|(_, v)| v["delay_ms"].as_u64()).collect();
+        assert!(delays.len() >= 3 && delays.iter().all(|d| (200..=1000).contains(d)), "{delays:?}");
+        assert_eq!(scripted_kinds("slow-leader"), [FaultKind::Delay]);
+    }
+
+    #[test]
     fn scripted_schedules_and_replays() {
-        let s = preview(scripted_schedule("kill-during-election", 5 * SECOND).unwrap(), 12);
+        let s = preview(scripted_schedule("kill-during-election", 5 * SECOND, 1).unwrap(), 12);
         let fs: Vec<&str> = s.iter().map(|x| x.f.as_str()).collect();
         assert_eq!(fs, ["start-kill", "bounce", "stop-kill"]);
-        assert!(scripted_schedule("chaos", SECOND).is_err());
+        assert!(scripted_schedule("chaos", SECOND, 1).is_err());
         let recorded: Vec<Op> = s
             .iter()
             .map(|x| {

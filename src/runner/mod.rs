@@ -16,7 +16,7 @@ use control::DockerControl;
 use faultline_checkers::{CheckResult, History};
 use faultline_history::generator::{self, Gen};
 use faultline_history::{JsonlWriter, Op, OpType, Process};
-use faultline_nemesis::{Executor, FaultKind, Target};
+use faultline_nemesis::{fault_ops, Executor, Fault, FaultKind, NemesisChoice, Target};
 use faultline_workloads::{Workload, WorkloadOptions};
 use futures_util::FutureExt;
 use interpreter::{HistoryLog, Interpreter};
@@ -82,9 +82,10 @@ struct Plan {
     design: Design,
     launch: Launch,
     workload: Arc<dyn Workload>,
+    /// Every kind of fault the nemesis may start.
     kinds: Vec<FaultKind>,
+    nemesis: NemesisChoice,
     aim: faultline_nemesis::Aim,
-    scripted: Option<String>,
     replay: Option<Vec<Op>>,
 }
 
@@ -112,8 +113,10 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let launch = design.launch(&opts.bugs, &opts.node_opts, opts.lose_unsynced).map_err(|e| bad(e.to_string()))?;
     let workload = workload_of(opts).map_err(bad)?;
     design.workload(&opts.workload).map_err(bad)?;
-    let scripted = faultline_nemesis::SCRIPTED.contains(&opts.nemesis.as_str()).then(|| opts.nemesis.clone());
-    let kinds = if scripted.is_some() { vec![FaultKind::Partition, FaultKind::Kill] } else { FaultKind::parse_list(&opts.nemesis).map_err(bad)? };
+    // A package takes what the design can do; kinds the user listed are refused below
+    // with the reason.
+    let nemesis = NemesisChoice::parse(&opts.nemesis).map_err(bad)?.without(|k| k == FaultKind::Clock && design.clock_fault().is_err());
+    let kinds = nemesis.kinds();
     if opts.nodes == 0 || opts.nodes > 9 {
         return Err(bad(format!("--nodes must be 1 to 9, not {}", opts.nodes)));
     }
@@ -125,7 +128,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         grudge: opts.nemesis_grudge.as_deref().map(|g| faultline_nemesis::grudge::parse_explicit(g, &node_names)).transpose().map_err(bad)?,
         leaderless: !design.spec.capabilities.leader,
     };
-    if aim.targets.contains(&Target::Leader) || scripted.is_some() {
+    if aim.targets.contains(&Target::Leader) || matches!(nemesis, NemesisChoice::Scripted(_)) {
         design.leader().map_err(bad)?;
     }
     if kinds.contains(&FaultKind::Clock) {
@@ -144,7 +147,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         }
         None => None,
     };
-    Ok(Plan { design, launch, workload, kinds, aim, scripted, replay })
+    Ok(Plan { design, launch, workload, kinds, nemesis, aim, replay })
 }
 
 const SECOND: f64 = 1e9;
@@ -157,14 +160,20 @@ fn main_generator(opts: &TestOptions, plan: &Plan, nodes: &[String]) -> Result<G
         clients = generator::stagger((SECOND / opts.rate) as u64, opts.seed ^ 0x5eed, clients);
     }
     let interval = (opts.nemesis_interval_s * SECOND) as u64;
-    let faults = match (&plan.replay, &plan.scripted) {
+    let faults = match (&plan.replay, &plan.nemesis) {
         (Some(recorded), _) => faultline_nemesis::replay_schedule(recorded),
-        (None, Some(name)) => faultline_nemesis::scripted_schedule(name, interval).map_err(TestError::BadOptions)?,
-        (None, None) if plan.kinds.is_empty() => generator::nemesis(generator::ops(Vec::new())),
-        (None, None) => faultline_nemesis::random_schedule(&plan.kinds, &plan.aim, nodes, interval, opts.seed),
+        (None, NemesisChoice::Scripted(name)) => faultline_nemesis::scripted_schedule(name, interval, opts.seed).map_err(TestError::BadOptions)?,
+        (None, NemesisChoice::Package { families, .. }) => faultline_nemesis::combined_schedule(families, &plan.aim, nodes, interval, opts.seed),
+        (None, NemesisChoice::Kinds(kinds)) => faultline_nemesis::random_schedule(kinds, &plan.aim, nodes, interval, opts.seed),
+        (None, NemesisChoice::None) => generator::nemesis(generator::ops(Vec::new())),
     };
-    Ok(generator::time_limit((opts.time_limit_s * SECOND) as u64, generator::any(vec![generator::clients(clients), faults])))
+    // The workload goes on through the heal and the recovery after it, so the time to
+    // recover is measured for every workload, not only those with final reads.
+    let fault_phase = (opts.time_limit_s * SECOND) as u64;
+    let faults_then_heal = generator::then(vec![generator::time_limit(fault_phase, faults), generator::nemesis(fault_ops(vec![Fault::Heal]))]);
+    Ok(generator::time_limit(fault_phase + (opts.recovery_s * SECOND) as u64, generator::any(vec![generator::clients(clients), faults_then_heal])))
 }
+
 
 /// Runs a test. `on_event` sees every history event (for progress); `interrupt`
 /// resolves on Ctrl-C or SIGTERM, after which everything of the run is removed.
@@ -303,12 +312,14 @@ async fn run_cluster(
     let (completed, ok) = history.lock().unwrap_or_else(|p| p.into_inner()).completed();
     let controller = cpu_before.zip(cost::process_cpu()).map(|(before, after)| ControllerCost { run_s, cpu_s: after.saturating_sub(before).as_secs_f64(), completed, ok });
 
-    // Heal everything, let the cluster recover, then the final reads.
+    // The generator healed at the end of the fault phase; a heal it could not reach
+    // (no recovery time) or that failed is done and recorded now. Then the final reads.
     let t = Instant::now();
-    let healed = executor.heal_all().await;
-    record_heal(&interpreter, healed).map_err(io("writing history.jsonl"))?;
+    if !executor.healed() {
+        let healed = executor.heal_all().await;
+        record_heal(&interpreter, healed).map_err(io("writing history.jsonl"))?;
+    }
     cluster.wait_healthy().await?;
-    tokio::time::sleep(Duration::from_secs_f64(opts.recovery_s)).await;
     if let Some(finals) = plan.workload.final_generator() {
         interpreter.run(finals).await.map_err(io("writing history.jsonl"))?;
     }
@@ -337,7 +348,7 @@ async fn run_cluster(
     Ok(ClusterRun { leaders, controller, messages })
 }
 
-/// Records the final heal as a nemesis event pair.
+/// Records a heal outside the generator as a nemesis event pair.
 fn record_heal(interpreter: &Interpreter, healed: Result<Value, String>) -> std::io::Result<()> {
     let mut log = interpreter.history.lock().unwrap_or_else(|p| p.into_inner());
     let time = interpreter.started.elapsed().as_nanos() as i64;
