@@ -87,7 +87,11 @@ pub async fn run(args: GradeArgs, engine: EngineArg) -> Result<i32, Exit> {
             }
         }
         Event::Done(i, n, r) => {
-            let line = format!("[{}/{n}] {} / {} / {} / seed {}: {} — {} ({:.0} s)", i + 1, r.row, r.workload, r.nemesis, r.seed, if r.passed { "ok" } else { "DEVIATION" }, r.why, r.wall_s);
+            let line = format!("[{}/{n}] {} / {} / {} / seed {}: {} — {} ({:.0} s)", i + 1, r.row, r.workload, r.nemesis, r.seed, match (r.passed, r.detect) {
+                (true, _) => "ok".to_owned(),
+                (false, Some(share)) if r.verdict != "error" => format!("missed (the row must detect in {:.0}% of its runs)", share * 100.0),
+                (false, _) => "DEVIATION".to_owned(),
+            }, r.why, r.wall_s);
             match &bar {
                 Some(bar) => {
                     bar.println(line);

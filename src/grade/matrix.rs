@@ -48,6 +48,10 @@ struct Settings {
     nemesis_interval: Option<f64>,
     op_timeout: Option<f64>,
     recovery: Option<f64>,
+    /// With `expect = "invalid"`: the least share of a row's runs (per workload and
+    /// nemesis, over its seeds) that must detect the bug; a miss within it is no
+    /// deviation. Unset: every run must.
+    detect: Option<f64>,
 }
 
 impl Settings {
@@ -62,6 +66,7 @@ impl Settings {
             nemesis_interval: self.nemesis_interval.or(base.nemesis_interval),
             op_timeout: self.op_timeout.or(base.op_timeout),
             recovery: self.recovery.or(base.recovery),
+            detect: self.detect.or(base.detect),
         }
     }
 }
@@ -97,6 +102,7 @@ struct RowFile {
     nemesis_interval: Option<f64>,
     op_timeout: Option<f64>,
     recovery: Option<f64>,
+    detect: Option<f64>,
 }
 
 impl RowFile {
@@ -111,6 +117,7 @@ impl RowFile {
             nemesis_interval: self.nemesis_interval,
             op_timeout: self.op_timeout,
             recovery: self.recovery,
+            detect: self.detect,
         };
         own.over(defaults)
     }
@@ -137,6 +144,7 @@ impl RowFile {
             nemesis_interval: None,
             op_timeout: None,
             recovery: None,
+            detect: None,
         }
     }
 
@@ -149,7 +157,8 @@ impl RowFile {
         for workload in self.workload.clone().into_vec() {
             for nemesis in self.nemesis.clone().into_vec() {
                 for &seed in &seeds {
-                    cells.push(Cell { index: 0, row: label.clone(), opts: options(self, &workload, &nemesis, seed, &s, o), expect: self.expect, anomalies: self.anomalies.clone() });
+                    let detect = s.detect.filter(|_| self.expect == Expect::Invalid);
+                    cells.push(Cell { index: 0, row: label.clone(), opts: options(self, &workload, &nemesis, seed, &s, o), expect: self.expect, anomalies: self.anomalies.clone(), detect });
                 }
             }
         }
@@ -181,6 +190,9 @@ pub struct Cell {
     pub expect: Expect,
     /// With `Expect::Invalid`: one of these anomaly types (empty: any anomaly).
     pub anomalies: Vec<String>,
+    /// With `Expect::Invalid`: the least share of the row's runs of this workload and
+    /// nemesis that must detect the bug (None: every one).
+    pub detect: Option<f64>,
 }
 
 /// A whole matrix, expanded into cells — or one shard of it.
@@ -280,6 +292,9 @@ impl Matrix {
         }
         let mut cells = Vec::new();
         for (i, row) in file.rows.iter().enumerate() {
+            if let Some(d) = row.settings(&file.defaults).detect.filter(|d| !(0.0..=1.0).contains(d)) {
+                return Err(format!("{origin}: row {} ({}): detect = {d} is not a share between 0 and 1", i + 1, row.design));
+            }
             if row.expect != Expect::Invalid && !row.anomalies.is_empty() {
                 return Err(format!("{origin}: row {} ({}): `anomalies` only makes sense with expect = \"invalid\"", i + 1, row.design));
             }

@@ -29,14 +29,19 @@ fn opt(v: Option<f64>, scale: f64, unit: &str) -> String {
 }
 
 fn badge(c: &CellResult, out_dir: &Path) -> String {
-    let colour = match (c.passed, c.verdict.as_str()) {
+    let colour = match (c.as_expected(), c.verdict.as_str()) {
         (false, _) => "#c92a2a",
+        (true, _) if !c.passed => "#f59f00",
         (true, "invalid") => "#e67700",
         (true, "valid") => "#2b8a3e",
         (true, _) => "#868e96",
     };
     let label = format!("{} · seed {}", c.verdict, c.seed);
-    let title = escape(&format!("{}: {}", if c.passed { "as expected" } else { "DEVIATION" }, c.why));
+    let title = escape(&match (&c.excused, c.passed) {
+        (_, true) => format!("as expected: {}", c.why),
+        (Some(excused), false) => format!("{}; {excused}", c.why),
+        (None, false) => format!("DEVIATION: {}", c.why),
+    });
     match &c.run {
         Some(run) => format!(r#"<a class="badge" style="background:{colour}" title="{title}" href="{}">{}</a>"#, escape(&relative(out_dir, &Path::new(run).join("report.html")).display().to_string()), escape(&label)),
         None => format!(r#"<span class="badge" style="background:{colour}" title="{title}">{}</span>"#, escape(&label)),
@@ -148,11 +153,12 @@ pub fn junit(card: &Scorecard) -> String {
     }
     for row in rows {
         let cells: Vec<&CellResult> = card.cells.iter().filter(|c| c.row == row).collect();
-        let _ = writeln!(x, r#"  <testsuite name="{}" tests="{}" failures="{}" time="{:.1}">"#, escape(row), cells.len(), cells.iter().filter(|c| !c.passed).count(), cells.iter().map(|c| c.wall_s).sum::<f64>());
+        let _ = writeln!(x, r#"  <testsuite name="{}" tests="{}" failures="{}" time="{:.1}">"#, escape(row), cells.len(), cells.iter().filter(|c| !c.as_expected()).count(), cells.iter().map(|c| c.wall_s).sum::<f64>());
         for c in cells {
             let _ = write!(x, r#"    <testcase classname="{}" name="{} / {} / seed {}" time="{:.1}""#, escape(row), escape(&c.workload), escape(&c.nemesis), c.seed, c.wall_s);
-            if c.passed {
-                let _ = writeln!(x, "><system-out>{}</system-out></testcase>", escape(&format!("{}; run {}", c.why, c.run.as_deref().unwrap_or("-"))));
+            if c.as_expected() {
+                let why = c.excused.as_ref().map_or(c.why.clone(), |e| format!("{}; {e}", c.why));
+                let _ = writeln!(x, "><system-out>{}</system-out></testcase>", escape(&format!("{why}; run {}", c.run.as_deref().unwrap_or("-"))));
             } else {
                 let _ = writeln!(x, r#"><failure message="{}">{}</failure></testcase>"#, escape(&c.why), escape(&format!("verdict {}; anomalies {:?}; run {}", c.verdict, c.anomalies, c.run.as_deref().unwrap_or("-"))));
             }

@@ -39,6 +39,14 @@ pub struct CellResult {
     pub passed: bool,
     /// Why it passed or deviated, in words.
     pub why: String,
+    /// With `expect = invalid`: the least share of its row's runs (same workload and
+    /// nemesis) that must detect the bug.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect: Option<f64>,
+    /// Why a miss is no deviation: its row detected the bug in enough runs (decided by
+    /// [`Scorecard::new`] over every seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excused: Option<String>,
     /// The checker's anomaly counts.
     pub anomalies: BTreeMap<String, usize>,
     /// The run's directory.
@@ -130,6 +138,8 @@ impl CellResult {
             verdict: "error".into(),
             passed: false,
             why: error,
+            detect: cell.detect,
+            excused: None,
             anomalies: BTreeMap::new(),
             run: None,
             wall_s,
@@ -142,6 +152,11 @@ impl CellResult {
             time_to_detect_s: None,
             engine: None,
         }
+    }
+
+    /// Whether it met its expectation, or missed within its row's detection rate.
+    pub fn as_expected(&self) -> bool {
+        self.passed || self.excused.is_some()
     }
 
     /// A run whose engine stopped answering: it has no verdict, whatever its history
@@ -240,6 +255,24 @@ pub struct Scorecard {
     pub designs: Vec<DesignSummary>,
 }
 
+/// Marks the misses that are no deviation: a row with a `detect` share that its runs
+/// of one workload and nemesis met, over every seed. A run that ended without a
+/// verdict is never excused.
+fn excuse_misses(mut cells: Vec<CellResult>) -> Vec<CellResult> {
+    let mut groups: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
+    for c in cells.iter().filter(|c| c.detect.is_some()) {
+        let g = groups.entry((c.row.clone(), c.workload.clone(), c.nemesis.clone())).or_default();
+        g.0 += usize::from(c.verdict == "invalid");
+        g.1 += 1;
+    }
+    for c in &mut cells {
+        let (Some(share), false) = (c.detect, c.passed) else { continue };
+        let (detected, runs) = groups[&(c.row.clone(), c.workload.clone(), c.nemesis.clone())];
+        c.excused = (c.verdict != "error" && detected as f64 >= share * runs as f64 - 1e-9).then(|| format!("missed here, but detected in {detected} of {runs} runs (at least {:.0}% asked)", share * 100.0));
+    }
+    cells
+}
+
 fn median(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(f64::total_cmp);
     (!v.is_empty()).then(|| v[(v.len() - 1) / 2])
@@ -298,7 +331,8 @@ impl Scorecard {
                 }
             })
             .collect();
-        let passed = cells.iter().filter(|c| c.passed).count();
+        let cells = excuse_misses(cells);
+        let passed = cells.iter().filter(|c| c.as_expected()).count();
         Scorecard { matrix: id.name.clone(), graded: Some(id.clone()), started, wall_s, cells_run: cells.len(), passed, deviations: cells.len() - passed, cells, bugs, designs }
     }
 }
@@ -364,6 +398,26 @@ pub(crate) mod tests {
         ];
         let id = MatrixId { faultline: "test".into(), ..MatrixId::of(&m) };
         Scorecard::new(&id, "2026-11-23T00:00:00Z".into(), 123.0, cells)
+    }
+
+    #[test]
+    fn a_miss_within_the_rows_detection_share_is_no_deviation() {
+        let card = example();
+        let with_share = |share: f64| {
+            let mut cells = card.cells.clone();
+            for c in cells.iter_mut().filter(|c| !c.bugs.is_empty()) {
+                c.detect = Some(share);
+            }
+            Scorecard::new(card.graded.as_ref().unwrap(), card.started.clone(), card.wall_s, cells)
+        };
+        let half = with_share(0.5);
+        assert_eq!((half.passed, half.deviations), (5, 1), "1 of 2 seeds detected meets 50%; the failed run still deviates");
+        let missed = half.cells.iter().find(|c| !c.passed && c.excused.is_some()).expect("the miss is excused");
+        assert_eq!(missed.excused.as_deref(), Some("missed here, but detected in 1 of 2 runs (at least 50% asked)"));
+        let most = with_share(0.9);
+        assert_eq!((most.passed, most.deviations), (4, 2), "1 of 2 is below 90%");
+        assert!(most.cells.iter().all(|c| c.excused.is_none()));
+        assert!(crate::grade::render::junit(&half).contains(r#"failures="1""#));
     }
 
     #[test]
