@@ -143,10 +143,16 @@ fn peers_of<'a>(cluster: &'a Cluster, n: &Node) -> Vec<&'a Node> {
 /// How many of `count` UDP datagrams `from` sends to `to` arrive there (counted by an
 /// iptables rule in `to`'s INPUT chain that only counts).
 async fn udp_arrivals(cluster: &Cluster, from: &Node, to: &Node, count: u32) -> u64 {
+    udp_arrivals_of(cluster, from, to, count, 0).await
+}
+
+/// [`udp_arrivals`] of datagrams of `bytes` bytes each (0: a few bytes).
+async fn udp_arrivals_of(cluster: &Cluster, from: &Node, to: &Node, count: u32, bytes: usize) -> u64 {
     let rule = format!("INPUT -p udp -s {} --dport 9", from.ip);
     let setup = cluster.exec_in_holder(to, &["sh", "-c", &format!("iptables -w -I {rule}")]).await.unwrap();
     assert_eq!(setup.code, 0, "{}", setup.output);
-    let send = format!("for i in $(seq {count}); do echo $i > /dev/udp/{}/9; done", to.ip);
+    let payload = if bytes == 0 { "echo $i".to_owned() } else { format!("head -c {bytes} /dev/zero") };
+    let send = format!("for i in $(seq {count}); do {payload} > /dev/udp/{}/9; done", to.ip);
     let sent = cluster.exec_in_holder(from, &["timeout", "20", "bash", "-c", &send]).await.unwrap();
     assert_eq!(sent.code, 0, "{}", sent.output);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -176,6 +182,36 @@ async fn packet_duplication_is_seen_at_the_receiver_and_goes_away() {
     assert_eq!(after, 400, "stopping the fault ends it");
     let rules = cluster.exec_in_holder(n2, &["sh", "-c", "iptables -w -t mangle -S faultline-dup"]).await.unwrap();
     assert!(!rules.output.contains("TEE"), "the rules are gone: {}", rules.output);
+    cluster.teardown().await.unwrap();
+}
+
+/// The rate fault limits a node's bandwidth to its peers (tbf under htb, no netem):
+/// a burst of 200 datagrams of 1 kB mostly overflows a 64 kbit/s queue, the
+/// controller's requests still pass, and lifting the limit lets every one through.
+#[tokio::test]
+async fn packet_rate_limits_a_nodes_bandwidth_to_its_peers_and_goes_away() {
+    let docker = docker().await;
+    let run = format!("test-rate-{}", std::process::id());
+    let cluster = Cluster::create(&docker, &spec(&run, 2).await).await.expect("cluster");
+    cluster.wait_healthy().await.expect("healthy");
+    let [n1, n2] = &cluster.nodes[..] else { panic!("2 nodes") };
+    let before = udp_arrivals_of(&cluster, n2, n1, 200, 1000).await;
+    cluster.set_network(n2, &NodeNetwork { rate_kbit: Some(64), peers: peers_of(&cluster, n2), ..Default::default() }).await.expect("limit n2");
+    let during = udp_arrivals_of(&cluster, n2, n1, 200, 1000).await;
+    let t = Instant::now();
+    let controller = cluster.get(n2, "/health").await;
+    let controller_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let reverse = udp_arrivals_of(&cluster, n1, n2, 200, 1000).await;
+    cluster.set_network(n2, &NodeNetwork::default()).await.expect("lift the limit");
+    let after = udp_arrivals_of(&cluster, n2, n1, 200, 1000).await;
+    eprintln!("200 datagrams of 1 kB n2→n1 arrived: {before} before, {during} at 64 kbit/s (n1→n2: {reverse}; controller→n2 {controller_ms:.1} ms), {after} after");
+    assert_eq!(before, 200);
+    assert!(during < 60, "a 64 kbit/s link with a half-second queue carries a fraction of a 200 kB burst: {during}");
+    assert!(controller.is_ok() && controller_ms < 100.0, "the controller is not limited: {controller:?} in {controller_ms:.1} ms");
+    assert_eq!(reverse, 200, "only n2's outgoing packets are limited");
+    assert_eq!(after, 200, "lifting the limit ends it");
+    let qdisc = cluster.exec_in_holder(n2, &["sh", "-c", "tc qdisc show dev eth0"]).await.unwrap();
+    assert!(!qdisc.output.contains("tbf") && !qdisc.output.contains("htb"), "the qdiscs are gone: {}", qdisc.output);
     cluster.teardown().await.unwrap();
 }
 

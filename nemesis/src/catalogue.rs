@@ -21,11 +21,14 @@ pub enum FaultKind {
     /// Send a share of the node's outgoing packets to the other nodes twice; stop
     /// clears it.
     Duplicate,
+    /// Limit the bandwidth of the node's outgoing packets to the other nodes (a slow
+    /// link); stop clears it.
+    Rate,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 7] = [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Packet, FaultKind::Delay, FaultKind::Duplicate];
+    pub const ALL: [FaultKind; 8] = [FaultKind::Partition, FaultKind::Kill, FaultKind::Pause, FaultKind::Clock, FaultKind::Packet, FaultKind::Delay, FaultKind::Duplicate, FaultKind::Rate];
 
     /// Its name, as in `--nemesis partition,kill`.
     pub fn name(self) -> &'static str {
@@ -37,6 +40,7 @@ impl FaultKind {
             FaultKind::Packet => "packet",
             FaultKind::Delay => "delay",
             FaultKind::Duplicate => "duplicate",
+            FaultKind::Rate => "rate",
         }
     }
 

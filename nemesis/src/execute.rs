@@ -43,6 +43,8 @@ pub struct Network {
     pub delay: BTreeMap<String, Delay>,
     /// Percent of each node's outgoing packets to the other nodes sent twice.
     pub duplicate: BTreeMap<String, u32>,
+    /// Each node's bandwidth limit to the other nodes, kbit/s.
+    pub rate: BTreeMap<String, u32>,
 }
 
 /// What is currently broken.
@@ -160,6 +162,18 @@ impl Executor {
                 self.apply_network().await?;
                 Ok(json!("packet duplication cleared"))
             }
+            Fault::StartRate(r) => {
+                let targets = self.targets(&r.targets).await?;
+                let kbit = r.kbit.max(8);
+                self.faults().network.rate.extend(targets.iter().map(|t| (t.clone(), kbit)));
+                self.apply_network().await?;
+                Ok(json!({"nodes": targets, "kbit": kbit}))
+            }
+            Fault::StopRate => {
+                self.faults().network.rate.clear();
+                self.apply_network().await?;
+                Ok(json!("bandwidth limits lifted"))
+            }
             Fault::StartKill(t) => {
                 let targets = self.targets(t).await?;
                 for t in &targets {
@@ -258,7 +272,7 @@ impl Executor {
     async fn heal_steps(&self) -> Result<Value, String> {
         let mut done = Vec::new();
         let mut errors = Vec::new();
-        for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopDelay, Fault::StopDuplicate, Fault::StopPartition] {
+        for fault in [Fault::StopPause, Fault::StopKill, Fault::StopClock, Fault::StopPacket, Fault::StopDelay, Fault::StopDuplicate, Fault::StopRate, Fault::StopPartition] {
             match self.execute(&fault).await {
                 Ok(v) => done.push(v),
                 Err(e) => errors.push(format!("{}: {e}", fault.to_op().0)),

@@ -141,6 +141,23 @@ fn default_duplicate() -> u32 {
     30
 }
 
+/// A bandwidth limit on the targets' outgoing packets to the other nodes
+/// (docs/ARCHITECTURE.md §5): a slow link, whose queue grows and, past half a second,
+/// drops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacketRate {
+    /// Which nodes.
+    #[serde(flatten)]
+    pub targets: Targets,
+    /// The limit, kilobits per second.
+    #[serde(default = "default_rate")]
+    pub kbit: u32,
+}
+
+fn default_rate() -> u32 {
+    256
+}
+
 /// A clock offset on the targets, possibly strobing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockSkew {
@@ -179,6 +196,10 @@ pub enum Fault {
     StartDuplicate(PacketDuplicate),
     /// Stop duplicating packets.
     StopDuplicate,
+    /// Limit the targets' outgoing bandwidth.
+    StartRate(PacketRate),
+    /// Lift every bandwidth limit.
+    StopRate,
     /// SIGKILL the targets.
     StartKill(Targets),
     /// Restart every killed node.
@@ -234,6 +255,8 @@ mod tests {
             Fault::StopDelay,
             Fault::StartDuplicate(PacketDuplicate { targets: Targets::chosen(Selector::Minority, vec!["n2".into()]), percent: 40 }),
             Fault::StopDuplicate,
+            Fault::StartRate(PacketRate { targets: Targets::at_execution(Selector::Leader), kbit: 64 }),
+            Fault::StopRate,
             Fault::StartKill(Targets::at_execution(Selector::Leader)),
             Fault::Bounce(Targets::at_execution(Selector::OneAlive)),
             Fault::StartClock(ClockSkew { targets: Targets::chosen(Selector::Explicit, vec!["n3".into()]), offset_s: -5, strobe_ms: Some(200) }),

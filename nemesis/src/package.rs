@@ -22,16 +22,16 @@ pub struct Package {
     pub families: &'static [&'static [FaultKind]],
 }
 
-use FaultKind::{Clock, Delay, Duplicate, Kill, Packet, Partition, Pause};
+use FaultKind::{Clock, Delay, Duplicate, Kill, Packet, Partition, Pause, Rate};
 
 /// Every package.
 pub const PACKAGES: [Package; 3] = [
     Package {
         name: "all",
-        about: "partitions of every shape; kills and pauses of the leader, one node, a minority, a majority or all; clock offsets and strobes; packet delay, loss and duplication: four families at once, overlapping",
-        families: &[&[Partition], &[Kill, Pause], &[Clock], &[Delay, Packet, Duplicate]],
+        about: "partitions of every shape; kills and pauses of the leader, one node, a minority, a majority or all; clock offsets and strobes; packet delay, loss, duplication and bandwidth limits: four families at once, overlapping",
+        families: &[&[Partition], &[Kill, Pause], &[Clock], &[Delay, Packet, Duplicate, Rate]],
     },
-    Package { name: "network", about: "partitions of every shape, overlapping with packet delay, loss and duplication", families: &[&[Partition], &[Delay, Packet, Duplicate]] },
+    Package { name: "network", about: "partitions of every shape, overlapping with packet delay, loss, duplication and bandwidth limits", families: &[&[Partition], &[Delay, Packet, Duplicate, Rate]] },
     Package { name: "process", about: "kills and pauses, overlapping with clock offsets and strobes", families: &[&[Kill, Pause], &[Clock]] },
 ];
 

@@ -3,7 +3,7 @@
 //! replays of a recorded run's faults.
 
 use crate::catalogue::{FaultKind, Target};
-use crate::fault::{ClockSkew, Fault, PacketDelay, PacketDuplicate, PacketLoss, Partition, Selector, Targets};
+use crate::fault::{ClockSkew, Fault, PacketDelay, PacketDuplicate, PacketLoss, PacketRate, Partition, Selector, Targets};
 use crate::grudge;
 use faultline_history::generator::{self, delay, from_fn, nemesis, ops, repeat, sleep, then, Gen, Rng};
 use faultline_history::Op;
@@ -85,6 +85,9 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
             Fault::StartDelay(PacketDelay { targets, delay_ms, jitter_ms: delay_ms / 2 * rng.below(2) as u32 })
         }
         FaultKind::Duplicate => Fault::StartDuplicate(PacketDuplicate { targets: chosen(rng), percent: 10 + 10 * rng.below(5) as u32 }),
+        // 32 kbit/s to 1 Mbit/s: from a congested link to one that only large
+        // messages (snapshots, big batches) notice.
+        FaultKind::Rate => Fault::StartRate(PacketRate { targets: chosen(rng), kbit: 32 << rng.below(6) }),
         FaultKind::Kill => Fault::StartKill(chosen(rng)),
         FaultKind::Pause => Fault::StartPause(chosen(rng)),
     }
@@ -100,6 +103,7 @@ fn stop(kind: FaultKind) -> Fault {
         FaultKind::Packet => Fault::StopPacket,
         FaultKind::Delay => Fault::StopDelay,
         FaultKind::Duplicate => Fault::StopDuplicate,
+        FaultKind::Rate => Fault::StopRate,
     }
 }
 

@@ -36,6 +36,7 @@ impl ClusterControl for DockerControl {
             FaultKind::Clock => need("libfaketime"),
             FaultKind::Delay => need("nfqueue"),
             FaultKind::Duplicate => need("tee"),
+            FaultKind::Rate => need("tbf"),
             FaultKind::Kill | FaultKind::Pause => Ok(()),
         }
     }
@@ -49,6 +50,7 @@ impl ClusterControl for DockerControl {
                     netem: self.probe.has("netem"),
                     delay: network.delay.get(&node.name).copied(),
                     duplicate_percent: network.duplicate.get(&node.name).copied().unwrap_or(0),
+                    rate_kbit: network.rate.get(&node.name).copied(),
                     peers: self.cluster.nodes.iter().filter(|p| p.name != node.name).collect(),
                 };
                 self.cluster.set_network(node, &faults).await.map_err(err)

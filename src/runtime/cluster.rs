@@ -66,8 +66,27 @@ pub struct NodeNetwork<'a> {
     pub delay: Option<Delay>,
     /// Percent of its outgoing packets to `peers` sent twice.
     pub duplicate_percent: u32,
+    /// Its bandwidth to `peers`, kbit/s.
+    pub rate_kbit: Option<u32>,
     /// The other nodes (the targets of delay and duplication).
     pub peers: Vec<&'a Node>,
+}
+
+/// The `tc` commands that limit a node's bandwidth to `peers` to `kbit` kbit/s: an
+/// `htb` root whose default class is unlimited, a class for the peers with a `tbf`
+/// under it (a queue of at most half a second, then drops), and a `u32` filter per
+/// peer. This kernel has no `prio` qdisc, so `htb` does the classifying.
+fn rate_rules(kbit: u32, peers: &[&Node]) -> Vec<String> {
+    // A bucket of 1/10 s of traffic, at least two full-size packets.
+    let burst_bytes = (kbit as usize * 1000 / 8 / 10).max(3028);
+    let mut rules = vec![
+        "tc qdisc add dev eth0 root handle 1: htb default 10".to_owned(),
+        "tc class add dev eth0 parent 1: classid 1:10 htb rate 10gbit quantum 60000".to_owned(),
+        "tc class add dev eth0 parent 1: classid 1:20 htb rate 10gbit quantum 60000".to_owned(),
+        format!("tc qdisc add dev eth0 parent 1:20 handle 20: tbf rate {kbit}kbit burst {burst_bytes} latency 500ms"),
+    ];
+    rules.extend(peers.iter().map(|p| format!("tc filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst {}/32 flowid 1:20", p.ip)));
+    rules
 }
 
 /// Label naming the host a holder's published client port is reached on.
@@ -350,17 +369,21 @@ impl Cluster {
     /// `loss_percent` % of packets at random (with netem on the node's outgoing traffic
     /// where the kernel has it, else with iptables `statistic` on incoming traffic);
     /// with `delay`, hold its outgoing packets to `peers` in the delay daemon; and send
-    /// `duplicate_percent` % of them twice (`TEE` to the peer itself). Delay and
-    /// duplication match node addresses only, so the controller's traffic, which never
-    /// goes to one, is never touched. One exec, so the node is never left
-    /// half-configured.
+    /// `duplicate_percent` % of them twice (`TEE` to the peer itself); with
+    /// `rate_kbit`, send them through a token bucket (a `tbf` under an `htb` class that
+    /// `u32` filters pick peers into; everything else goes through an unlimited class).
+    /// Delay, duplication and rate match node addresses only, so the controller's
+    /// traffic, which never goes to one, is never touched. One exec, so the node is
+    /// never left half-configured.
     pub async fn set_network(&self, node: &Node, faults: &NodeNetwork<'_>) -> Result<(), RuntimeError> {
-        let NodeNetwork { drop_from, loss_percent, netem, delay, duplicate_percent, peers } = faults;
-        let (loss_percent, netem, duplicate_percent) = (*loss_percent, *netem, *duplicate_percent);
+        let NodeNetwork { drop_from, loss_percent, netem, delay, duplicate_percent, rate_kbit, peers } = faults;
+        let (loss_percent, duplicate_percent) = (*loss_percent, *duplicate_percent);
+        let rate_kbit = rate_kbit.filter(|_| !peers.is_empty());
+        // netem loss and the rate limit would both want the root qdisc; with a rate,
+        // loss is iptables' as on kernels without netem.
+        let netem = *netem && rate_kbit.is_none();
         let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}"), format!("iptables -w -t mangle -F {CHAIN_DUP}")];
-        if netem {
-            rules.push("{ tc qdisc del dev eth0 root 2>/dev/null || true; }".to_owned());
-        }
+        rules.push("{ tc qdisc del dev eth0 root 2>/dev/null || true; }".to_owned());
         // A running daemon lets go of what it holds when told to stop, then removes its
         // pid file; wait for that (not for the pid: the holder's `sleep` never reaps, so
         // the daemon lingers as a zombie), at most 5 s.
@@ -395,6 +418,9 @@ impl Cluster {
             for peer in peers {
                 rules.push(format!("iptables -w -t mangle -A {CHAIN_DUP} -d {ip} -m statistic --mode random --probability {p} -j TEE --gateway {ip}", ip = peer.ip));
             }
+        }
+        if let Some(kbit) = rate_kbit {
+            rules.extend(rate_rules(kbit, peers));
         }
         exec_ok(&self.docker, &node.holder, &["sh", "-c", &rules.join(" && ")]).await.map(|_| ())
     }

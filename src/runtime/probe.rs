@@ -67,7 +67,11 @@ const CHECKS: [(&str, &str, &str); 7] = [
         "iptables -w -t mangle -A POSTROUTING -d 192.0.2.1 -j TEE --gateway 192.0.2.1 && iptables -w -t mangle -D POSTROUTING -d 192.0.2.1 -j TEE --gateway 192.0.2.1 && echo ok",
         "packet duplication (the TEE target sends a copy of a packet to its own destination)",
     ),
-    ("tbf", "tc qdisc add dev lo root tbf rate 1mbit burst 32kbit latency 400ms && tc qdisc del dev lo root && echo ok", "rate limiting where netem is missing"),
+    (
+        "tbf",
+        "tc qdisc add dev lo root handle 1: htb default 10 && tc class add dev lo parent 1: classid 1:20 htb rate 10gbit quantum 60000 && tc qdisc add dev lo parent 1:20 handle 20: tbf rate 1mbit burst 4000 latency 500ms && tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dst 192.0.2.1/32 flowid 1:20 && tc qdisc del dev lo root && echo ok",
+        "bandwidth limits (a tbf under an htb class that u32 filters pick the peers into)",
+    ),
     ("libfaketime", "ls /usr/lib/*/faketime/libfaketime.so.1", "clock skew"),
 ];
 
