@@ -86,6 +86,24 @@ pub enum Command {
     /// kernel has no netem; started and stopped by faultline itself.
     #[command(hide = true)]
     Delayd(DelaydArgs),
+    /// Prints each UDP datagram that reaches a port, in arrival order (how the Docker
+    /// tests observe reordering at a receiver).
+    #[command(hide = true)]
+    UdpSink(UdpSinkArgs),
+}
+
+/// `faultline udp-sink`'s options.
+#[derive(Debug, Args)]
+pub struct UdpSinkArgs {
+    /// The UDP port to listen on.
+    #[arg(long)]
+    pub port: u16,
+    /// Stop this many ms after the last datagram.
+    #[arg(long, default_value_t = 1000)]
+    pub quiet_ms: u64,
+    /// Stop after this many seconds in all.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
 }
 
 /// Options of `faultline node`.

@@ -76,6 +76,9 @@ fn run() -> i32 {
             let plan = faultline::netdelay::hold::Plan { delay: Duration::from_millis(a.delay_ms.into()), jitter: Duration::from_millis(a.jitter_ms.into()) };
             faultline::netdelay::daemon::run(a.queue, plan, a.seed, &a.pid_file).map(|()| 0).map_err(|e| Exit::crash(anyhow::anyhow!("delayd on queue {}: {e}", a.queue)))
         }
+        cli::Command::UdpSink(a) => faultline::netdelay::sink::run(a.port, Duration::from_millis(a.quiet_ms), Duration::from_secs(a.seconds), &mut std::io::stdout().lock())
+            .map(|_| 0)
+            .map_err(|e| Exit::crash(anyhow::anyhow!("udp-sink on port {}: {e}", a.port))),
         cli::Command::Node(args) => {
             let code = node_cmd::run_program(&args.program, &args.args);
             Ok(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 })

@@ -215,6 +215,55 @@ async fn packet_rate_limits_a_nodes_bandwidth_to_its_peers_and_goes_away() {
     cluster.teardown().await.unwrap();
 }
 
+/// The sequence numbers `to` receives, in arrival order, of `count` numbered UDP
+/// datagrams `from` sends it 2 ms apart (`faultline udp-sink` in `to`'s holder).
+async fn udp_arrival_order(cluster: &Cluster, from: &Node, to: &Node, count: u32) -> Vec<u32> {
+    let sink = format!("rm -f /tmp/sink.out; nohup {} udp-sink --port 9 --quiet-ms 1500 --seconds 30 >/tmp/sink.out 2>&1 &", node_image::HOLDER_EXE);
+    assert_eq!(cluster.exec_in_holder(to, &["sh", "-c", &sink]).await.unwrap().code, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let send = format!("for i in $(seq {count}); do echo $i > /dev/udp/{}/9; sleep 0.002; done", to.ip);
+    let sent = cluster.exec_in_holder(from, &["timeout", "30", "bash", "-c", &send]).await.unwrap();
+    assert_eq!(sent.code, 0, "{}", sent.output);
+    // The sink stops 1.5 s after the last datagram.
+    let read = cluster.exec_in_holder(to, &["sh", "-c", "i=0; while pgrep -f udp-sink >/dev/null && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.1; done; cat /tmp/sink.out"]).await.unwrap();
+    read.output.lines().map(|l| l.trim().parse().unwrap_or_else(|_| panic!("a sequence number: {l:?} in {}", read.output))).collect()
+}
+
+/// How many datagrams arrived after one with a higher number.
+fn overtaken(order: &[u32]) -> usize {
+    let mut highest = 0;
+    order.iter().filter(|&&n| {
+        let late = n < highest;
+        highest = highest.max(n);
+        late
+    }).count()
+}
+
+/// Delay with jitter reorders: a receiver sees datagrams overtake each other while the
+/// sender's links are delayed 30 ± 30 ms, and none before or after.
+#[tokio::test]
+async fn packet_reordering_is_seen_at_the_receiver_and_goes_away() {
+    let docker = docker().await;
+    let run = format!("test-reorder-{}", std::process::id());
+    let cluster = Cluster::create(&docker, &spec(&run, 2).await).await.expect("cluster");
+    cluster.wait_healthy().await.expect("healthy");
+    let [n1, n2] = &cluster.nodes[..] else { panic!("2 nodes") };
+    let before = udp_arrival_order(&cluster, n2, n1, 150).await;
+    let jittery = NodeNetwork { delay: Some(Delay { delay_ms: 30, jitter_ms: 30 }), peers: peers_of(&cluster, n2), ..Default::default() };
+    cluster.set_network(n2, &jittery).await.expect("delay n2 with jitter");
+    let during = udp_arrival_order(&cluster, n2, n1, 150).await;
+    cluster.set_network(n2, &NodeNetwork::default()).await.expect("stop delaying");
+    let after = udp_arrival_order(&cluster, n2, n1, 150).await;
+    let mut sorted = during.clone();
+    sorted.sort_unstable();
+    eprintln!("150 datagrams n2→n1, overtaken: {} before, {} with 30 ± 30 ms, {} after", overtaken(&before), overtaken(&during), overtaken(&after));
+    assert_eq!((before.len(), overtaken(&before)), (150, 0));
+    assert_eq!(sorted, (1..=150).collect::<Vec<u32>>(), "reordered, not lost or doubled");
+    assert!(overtaken(&during) >= 15, "jitter of the delay's size reorders many: {}", overtaken(&during));
+    assert_eq!((after.len(), overtaken(&after)), (150, 0), "stopping the fault ends it");
+    cluster.teardown().await.unwrap();
+}
+
 /// The delay fault holds a node's outgoing packets to its peers in the NFQUEUE daemon:
 /// a round trip with it grows by the delay (once when one end is delayed, twice when
 /// both are), the controller's traffic is not delayed, and stopping it restores the
