@@ -169,12 +169,14 @@ pub fn junit(card: &Scorecard) -> String {
     x
 }
 
-/// What `faultline grade` prints when it ends: each bug's detection rate, then the
+/// What `faultline grade` prints when it ends: each bug's detection rate and median
+/// time to detect, then the
 /// scorecard's path and how many cells went as expected.
 pub fn summary_text(card: &Scorecard, page: &Path) -> String {
     let mut out = String::new();
     for b in &card.bugs {
-        let _ = writeln!(out, "  bug {} {}: detected in {} of {} ({:.0}%)", b.design, b.bug, b.detected, b.cells, b.rate * 100.0);
+        let ttd = b.median_time_to_detect_s.map_or(String::new(), |t| format!("; median time to detect {t:.1} s"));
+        let _ = writeln!(out, "  bug {} {}: detected in {} of {} ({:.0}%){ttd}", b.design, b.bug, b.detected, b.cells, b.rate * 100.0);
     }
     let _ = writeln!(out, "scorecard: {} ({} of {} cells as expected, {} deviation(s), {:.0} s)", page.display(), card.passed, card.cells_run, card.deviations, card.wall_s);
     out
