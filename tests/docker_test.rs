@@ -13,12 +13,15 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
-fn correct_raft_register_under_partitions_and_kills_is_valid() {
+fn correct_raft_register_under_every_fault_at_once_is_valid() {
     let s = store();
-    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "partition,kill", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "11"]);
+    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "all", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "11"]);
     assert_eq!(out.status.code(), Some(0), "correct raft must be valid");
     let r = results(&dir);
-    assert!(r.counts.ok > 100 && r.faults >= 2, "{r:?}");
+    assert!(r.counts.ok > 100 && r.faults >= 4, "{r:?}");
+    let (most_at_once, kinds, ok_after_heal) = faults_overlap_and_recovery(&dir);
+    assert!(most_at_once >= 2 && kinds >= 3, "the all package overlaps faults of several kinds: {most_at_once} at once, {kinds} kinds");
+    assert!(ok_after_heal > 0, "the workload runs on after the heal");
     for f in ["test.json", "history.jsonl", "faults.jsonl", "results.json", "report.html", "nodes/n1/node.log"] {
         assert!(dir.join(f).exists(), "{f} is stored");
     }
@@ -119,11 +122,33 @@ fn dynamo_list_append_shows_anomalies_and_its_report_renders_in_chromium() {
 }
 
 #[test]
-fn correct_caspaxos_register_under_partitions_and_pauses_is_valid() {
+fn correct_caspaxos_register_under_every_fault_at_once_is_valid() {
     let s = store();
-    let (out, dir) = test(s.path(), &["--design", "caspaxos", "--workload", "register", "--nemesis", "partition,pause", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "7"]);
+    let (out, dir) = test(s.path(), &["--design", "caspaxos", "--workload", "register", "--nemesis", "all", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "7"]);
     assert_eq!(out.status.code(), Some(0), "correct caspaxos must be valid");
     assert!(results(&dir).counts.ok > 100);
+    let faults = std::fs::read_to_string(dir.join("faults.jsonl")).unwrap();
+    assert!(!faults.contains("\"leader\""), "a leaderless design's package never aims at a leader");
+}
+
+/// From a run's history: the most faults in force at once, how many kinds started,
+/// and how many operations completed ok after the heal.
+fn faults_overlap_and_recovery(dir: &Path) -> (usize, usize, usize) {
+    let ops = faultline_history::read_jsonl_file(&dir.join("history.jsonl")).unwrap();
+    let nemesis: Vec<&faultline_history::Op> = ops.iter().filter(|o| o.process == faultline_history::Process::Nemesis && o.kind == faultline_history::OpType::Invoke).collect();
+    let (mut active, mut most) = (std::collections::BTreeSet::new(), 0);
+    for o in &nemesis {
+        if let Some(kind) = o.f.strip_prefix("start-") {
+            active.insert(kind);
+        } else if let Some(kind) = o.f.strip_prefix("stop-") {
+            active.remove(kind);
+        }
+        most = most.max(active.len());
+    }
+    let kinds: std::collections::BTreeSet<&str> = nemesis.iter().filter_map(|o| o.f.strip_prefix("start-")).collect();
+    let healed = nemesis.iter().find(|o| o.f == "heal").map(|o| o.time).expect("a heal");
+    let ok_after = ops.iter().filter(|o| o.kind == faultline_history::OpType::Ok && o.time > healed).count();
+    (most, kinds.len(), ok_after)
 }
 
 #[test]
