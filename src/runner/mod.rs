@@ -170,7 +170,10 @@ fn main_generator(opts: &TestOptions, plan: &Plan, nodes: &[String]) -> Result<G
     // The workload goes on through the heal and the recovery after it, so the time to
     // recover is measured for every workload, not only those with final reads.
     let fault_phase = (opts.time_limit_s * SECOND) as u64;
-    let faults_then_heal = generator::then(vec![generator::time_limit(fault_phase, faults), generator::nemesis(fault_ops(vec![Fault::Heal]))]);
+    // The heal is at the end of the fault phase, not when the schedule has no more
+    // faults before it (a time limit ends as soon as the next operation would be late).
+    let heal_at_the_end = generator::then(vec![generator::sleep(fault_phase), generator::nemesis(fault_ops(vec![Fault::Heal]))]);
+    let faults_then_heal = generator::any(vec![generator::time_limit(fault_phase, faults), heal_at_the_end]);
     Ok(generator::time_limit(fault_phase + (opts.recovery_s * SECOND) as u64, generator::any(vec![generator::clients(clients), faults_then_heal])))
 }
 
@@ -362,4 +365,30 @@ fn record_heal(interpreter: &Interpreter, healed: Result<Value, String>) -> std:
         Err(e) => done.error = Some(Value::String(e)),
     }
     log.append(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faultline_history::generator::{simulate, EventKind};
+
+    /// The nemesis operations of a run's generator, simulated: (seconds, f).
+    fn nemesis_ops(nemesis: &str, time_limit_s: f64) -> Vec<(f64, String)> {
+        let opts = TestOptions { nemesis: nemesis.into(), time_limit_s, rate: 10.0, ..crate::store::sample::options() };
+        let plan = plan(&opts).expect("a valid plan");
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let gen = main_generator(&opts, &plan, &nodes).expect("a generator");
+        simulate(gen, 10, 1_000_000, 100_000, |_| EventKind::Ok).into_iter().filter(|s| s.thread == generator::Thread::Nemesis).map(|s| (s.time as f64 / SECOND, s.f)).collect()
+    }
+
+    #[test]
+    fn the_heal_ends_the_fault_phase_and_clients_run_through_recovery() {
+        for nemesis in ["isolate-leader", "partition,kill", "all", "none"] {
+            let ops = nemesis_ops(nemesis, 30.0);
+            let (at, f) = ops.last().expect("a heal").clone();
+            assert_eq!(f, "heal", "{nemesis}: {ops:?}");
+            assert!((30.0..30.1).contains(&at), "{nemesis}: the heal comes at the time limit, not when the schedule runs dry: {at}");
+            assert!(ops.iter().all(|(t, _)| *t <= at), "{nemesis}: no fault after the heal");
+        }
+    }
 }
