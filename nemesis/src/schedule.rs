@@ -15,6 +15,9 @@ pub const SCRIPTED: [&str; 4] = ["isolate-leader", "kill-during-election", "kill
 
 const SECOND: u64 = 1_000_000_000;
 
+/// Rounds of `slow-leader` drawn before they repeat (each at least two intervals).
+const SLOW_LEADER_ROUNDS: usize = 64;
+
 /// Picks `count` distinct nodes at random.
 fn pick(nodes: &[String], count: usize, rng: &mut Rng) -> Vec<String> {
     let mut v = nodes.to_vec();
@@ -171,18 +174,26 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
             sleep(interval),
             fault_ops(vec![Fault::StopKill]),
         ]),
-        // Slow every packet the leader sends to the other nodes by 200 ms to 1 s (±10 %),
-        // so its appends and their acks take longer than a client's patience while
-        // heartbeats still arrive; then restore the links.
+        // The leader's links to the other nodes grow slow, as a congested link does:
+        // their delay rises by 100 ms every half second up to 400 ms–1 s (drawn per
+        // round), holds for an interval, then the links are restored. Rising in small
+        // steps, it never leaves a gap in the heartbeats long enough for an election,
+        // so the cluster keeps a leader whose appends and acks are slow.
         "slow-leader" => {
-            let step = from_fn(seed, move |rng, n| {
-                if n % 2 == 1 {
-                    return Fault::StopDelay.to_op();
-                }
-                let delay_ms = 100 * (2 + rng.below(9) as u32);
-                Fault::StartDelay(PacketDelay { targets: leader(), delay_ms, jitter_ms: delay_ms / 10 }).to_op()
-            });
-            return Ok(nemesis(then(vec![sleep(interval), delay(interval, step)])));
+            let mut rng = Rng(seed);
+            let rounds = (0..SLOW_LEADER_ROUNDS)
+                .map(|_| {
+                    let top = 100 * (4 + rng.below(7) as u32);
+                    let mut steps = vec![sleep(interval)];
+                    for delay_ms in (100..=top).step_by(100) {
+                        steps.push(fault_ops(vec![Fault::StartDelay(PacketDelay { targets: leader(), delay_ms, jitter_ms: 0 })]));
+                        steps.push(sleep(SECOND / 2));
+                    }
+                    steps.extend([sleep(interval), fault_ops(vec![Fault::StopDelay])]);
+                    then(steps)
+                })
+                .collect();
+            then(rounds)
         }
         other => return Err(format!("unknown scripted schedule {other:?}; one of {}", SCRIPTED.join(", "))),
     };
@@ -289,10 +300,10 @@ mod tests {
         let names: Vec<String> = fs("kill-new-leader").into_iter().map(|(f, _)| f).take(4).collect();
         assert_eq!(names, ["start-partition", "stop-partition", "start-kill", "stop-kill"]);
         let slow = fs("slow-leader");
-        assert_eq!(slow[0].0, "start-delay");
         assert_eq!(slow[0].1["target"], "leader");
-        let delays: Vec<u64> = slow.iter().filter_map(|(_, v)| v["delay_ms"].as_u64()).collect();
-        assert!(delays.len() >= 3 && delays.iter().all(|d| (200..=1000).contains(d)), "{delays:?}");
+        let first_round: Vec<u64> = slow.iter().take_while(|(f, _)| f == "start-delay").filter_map(|(_, v)| v["delay_ms"].as_u64()).collect();
+        assert!(first_round.len() >= 4 && first_round.iter().zip(1..).all(|(d, i)| *d == 100 * i), "the delay rises 100 ms at a time: {first_round:?}");
+        assert!(slow.iter().any(|(f, _)| f == "stop-delay"));
         assert_eq!(scripted_kinds("slow-leader"), [FaultKind::Delay]);
     }
 
