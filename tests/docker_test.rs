@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn correct_raft_register_under_every_fault_at_once_is_valid() {
     let s = store();
-    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "all", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "11"]);
+    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "all", "--time-limit", "15", "--nemesis-interval", "3", "--seed", "11"]);
     assert_eq!(out.status.code(), Some(0), "correct raft must be valid");
     let r = results(&dir);
     assert!(r.counts.ok > 100 && r.faults >= 4, "{r:?}");
@@ -124,7 +124,7 @@ fn dynamo_list_append_shows_anomalies_and_its_report_renders_in_chromium() {
 #[test]
 fn correct_caspaxos_register_under_every_fault_at_once_is_valid() {
     let s = store();
-    let (out, dir) = test(s.path(), &["--design", "caspaxos", "--workload", "register", "--nemesis", "all", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "7"]);
+    let (out, dir) = test(s.path(), &["--design", "caspaxos", "--workload", "register", "--nemesis", "all", "--time-limit", "15", "--nemesis-interval", "3", "--seed", "7"]);
     assert_eq!(out.status.code(), Some(0), "correct caspaxos must be valid");
     assert!(results(&dir).counts.ok > 100);
     let faults = std::fs::read_to_string(dir.join("faults.jsonl")).unwrap();
@@ -215,7 +215,7 @@ fn a_run_on_the_engine_docker_host_names_records_it() {
 #[test]
 fn etcd_register_under_partitions_kills_and_pauses_is_valid() {
     let s = store();
-    let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "register", "--nemesis", "partition,kill,pause", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "21"]);
+    let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "register", "--nemesis", "partition,kill,pause", "--time-limit", "15", "--nemesis-interval", "3", "--seed", "21"]);
     assert_eq!(out.status.code(), Some(0), "etcd's linearizable reads and writes must be valid");
     let r = results(&dir);
     assert!(r.counts.ok > 100 && r.faults >= 2, "{r:?}");
@@ -233,7 +233,7 @@ fn etcd_with_serializable_reads_under_partitions_serves_stale_reads() {
 #[test]
 fn etcd_list_append_under_partitions_and_kills_is_strict_serializable() {
     let s = store();
-    let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "list-append", "--nemesis", "partition,kill", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "23"]);
+    let (out, dir) = test(s.path(), &["--design", "etcd", "--workload", "list-append", "--nemesis", "partition,kill", "--time-limit", "15", "--nemesis-interval", "3", "--seed", "23"]);
     assert_eq!(out.status.code(), Some(0), "etcd transactions guarded on mod_revision are strict serializable");
     assert!(results(&dir).counts.ok > 50);
 }
