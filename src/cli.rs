@@ -163,7 +163,9 @@ pub struct TestArgs {
     #[arg(long, default_value_t = 5.0)]
     pub nemesis_interval: f64,
     /// Which nodes faults strike, comma-separated: one, minority, majority, all,
-    /// leader, or node names (n1,n3) for exactly those.
+    /// leader, or node names (n1,n3) for exactly those; or links (n1:n2,n2:n3), which
+    /// packet faults strike alone, partitions cut, and kills, pauses and clocks strike
+    /// at both ends.
     #[arg(long, value_delimiter = ',')]
     pub nemesis_targets: Vec<String>,
     /// Every partition is this grudge: JSON, node → nodes it drops packets from,

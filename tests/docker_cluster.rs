@@ -218,13 +218,13 @@ async fn packet_rate_limits_a_nodes_bandwidth_to_its_peers_and_goes_away() {
 /// The sequence numbers `to` receives, in arrival order, of `count` numbered UDP
 /// datagrams `from` sends it 2 ms apart (`faultline udp-sink` in `to`'s holder).
 async fn udp_arrival_order(cluster: &Cluster, from: &Node, to: &Node, count: u32) -> Vec<u32> {
-    let sink = format!("rm -f /tmp/sink.out; nohup {} udp-sink --port 9 --quiet-ms 1500 --seconds 30 >/tmp/sink.out 2>&1 &", node_image::HOLDER_EXE);
+    let sink = format!("rm -f /tmp/sink.out; nohup {} udp-sink --port 9 --quiet-ms 1500 --seconds 8 >/tmp/sink.out 2>&1 &", node_image::HOLDER_EXE);
     assert_eq!(cluster.exec_in_holder(to, &["sh", "-c", &sink]).await.unwrap().code, 0);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let send = format!("for i in $(seq {count}); do echo $i > /dev/udp/{}/9; sleep 0.002; done", to.ip);
     let sent = cluster.exec_in_holder(from, &["timeout", "30", "bash", "-c", &send]).await.unwrap();
     assert_eq!(sent.code, 0, "{}", sent.output);
-    // The sink stops 1.5 s after the last datagram.
+    // The sink stops 1.5 s after the last datagram, or 8 s after it started.
     let read = cluster.exec_in_holder(to, &["sh", "-c", "i=0; while pgrep -f udp-sink >/dev/null && [ $i -lt 100 ]; do i=$((i+1)); sleep 0.1; done; cat /tmp/sink.out"]).await.unwrap();
     read.output.lines().map(|l| l.trim().parse().unwrap_or_else(|_| panic!("a sequence number: {l:?} in {}", read.output))).collect()
 }
@@ -301,6 +301,24 @@ async fn packet_delay_without_netem_grows_round_trips_by_the_delay_and_goes_away
     assert!(after < 20.0, "stopping the fault restores the round trip: {after}");
     let ps = cluster.exec_in_holder(n1, &["sh", "-c", "ls /run/faultline-delayd.pid 2>/dev/null; iptables -w -S faultline-out"]).await.unwrap();
     assert!(!ps.output.contains("pid") && !ps.output.contains("NFQUEUE"), "daemon and rules are gone: {}", ps.output);
+
+    // A fault aimed at the link n1:n2 strikes that link alone: n1 delays what it sends
+    // n2 and loses what n2 sends it, and n3 notices nothing.
+    let link = NodeNetwork { delay: Some(delay), loss_percent: 100, loss_from_peers_only: true, peers: vec![n2], ..Default::default() };
+    cluster.set_network(n1, &link).await.expect("the link n1:n2");
+    let on_link = connect_ms(&cluster, n1, n3).await;
+    // Counted by the receiving program: iptables' own counters come before the drop.
+    let from_n2 = udp_arrival_order(&cluster, n2, n1, 50).await.len();
+    let from_n3 = udp_arrival_order(&cluster, n3, n1, 50).await.len();
+    let to_n2 = {
+        cluster.set_network(n1, &NodeNetwork { loss_percent: 0, ..link.clone() }).await.expect("delay only");
+        connect_ms(&cluster, n1, n2).await
+    };
+    cluster.set_network(n1, &NodeNetwork::default()).await.expect("heal the link");
+    eprintln!("link n1:n2 faulted: n1→n2 connect {to_n2:.1} ms, n1→n3 {on_link:.1} ms; datagrams to n1: {from_n2} of 50 from n2, {from_n3} of 50 from n3");
+    assert!((140.0..200.0).contains(&to_n2), "n1's packets to n2 are held: {to_n2}");
+    assert!(on_link < 20.0, "n1's packets to n3 are not: {on_link}");
+    assert_eq!((from_n2, from_n3), (0, 50), "n1 loses what n2 sends it, not what n3 does");
     cluster.teardown().await.unwrap();
 }
 

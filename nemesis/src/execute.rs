@@ -45,6 +45,18 @@ pub struct Network {
     pub duplicate: BTreeMap<String, u32>,
     /// Each node's bandwidth limit to the other nodes, kbit/s.
     pub rate: BTreeMap<String, u32>,
+    /// Nodes whose packet faults strike only their links to these nodes (faults aimed
+    /// at links, [`Targets::among`]); the others' strike all their links. A node's
+    /// entry lasts while one of its packet faults does; the latest fault sets it.
+    pub scope: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Network {
+    /// Forgets the scope of nodes that no packet fault strikes any more.
+    fn prune_scope(&mut self) {
+        let Network { loss, delay, duplicate, rate, scope, .. } = self;
+        scope.retain(|n, _| loss.contains_key(n) || delay.contains_key(n) || duplicate.contains_key(n) || rate.contains_key(n));
+    }
 }
 
 /// What is currently broken.
@@ -100,8 +112,22 @@ impl Executor {
         }
     }
 
+    /// Narrows the packet faults of `nodes` to the links among them, when `t` says so.
+    fn scope(&self, t: &Targets, nodes: &[String]) {
+        if t.among {
+            let mut f = self.faults();
+            for n in nodes {
+                f.network.scope.insert(n.clone(), nodes.iter().filter(|m| *m != n).cloned().collect());
+            }
+        }
+    }
+
     async fn apply_network(&self) -> Result<(), String> {
-        let network = self.faults().network.clone();
+        let network = {
+            let mut f = self.faults();
+            f.network.prune_scope();
+            f.network.clone()
+        };
         self.control.set_network(&network).await
     }
 
@@ -129,6 +155,7 @@ impl Executor {
             }
             Fault::StartPacket(loss) => {
                 let targets = self.targets(&loss.targets).await?;
+                self.scope(&loss.targets, &targets);
                 self.faults().network.loss.extend(targets.iter().map(|t| (t.clone(), loss.loss_percent)));
                 self.apply_network().await?;
                 Ok(json!({"nodes": targets, "loss_percent": loss.loss_percent}))
@@ -140,6 +167,7 @@ impl Executor {
             }
             Fault::StartDelay(d) => {
                 let targets = self.targets(&d.targets).await?;
+                self.scope(&d.targets, &targets);
                 let delay = Delay { delay_ms: d.delay_ms, jitter_ms: d.jitter_ms.min(d.delay_ms) };
                 self.faults().network.delay.extend(targets.iter().map(|t| (t.clone(), delay)));
                 self.apply_network().await?;
@@ -152,6 +180,7 @@ impl Executor {
             }
             Fault::StartDuplicate(d) => {
                 let targets = self.targets(&d.targets).await?;
+                self.scope(&d.targets, &targets);
                 let percent = d.percent.min(100);
                 self.faults().network.duplicate.extend(targets.iter().map(|t| (t.clone(), percent)));
                 self.apply_network().await?;
@@ -164,6 +193,7 @@ impl Executor {
             }
             Fault::StartRate(r) => {
                 let targets = self.targets(&r.targets).await?;
+                self.scope(&r.targets, &targets);
                 let kbit = r.kbit.max(8);
                 self.faults().network.rate.extend(targets.iter().map(|t| (t.clone(), kbit)));
                 self.apply_network().await?;
@@ -341,5 +371,19 @@ mod tests {
         let n2 = BTreeMap::from([("n2".to_owned(), 100)]);
         assert_eq!(seen[..3], [n2.clone(), BTreeMap::new(), n2]);
         assert!(seen.last().unwrap().is_empty(), "heal_all clears duplication: {seen:?}");
+    }
+
+    #[tokio::test]
+    async fn faults_aimed_at_a_link_strike_only_that_link_while_they_last() {
+        let cluster = Arc::new(Recorder::default());
+        let executor = Executor::new(cluster.clone(), &[FaultKind::Delay]).unwrap();
+        let link = Targets::among(vec!["n1".into(), "n3".into()]);
+        executor.execute(&Fault::StartDelay(crate::fault::PacketDelay { targets: link, delay_ms: 100, jitter_ms: 0 })).await.unwrap();
+        executor.execute(&Fault::StopDelay).await.unwrap();
+        let seen = cluster.networks.lock().unwrap().clone();
+        let n1_n3 = BTreeMap::from([("n1".to_owned(), BTreeSet::from(["n3".to_owned()])), ("n3".to_owned(), BTreeSet::from(["n1".to_owned()]))]);
+        assert_eq!(seen[0].scope, n1_n3, "n1 delays only what it sends n3, and n3 only what it sends n1");
+        assert_eq!(seen[0].delay.keys().collect::<Vec<_>>(), ["n1", "n3"]);
+        assert!(seen[1].scope.is_empty(), "the scope goes with the fault: {:?}", seen[1]);
     }
 }

@@ -49,17 +49,27 @@ pub struct Targets {
     /// The nodes (empty for `leader` and `one-alive`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
+    /// Packet faults strike only the packets the nodes send each other (a link, for
+    /// two), not all their packets to the other nodes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub among: bool,
 }
 
 impl Targets {
     /// Nodes chosen now, by `selector`.
     pub fn chosen(selector: Selector, nodes: Vec<String>) -> Targets {
-        Targets { target: selector, nodes }
+        Targets { target: selector, nodes, among: false }
     }
 
     /// Nodes chosen when the fault runs.
     pub fn at_execution(selector: Selector) -> Targets {
-        Targets { target: selector, nodes: Vec::new() }
+        Targets { target: selector, nodes: Vec::new(), among: false }
+    }
+
+    /// The links among `nodes` (the user named them): packet faults strike only what
+    /// they send each other.
+    pub fn among(nodes: Vec<String>) -> Targets {
+        Targets { target: Selector::Explicit, nodes, among: true }
     }
 }
 
@@ -252,6 +262,7 @@ mod tests {
             Fault::StopPartition,
             Fault::StartPacket(PacketLoss { targets: Targets::chosen(Selector::One, vec!["n1".into()]), loss_percent: 30 }),
             Fault::StartDelay(PacketDelay { targets: Targets::chosen(Selector::All, vec!["n1".into(), "n2".into()]), delay_ms: 200, jitter_ms: 0 }),
+            Fault::StartDelay(PacketDelay { targets: Targets::among(vec!["n1".into(), "n3".into()]), delay_ms: 50, jitter_ms: 5 }),
             Fault::StopDelay,
             Fault::StartDuplicate(PacketDuplicate { targets: Targets::chosen(Selector::Minority, vec!["n2".into()]), percent: 40 }),
             Fault::StopDuplicate,

@@ -22,6 +22,20 @@ pub fn split(a: &[String], b: &[String]) -> Grudge {
     g
 }
 
+/// Cuts each link both ways: each end drops what the other sends it.
+pub fn cut_links(links: &[(String, String)]) -> Grudge {
+    let mut g = Grudge::new();
+    for (a, b) in links {
+        g.entry(a.clone()).or_default().push(b.clone());
+        g.entry(b.clone()).or_default().push(a.clone());
+    }
+    for peers in g.values_mut() {
+        peers.sort();
+        peers.dedup();
+    }
+    g
+}
+
 /// `node` cut off from every other node.
 pub fn isolate(node: &str, nodes: &[String]) -> Grudge {
     let others: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();

@@ -41,11 +41,27 @@ pub struct Aim {
     pub grudge: Option<grudge::Grudge>,
     /// The design has no leader: random faults never aim at one.
     pub leaderless: bool,
+    /// Links the user named (`n1:n2`): packet faults strike only these links,
+    /// partitions cut them, and kills, pauses and clocks strike their ends.
+    pub links: Vec<(String, String)>,
+}
+
+impl Aim {
+    /// The nodes at either end of the named links.
+    fn link_ends(&self) -> Vec<String> {
+        let mut ends: Vec<String> = self.links.iter().flat_map(|(a, b)| [a.clone(), b.clone()]).collect();
+        ends.sort();
+        ends.dedup();
+        ends
+    }
 }
 
 /// The start of a fault of `kind`, with its targets decided now.
 fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
     let chosen = |rng: &mut Rng| {
+        if !aim.links.is_empty() {
+            return Targets::among(aim.link_ends());
+        }
         if !aim.nodes.is_empty() {
             return Targets::chosen(Selector::Explicit, aim.nodes.clone());
         }
@@ -59,6 +75,7 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
     match kind {
         FaultKind::Partition => Fault::StartPartition(match &aim.grudge {
             Some(g) => Partition { shape: "explicit".into(), grudge: Some(g.clone()) },
+            None if !aim.links.is_empty() => Partition { shape: "links".into(), grudge: Some(grudge::cut_links(&aim.links)) },
             None => {
                 let shapes: Vec<&str> = grudge::SHAPES.iter().copied().filter(|s| !(aim.leaderless && *s == "isolate-leader")).collect();
                 let shape = shapes[rng.below(shapes.len() as u64) as usize];
@@ -260,6 +277,19 @@ mod tests {
             match s.f.as_str() {
                 "start-pause" => assert_eq!(s.value["nodes"], json!(["n2"])),
                 _ => assert_eq!(s.value["shape"], "explicit"),
+            }
+        }
+    }
+
+    #[test]
+    fn links_the_user_named_are_what_faults_strike() {
+        let aim = Aim { links: vec![("n1".into(), "n3".into())], ..Aim::default() };
+        let kinds = [FaultKind::Partition, FaultKind::Delay, FaultKind::Kill];
+        for s in preview(random_schedule(&kinds, &aim, &nodes(), SECOND, 4), 30).iter().filter(|s| s.f.starts_with("start-")) {
+            match s.f.as_str() {
+                "start-partition" => assert_eq!(s.value["grudge"], json!({"n1": ["n3"], "n3": ["n1"]}), "the link is cut, nothing else"),
+                "start-delay" => assert_eq!((&s.value["nodes"], &s.value["among"]), (&json!(["n1", "n3"]), &json!(true))),
+                _ => assert_eq!(s.value["nodes"], json!(["n1", "n3"]), "{}: both ends", s.f),
             }
         }
     }

@@ -51,7 +51,9 @@ impl ClusterControl for DockerControl {
                     delay: network.delay.get(&node.name).copied(),
                     duplicate_percent: network.duplicate.get(&node.name).copied().unwrap_or(0),
                     rate_kbit: network.rate.get(&node.name).copied(),
-                    peers: self.cluster.nodes.iter().filter(|p| p.name != node.name).collect(),
+                    // A node whose faults strike some links only (`n1:n2` targets).
+                    peers: self.cluster.nodes.iter().filter(|p| p.name != node.name && network.scope.get(&node.name).is_none_or(|s| s.contains(&p.name))).collect(),
+                    loss_from_peers_only: network.scope.contains_key(&node.name),
                 };
                 self.cluster.set_network(node, &faults).await.map_err(err)
             });

@@ -121,10 +121,16 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         return Err(bad(format!("--nodes must be 1 to 9, not {}", opts.nodes)));
     }
     let node_names: Vec<String> = (1..=opts.nodes).map(|i| format!("n{i}")).collect();
-    let (named, kinds_of_target): (Vec<String>, Vec<String>) = opts.nemesis_targets.iter().cloned().partition(|t| node_names.contains(t));
+    let (link_names, others): (Vec<String>, Vec<String>) = opts.nemesis_targets.iter().cloned().partition(|t| t.contains(':'));
+    let (named, kinds_of_target): (Vec<String>, Vec<String>) = others.into_iter().partition(|t| node_names.contains(t));
+    let links = link_names.iter().map(|l| parse_link(l, &node_names)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
+    if !links.is_empty() && !(named.is_empty() && kinds_of_target.is_empty()) {
+        return Err(bad("--nemesis-targets takes links (n1:n2) or nodes and kinds of target, not both".into()));
+    }
     let aim = faultline_nemesis::Aim {
         targets: Target::parse_list(&kinds_of_target.join(",")).map_err(bad)?,
         nodes: named,
+        links,
         grudge: opts.nemesis_grudge.as_deref().map(|g| faultline_nemesis::grudge::parse_explicit(g, &node_names)).transpose().map_err(bad)?,
         leaderless: !design.spec.capabilities.leader,
     };
@@ -151,6 +157,14 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
 }
 
 const SECOND: f64 = 1e9;
+
+/// A link of `--nemesis-targets`: two different nodes of the cluster, `n1:n2`.
+fn parse_link(text: &str, nodes: &[String]) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((a, b)) if a != b && nodes.iter().any(|n| n == a) && nodes.iter().any(|n| n == b) => Ok((a.to_owned(), b.to_owned())),
+        _ => Err(format!("--nemesis-targets {text:?}: a link is two different nodes of this cluster, e.g. n1:n2 (nodes: {})", nodes.join(", "))),
+    }
+}
 
 /// The generator of the main phase: the workload at the asked rate plus the faults,
 /// for the time limit.
@@ -379,6 +393,17 @@ mod tests {
         let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
         let gen = main_generator(&opts, &plan, &nodes).expect("a generator");
         simulate(gen, 10, 1_000_000, 100_000, |_| EventKind::Ok).into_iter().filter(|s| s.thread == generator::Thread::Nemesis).map(|s| (s.time as f64 / SECOND, s.f)).collect()
+    }
+
+    #[test]
+    fn links_name_two_nodes_of_the_cluster() {
+        let nodes: Vec<String> = (1..=3).map(|i| format!("n{i}")).collect();
+        assert_eq!(parse_link("n1:n3", &nodes), Ok(("n1".into(), "n3".into())));
+        for bad in ["n1:n1", "n1:n4", "n1:", "x:n2"] {
+            assert!(parse_link(bad, &nodes).unwrap_err().contains("a link is two different nodes"), "{bad}");
+        }
+        let opts = TestOptions { nemesis: "delay".into(), nemesis_targets: vec!["n1:n2".into(), "leader".into()], ..crate::store::sample::options() };
+        assert!(validate(&opts).unwrap_err().contains("not both"));
     }
 
     #[test]

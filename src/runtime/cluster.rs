@@ -68,6 +68,9 @@ pub struct NodeNetwork<'a> {
     pub duplicate_percent: u32,
     /// Its bandwidth to `peers`, kbit/s.
     pub rate_kbit: Option<u32>,
+    /// Lose only packets that come from `peers` (a fault aimed at links), not a share
+    /// of everything that arrives.
+    pub loss_from_peers_only: bool,
     /// The other nodes (the targets of delay and duplication).
     pub peers: Vec<&'a Node>,
 }
@@ -376,12 +379,12 @@ impl Cluster {
     /// traffic, which never goes to one, is never touched. One exec, so the node is
     /// never left half-configured.
     pub async fn set_network(&self, node: &Node, faults: &NodeNetwork<'_>) -> Result<(), RuntimeError> {
-        let NodeNetwork { drop_from, loss_percent, netem, delay, duplicate_percent, rate_kbit, peers } = faults;
+        let NodeNetwork { drop_from, loss_percent, netem, delay, duplicate_percent, rate_kbit, loss_from_peers_only, peers } = faults;
         let (loss_percent, duplicate_percent) = (*loss_percent, *duplicate_percent);
         let rate_kbit = rate_kbit.filter(|_| !peers.is_empty());
         // netem loss and the rate limit would both want the root qdisc; with a rate,
         // loss is iptables' as on kernels without netem.
-        let netem = *netem && rate_kbit.is_none();
+        let netem = *netem && rate_kbit.is_none() && !loss_from_peers_only;
         let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}"), format!("iptables -w -t mangle -F {CHAIN_DUP}")];
         rules.push("{ tc qdisc del dev eth0 root 2>/dev/null || true; }".to_owned());
         // A running daemon lets go of what it holds when told to stop, then removes its
@@ -397,7 +400,13 @@ impl Cluster {
             rules.push(format!("tc qdisc add dev eth0 root netem loss {}%", loss_percent.min(100)));
         } else if loss_percent > 0 {
             let p = f64::from(loss_percent.min(100)) / 100.0;
-            rules.push(format!("iptables -w -A {CHAIN_IN} -m statistic --mode random --probability {p} -j DROP"));
+            if *loss_from_peers_only {
+                for peer in peers {
+                    rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -m statistic --mode random --probability {p} -j DROP", ip = peer.ip));
+                }
+            } else {
+                rules.push(format!("iptables -w -A {CHAIN_IN} -m statistic --mode random --probability {p} -j DROP"));
+            }
         }
         if let Some(d) = delay.filter(|d| d.delay_ms > 0 && !peers.is_empty()) {
             let seed = node.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
