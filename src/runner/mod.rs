@@ -82,8 +82,7 @@ struct Plan {
     design: Design,
     launch: Launch,
     workload: Arc<dyn Workload>,
-    /// Every kind of fault the nemesis may start.
-    kinds: Vec<FaultKind>,
+    /// What the nemesis runs (`nemesis.kinds()`: every kind it may start).
     nemesis: NemesisChoice,
     aim: faultline_nemesis::Aim,
     replay: Option<Vec<Op>>,
@@ -116,7 +115,6 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     // A package takes what the design can do; kinds the user listed are refused below
     // with the reason.
     let nemesis = NemesisChoice::parse(&opts.nemesis).map_err(bad)?.without(|k| k == FaultKind::Clock && design.clock_fault().is_err());
-    let kinds = nemesis.kinds();
     if opts.nodes == 0 || opts.nodes > 9 {
         return Err(bad(format!("--nodes must be 1 to 9, not {}", opts.nodes)));
     }
@@ -137,7 +135,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     if aim.targets.contains(&Target::Leader) || matches!(nemesis, NemesisChoice::Scripted(_)) {
         design.leader().map_err(bad)?;
     }
-    if kinds.contains(&FaultKind::Clock) {
+    if nemesis.kinds().contains(&FaultKind::Clock) {
         design.clock_fault().map_err(bad)?;
     }
     if opts.concurrency == 0 {
@@ -153,7 +151,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         }
         None => None,
     };
-    Ok(Plan { design, launch, workload, kinds, nemesis, aim, replay })
+    Ok(Plan { design, launch, workload, nemesis, aim, replay })
 }
 
 const SECOND: f64 = 1e9;
@@ -307,7 +305,7 @@ async fn run_cluster(
     let adapter = client.txn.clone();
     let leader_query = client.leader.clone();
     let control = Arc::new(DockerControl { cluster: cluster.clone(), probe, leader: client.leader });
-    let executor = Arc::new(Executor::new(control, &plan.kinds).map_err(TestError::BadOptions)?);
+    let executor = Arc::new(Executor::new(control, &plan.nemesis.kinds()).map_err(TestError::BadOptions)?);
     stages.push(("setup", t0.elapsed().as_secs_f64()));
 
     let t = Instant::now();
@@ -338,6 +336,10 @@ async fn run_cluster(
     }
     cluster.wait_healthy().await?;
     if let Some(finals) = plan.workload.final_generator() {
+        // Final reads ask what the cluster converged to: writes of the recovery's last
+        // moments get --recovery quiet seconds to spread (gossip, hinted handoff, anti-
+        // entropy) first, as they had when no client ran after the heal.
+        tokio::time::sleep(Duration::from_secs_f64(opts.recovery_s)).await;
         interpreter.run(finals).await.map_err(io("writing history.jsonl"))?;
     }
     history.lock().unwrap_or_else(|p| p.into_inner()).sync().map_err(io("syncing history.jsonl"))?;
