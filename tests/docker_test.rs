@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 #[test]
 fn correct_raft_register_under_every_fault_at_once_is_valid() {
     let s = store();
-    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "all", "--time-limit", "15", "--nemesis-interval", "3", "--seed", "11"]);
+    let (out, dir) = test(s.path(), &["--design", "raft", "--workload", "register", "--nemesis", "all", "--time-limit", "20", "--nemesis-interval", "3", "--seed", "11"]);
     assert_eq!(out.status.code(), Some(0), "correct raft must be valid");
     let r = results(&dir);
     assert!(r.counts.ok > 100 && r.faults >= 4, "{r:?}");
