@@ -122,6 +122,16 @@ impl Executor {
         }
     }
 
+    /// Starts a packet fault: its nodes get `value` in the map `pick` chooses (narrowed
+    /// to their links when aimed at links), and the network is applied; answers them.
+    async fn start_packet_fault<V: Copy>(&self, t: &Targets, pick: fn(&mut Network) -> &mut BTreeMap<String, V>, value: V) -> Result<Vec<String>, String> {
+        let targets = self.targets(t).await?;
+        self.scope(t, &targets);
+        pick(&mut self.faults().network).extend(targets.iter().map(|n| (n.clone(), value)));
+        self.apply_network().await?;
+        Ok(targets)
+    }
+
     async fn apply_network(&self) -> Result<(), String> {
         let network = {
             let mut f = self.faults();
@@ -154,10 +164,7 @@ impl Executor {
                 Ok(json!("network healed"))
             }
             Fault::StartPacket(loss) => {
-                let targets = self.targets(&loss.targets).await?;
-                self.scope(&loss.targets, &targets);
-                self.faults().network.loss.extend(targets.iter().map(|t| (t.clone(), loss.loss_percent)));
-                self.apply_network().await?;
+                let targets = self.start_packet_fault(&loss.targets, |n| &mut n.loss, loss.loss_percent).await?;
                 Ok(json!({"nodes": targets, "loss_percent": loss.loss_percent}))
             }
             Fault::StopPacket => {
@@ -166,11 +173,8 @@ impl Executor {
                 Ok(json!("packet loss cleared"))
             }
             Fault::StartDelay(d) => {
-                let targets = self.targets(&d.targets).await?;
-                self.scope(&d.targets, &targets);
                 let delay = Delay { delay_ms: d.delay_ms, jitter_ms: d.jitter_ms.min(d.delay_ms) };
-                self.faults().network.delay.extend(targets.iter().map(|t| (t.clone(), delay)));
-                self.apply_network().await?;
+                let targets = self.start_packet_fault(&d.targets, |n| &mut n.delay, delay).await?;
                 Ok(json!({"nodes": targets, "delay_ms": delay.delay_ms, "jitter_ms": delay.jitter_ms}))
             }
             Fault::StopDelay => {
@@ -179,11 +183,8 @@ impl Executor {
                 Ok(json!("packet delay cleared"))
             }
             Fault::StartDuplicate(d) => {
-                let targets = self.targets(&d.targets).await?;
-                self.scope(&d.targets, &targets);
                 let percent = d.percent.min(100);
-                self.faults().network.duplicate.extend(targets.iter().map(|t| (t.clone(), percent)));
-                self.apply_network().await?;
+                let targets = self.start_packet_fault(&d.targets, |n| &mut n.duplicate, percent).await?;
                 Ok(json!({"nodes": targets, "percent": percent}))
             }
             Fault::StopDuplicate => {
@@ -192,11 +193,8 @@ impl Executor {
                 Ok(json!("packet duplication cleared"))
             }
             Fault::StartRate(r) => {
-                let targets = self.targets(&r.targets).await?;
-                self.scope(&r.targets, &targets);
                 let kbit = r.kbit.max(8);
-                self.faults().network.rate.extend(targets.iter().map(|t| (t.clone(), kbit)));
-                self.apply_network().await?;
+                let targets = self.start_packet_fault(&r.targets, |n| &mut n.rate, kbit).await?;
                 Ok(json!({"nodes": targets, "kbit": kbit}))
             }
             Fault::StopRate => {
