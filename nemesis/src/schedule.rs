@@ -5,7 +5,7 @@
 use crate::catalogue::{FaultKind, Target};
 use crate::fault::{ClockSkew, Fault, PacketDelay, PacketDuplicate, PacketLoss, PacketRate, Partition, Selector, Targets};
 use crate::grudge;
-use faultline_history::generator::{self, delay, from_fn, nemesis, ops, repeat, sleep, then, Gen, Rng};
+use faultline_history::generator::{self, delay, from_fn, nemesis, ops, repeat, sleep, then, timed, Gen, Rng};
 use faultline_history::Op;
 #[cfg(test)]
 use serde_json::json;
@@ -234,17 +234,11 @@ pub fn combined_schedule(families: &[Vec<FaultKind>], aim: &Aim, nodes: &[String
 }
 
 /// Replays the faults of a recorded run: the nemesis invocations of `faults`, each at
-/// its recorded time, with its recorded targets (the leader resolved as recorded).
+/// its recorded time (or as soon as the fault before it is done), with its recorded
+/// targets (the leader resolved as recorded).
 pub fn replay_schedule(faults: &[Op]) -> Gen {
-    let mut steps = Vec::new();
-    let mut last = 0u64;
-    for op in faults.iter().filter(|o| o.kind == faultline_history::OpType::Invoke) {
-        let at = op.time.max(0) as u64;
-        steps.push(sleep(at.saturating_sub(last)));
-        steps.push(ops(vec![(op.f.clone(), op.value.clone())]));
-        last = at;
-    }
-    nemesis(then(steps))
+    let recorded = faults.iter().filter(|o| o.kind == faultline_history::OpType::Invoke).map(|o| (o.time.max(0) as u64, o.f.clone(), o.value.clone())).collect();
+    nemesis(timed(recorded))
 }
 
 /// How many operations a schedule would start in its first `seconds` (for previews).

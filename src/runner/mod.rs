@@ -173,7 +173,7 @@ fn main_generator(opts: &TestOptions, plan: &Plan, nodes: &[String]) -> Result<G
     }
     let interval = (opts.nemesis_interval_s * SECOND) as u64;
     let faults = match (&plan.replay, &plan.nemesis) {
-        (Some(recorded), _) => faultline_nemesis::replay_schedule(recorded),
+        (Some(recorded), _) => return Ok(replay_generator(clients, recorded, opts)),
         (None, NemesisChoice::Scripted(name)) => faultline_nemesis::scripted_schedule(name, interval, opts.seed).map_err(TestError::BadOptions)?,
         (None, NemesisChoice::Package { families, .. }) => faultline_nemesis::combined_schedule(families, &plan.aim, nodes, interval, opts.seed),
         (None, NemesisChoice::Kinds(kinds)) => faultline_nemesis::random_schedule(kinds, &plan.aim, nodes, interval, opts.seed),
@@ -187,6 +187,20 @@ fn main_generator(opts: &TestOptions, plan: &Plan, nodes: &[String]) -> Result<G
     let heal_at_the_end = generator::then(vec![generator::sleep(fault_phase), generator::nemesis(fault_ops(vec![Fault::Heal]))]);
     let faults_then_heal = generator::any(vec![generator::time_limit(fault_phase, faults), heal_at_the_end]);
     Ok(generator::time_limit(fault_phase + (opts.recovery_s * SECOND) as u64, generator::any(vec![generator::clients(clients), faults_then_heal])))
+}
+
+/// The main phase of a replay: the clients as in [`main_generator`], and every recorded
+/// fault with its heal. The faults are not cut at the time limit: the nemesis runs one
+/// fault at a time, so one recorded just before the limit can come due just after it
+/// when an earlier one (a kill, a pause) took longer this time, and a replay that
+/// dropped it would not be the same run. A recording without a heal (an interrupted
+/// run) is healed after its last fault. The clients stop at the time limit plus the
+/// recovery, as in the recorded run.
+fn replay_generator(clients: Gen, recorded: &[faultline_history::Op], opts: &TestOptions) -> Gen {
+    let replayed = faultline_nemesis::replay_schedule(recorded);
+    let faults_then_heal = if recorded.iter().any(|o| Fault::from_op(&o.f, &o.value) == Ok(Fault::Heal)) { replayed } else { generator::then(vec![replayed, generator::nemesis(fault_ops(vec![Fault::Heal]))]) };
+    let clients = generator::time_limit(((opts.time_limit_s + opts.recovery_s) * SECOND) as u64, generator::clients(clients));
+    generator::any(vec![clients, faults_then_heal])
 }
 
 
@@ -417,5 +431,31 @@ mod tests {
             assert!((30.0..30.1).contains(&at), "{nemesis}: the heal comes at the time limit, not when the schedule runs dry: {at}");
             assert!(ops.iter().all(|(t, _)| *t <= at), "{nemesis}: no fault after the heal");
         }
+    }
+
+    #[test]
+    fn a_replay_runs_every_recorded_fault_even_when_faults_run_late() {
+        let opts = TestOptions { nemesis: "all".into(), time_limit_s: 30.0, nemesis_interval_s: 3.0, rate: 10.0, ..crate::store::sample::options() };
+        let nodes: Vec<String> = (1..=5).map(|i| format!("n{i}")).collect();
+        let original = simulate(main_generator(&opts, &plan(&opts).expect("a plan"), &nodes).expect("a generator"), 10, 1_000_000, 100_000, |_| EventKind::Ok);
+        let recorded: Vec<faultline_history::Op> = original
+            .iter()
+            .filter(|s| s.thread == generator::Thread::Nemesis)
+            .map(|s| faultline_history::Op::new(faultline_history::OpType::Invoke, faultline_history::Process::Nemesis, s.f.clone(), s.value.clone()).at(s.time as i64))
+            .collect();
+        assert!(recorded.len() > 20 && recorded.last().is_some_and(|o| o.f == "heal"), "{recorded:?}");
+        // Every operation takes 1.5 s this time, so the nemesis falls behind the
+        // recording and the last faults come due after the time limit.
+        let slow = simulate(replay_generator(plan(&opts).expect("a plan").workload.generator(opts.seed), &recorded, &opts), 10, 1_500_000_000, 100_000, |_| EventKind::Ok);
+        let late: Vec<f64> = slow.iter().filter(|s| s.thread == generator::Thread::Nemesis).map(|s| s.time as f64 / SECOND).collect();
+        assert!(late.iter().rev().nth(1).is_some_and(|t| *t > 30.0 + 1.0), "the test makes faults late: {late:?}");
+        let replayed: Vec<(String, Value)> = slow.into_iter().filter(|s| s.thread == generator::Thread::Nemesis).map(|s| (s.f, s.value)).collect();
+        assert_eq!(replayed, recorded.iter().map(|o| (o.f.clone(), o.value.clone())).collect::<Vec<_>>(), "the same faults, in the same order, the heal last");
+        // A recording cut short (no heal) is healed after its last fault.
+        let cut = &recorded[..6];
+        let healed = simulate(replay_generator(plan(&opts).expect("a plan").workload.generator(opts.seed), cut, &opts), 10, 1_000_000, 100_000, |_| EventKind::Ok);
+        let fs: Vec<String> = healed.into_iter().filter(|s| s.thread == generator::Thread::Nemesis).map(|s| s.f).collect();
+        assert_eq!(fs.len(), 7);
+        assert_eq!(fs.last().map(String::as_str), Some("heal"));
     }
 }

@@ -103,6 +103,33 @@ impl Generator for Ops {
     }
 }
 
+/// These operations, in order, each at its time (ns since the test began) or, when no
+/// thread is free then, as soon as one is; then nothing. Times are absolute, not
+/// relative to the operation before, so one that ran late does not delay the rest: a
+/// replay keeps the recorded run's times.
+pub fn timed(list: Vec<(u64, String, Value)>) -> Gen {
+    Arc::new(Timed { list: Arc::new(list), next: 0 })
+}
+
+#[derive(Debug)]
+struct Timed {
+    list: Arc<Vec<(u64, String, Value)>>,
+    next: usize,
+}
+
+impl Generator for Timed {
+    fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
+        let (at, f, value) = self.list.get(self.next)?.clone();
+        let Some(thread) = ctx.some_free().filter(|_| ctx.time >= at) else { return Some((Step::Pending, self)) };
+        let next = Arc::new(Timed { list: self.list.clone(), next: self.next + 1 });
+        Some((Step::Op(Invocation { thread, at: ctx.time, f, value }), next))
+    }
+
+    fn update(self: Arc<Self>, _: &Ctx, _: &Event) -> Gen {
+        self
+    }
+}
+
 /// Nothing for `dt` nanoseconds from the first time it is asked, then nothing more.
 pub fn sleep(dt: u64) -> Gen {
     Arc::new(Sleep { dt, until: None })

@@ -65,6 +65,16 @@ fn sleep_and_phases_wait() {
 }
 
 #[test]
+fn timed_operations_keep_absolute_times_when_one_runs_late() {
+    let list = |ts: &[u64]| ts.iter().enumerate().map(|(i, t)| (t * MS, format!("f{i}"), json!(null))).collect();
+    let got: Vec<u64> = run(nemesis(timed(list(&[10, 20, 100]))), 0, 1, 100).into_iter().map(|(t, ..)| t).collect();
+    assert_eq!(got, [10, 20, 100]);
+    // f0 takes 40 ms: f1 starts when it is done, f2 still at its own time.
+    let got: Vec<u64> = run(nemesis(timed(list(&[10, 20, 100]))), 0, 40, 100).into_iter().map(|(t, ..)| t).collect();
+    assert_eq!(got, [10, 50, 100]);
+}
+
+#[test]
 fn each_thread_gives_every_thread_its_own_copy() {
     let got: Vec<(Thread, serde_json::Value)> = run(clients(each_thread(limit(2, counter("w")))), 2, 1, 100).into_iter().map(|(_, t, _, v)| (t, v)).collect();
     assert_eq!(got, [(C(0), json!(0)), (C(1), json!(0)), (C(0), json!(1)), (C(1), json!(1))]);
