@@ -6,6 +6,9 @@ use faultline::runtime::{base_image, connect, node_image};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+#[path = "support/remove_on_panic.rs"]
+mod remove_on_panic;
+
 #[tokio::test]
 async fn caspaxos_serves_across_containers_and_refuses_without_a_majority() {
     let docker = connect(None).await.unwrap_or_else(|e| panic!("these tests need Docker: {e}"));
@@ -13,6 +16,7 @@ async fn caspaxos_serves_across_containers_and_refuses_without_a_majority() {
     let caspaxos = faultline::design::resolve("caspaxos").unwrap();
     let node_image = node_image::ensure(&docker, &caspaxos, &base, None).await.unwrap().image;
     let run = format!("test-caspaxos-{}", std::process::id());
+    let _guard = remove_on_panic::RemoveOnPanic(run.clone());
     let spec = ClusterSpec { run: run.clone(), holder_image: base, node_image, nodes: 5, launch: caspaxos.launch(&[], &[], false).unwrap(), reach: Default::default() };
     let cluster = Cluster::create(&docker, &spec).await.unwrap();
     let in_test = cluster.clone();

@@ -12,6 +12,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
+#[path = "support/remove_on_panic.rs"]
+mod remove_on_panic;
+use remove_on_panic::RemoveOnPanic;
+
 static IMAGES: OnceCell<(String, String)> = OnceCell::const_new();
 
 async fn docker() -> Docker {
@@ -62,6 +66,7 @@ async fn reaches(cluster: &Cluster, from: &Node, to: &Node) -> bool {
 async fn a_cluster_lives_through_partitions_kills_and_pauses_then_leaves_nothing() {
     let docker = docker().await;
     let run = format!("test-life-{}", std::process::id());
+    let _guard = RemoveOnPanic(run.clone());
     let started = Instant::now();
     let cluster = Cluster::create(&docker, &spec(&run, 5).await).await.expect("cluster");
     cluster.wait_healthy().await.expect("healthy");
@@ -166,6 +171,7 @@ async fn udp_arrivals_of(cluster: &Cluster, from: &Node, to: &Node, count: u32, 
 async fn packet_duplication_is_seen_at_the_receiver_and_goes_away() {
     let docker = docker().await;
     let run = format!("test-dup-{}", std::process::id());
+    let _guard = RemoveOnPanic(run.clone());
     let cluster = Cluster::create(&docker, &spec(&run, 2).await).await.expect("cluster");
     cluster.wait_healthy().await.expect("healthy");
     let [n1, n2] = &cluster.nodes[..] else { panic!("2 nodes") };
@@ -192,6 +198,7 @@ async fn packet_duplication_is_seen_at_the_receiver_and_goes_away() {
 async fn packet_rate_limits_a_nodes_bandwidth_to_its_peers_and_goes_away() {
     let docker = docker().await;
     let run = format!("test-rate-{}", std::process::id());
+    let _guard = RemoveOnPanic(run.clone());
     let cluster = Cluster::create(&docker, &spec(&run, 2).await).await.expect("cluster");
     cluster.wait_healthy().await.expect("healthy");
     let [n1, n2] = &cluster.nodes[..] else { panic!("2 nodes") };
@@ -245,6 +252,7 @@ fn overtaken(order: &[u32]) -> usize {
 async fn packet_reordering_is_seen_at_the_receiver_and_goes_away() {
     let docker = docker().await;
     let run = format!("test-reorder-{}", std::process::id());
+    let _guard = RemoveOnPanic(run.clone());
     let cluster = Cluster::create(&docker, &spec(&run, 2).await).await.expect("cluster");
     cluster.wait_healthy().await.expect("healthy");
     let [n1, n2] = &cluster.nodes[..] else { panic!("2 nodes") };
@@ -272,6 +280,7 @@ async fn packet_reordering_is_seen_at_the_receiver_and_goes_away() {
 async fn packet_delay_without_netem_grows_round_trips_by_the_delay_and_goes_away() {
     let docker = docker().await;
     let run = format!("test-delay-{}", std::process::id());
+    let _guard = RemoveOnPanic(run.clone());
     let cluster = Cluster::create(&docker, &spec(&run, 3).await).await.expect("cluster");
     cluster.wait_healthy().await.expect("healthy");
     let [n1, n2, n3] = &cluster.nodes[..] else { panic!("3 nodes") };
@@ -326,6 +335,7 @@ async fn packet_delay_without_netem_grows_round_trips_by_the_delay_and_goes_away
 async fn a_taken_subnet_is_skipped() {
     let docker = docker().await;
     let run = format!("test-subnet-{}", std::process::id());
+    let _guard = RemoveOnPanic(run.clone());
     let mut candidates = subnet_candidates(&run);
     let [a, b, c] = candidates.next().unwrap();
     let second = candidates.next().unwrap();
@@ -376,6 +386,7 @@ async fn wait_for_first_object(docker: &Docker, run: &str) {
 async fn interrupted_cluster_up(docker: &Docker, name: &str, nodes: &str, sig: &str, delay: Duration) -> (String, std::process::Output) {
     images().await;
     let run = format!("test-{name}-{}", std::process::id());
+    let _guard = RemoveOnPanic(run.clone());
     let child = cluster_up(&run, nodes);
     wait_for_first_object(docker, &run).await;
     tokio::time::sleep(delay).await;
