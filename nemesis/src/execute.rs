@@ -101,6 +101,8 @@ impl Executor {
                 let killed = self.faults().killed.clone();
                 self.control.nodes().into_iter().find(|n| !killed.contains(n)).map(|n| vec![n]).ok_or_else(|| "every node is down".to_owned())
             }
+            // A script that slows every link names no nodes: all of them, now.
+            Selector::All if t.nodes.is_empty() => Ok(self.control.nodes()),
             _ => {
                 let nodes = self.control.nodes();
                 match t.nodes.iter().find(|n| !nodes.contains(n)) {
@@ -383,5 +385,15 @@ mod tests {
         assert_eq!(seen[0].scope, n1_n3, "n1 delays only what it sends n3, and n3 only what it sends n1");
         assert_eq!(seen[0].delay.keys().collect::<Vec<_>>(), ["n1", "n3"]);
         assert!(seen[1].scope.is_empty(), "the scope goes with the fault: {:?}", seen[1]);
+    }
+
+    #[tokio::test]
+    async fn all_without_names_strikes_every_node_at_execution() {
+        let cluster = Arc::new(Recorder::default());
+        let executor = Executor::new(cluster.clone(), &[FaultKind::Delay]).unwrap();
+        let everywhere = Targets::at_execution(Selector::All);
+        assert_eq!(executor.execute(&Fault::StartDelay(crate::fault::PacketDelay { targets: everywhere, delay_ms: 100, jitter_ms: 0 })).await.unwrap()["nodes"], json!(["n1", "n2", "n3"]));
+        let empty = Targets::chosen(Selector::Explicit, Vec::new());
+        assert!(executor.execute(&Fault::StartKill(empty)).await.unwrap_err().contains("names no nodes"), "an explicit list must name nodes");
     }
 }

@@ -15,8 +15,9 @@ pub const SCRIPTED: [&str; 4] = ["isolate-leader", "kill-during-election", "kill
 
 const SECOND: u64 = 1_000_000_000;
 
-/// Rounds of `slow-leader` drawn before they repeat (each at least two intervals).
-const SLOW_LEADER_ROUNDS: usize = 64;
+/// Rounds of a scripted schedule drawn before they repeat (each at least two
+/// intervals).
+const SCRIPTED_ROUNDS: usize = 64;
 
 /// Picks `count` distinct nodes at random.
 fn pick(nodes: &[String], count: usize, rng: &mut Rng) -> Vec<String> {
@@ -154,6 +155,7 @@ fn random_schedule_from(first: u64, kinds: &[FaultKind], aim: &Aim, nodes: &[Str
 pub fn scripted_kinds(name: &str) -> &'static [FaultKind] {
     match name {
         "slow-leader" => &[FaultKind::Delay],
+        "kill-during-election" => &[FaultKind::Kill, FaultKind::Delay],
         _ => &[FaultKind::Partition, FaultKind::Kill],
     }
 }
@@ -167,16 +169,30 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
     let round = match name {
         // The leader alone on one side, its clients still talking to it; then heal.
         "isolate-leader" => then(vec![sleep(interval), fault_ops(vec![isolate_leader()]), sleep(interval), fault_ops(vec![Fault::StopPartition])]),
-        // Kill the leader; while the others elect a new one, bounce (kill and restart
-        // at once) a voter; later restart the leader.
-        "kill-during-election" => then(vec![
-            sleep(interval),
-            fault_ops(vec![Fault::StartKill(leader())]),
-            sleep(SECOND / 2),
-            fault_ops(vec![Fault::Bounce(Targets::at_execution(Selector::OneAlive))]),
-            sleep(interval),
-            fault_ops(vec![Fault::StopKill]),
-        ]),
+        // Kill the leader on a slow network (every link 50–200 ms slower, ± half, as
+        // between data centres: candidates whose timeouts fall that close collide, so
+        // elections take rounds); while the others elect a new one, bounce (kill and
+        // restart at once) a live voter, 0.3–0.9 s after the kill (drawn per round); an
+        // interval later restore the links and restart the leader.
+        "kill-during-election" => {
+            let mut rng = Rng(seed);
+            let rounds = (0..SCRIPTED_ROUNDS)
+                .map(|_| {
+                    let delay_ms = 50 * (1 + rng.below(4) as u32);
+                    let bounce_after = SECOND / 10 * (3 + rng.below(7));
+                    let slow_network = Fault::StartDelay(PacketDelay { targets: Targets::at_execution(Selector::All), delay_ms, jitter_ms: delay_ms / 2 });
+                    then(vec![
+                        sleep(interval),
+                        fault_ops(vec![slow_network, Fault::StartKill(leader())]),
+                        sleep(bounce_after),
+                        fault_ops(vec![Fault::Bounce(Targets::at_execution(Selector::OneAlive))]),
+                        sleep(interval),
+                        fault_ops(vec![Fault::StopKill, Fault::StopDelay]),
+                    ])
+                })
+                .collect();
+            then(rounds)
+        }
         // Isolate the leader until the others elect a new one, heal, and a second
         // later kill whichever node leads then (the new leader, or the old one back):
         // the cluster must fail over twice, the second time with a node that has just
@@ -198,7 +214,7 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
         // so the cluster keeps a leader whose appends and acks are slow.
         "slow-leader" => {
             let mut rng = Rng(seed);
-            let rounds = (0..SLOW_LEADER_ROUNDS)
+            let rounds = (0..SCRIPTED_ROUNDS)
                 .map(|_| {
                     let top = 100 * (4 + rng.below(7) as u32);
                     let mut steps = vec![sleep(interval)];
@@ -335,7 +351,9 @@ mod tests {
     fn scripted_schedules_and_replays() {
         let s = preview(scripted_schedule("kill-during-election", 5 * SECOND, 1).unwrap(), 12);
         let fs: Vec<&str> = s.iter().map(|x| x.f.as_str()).collect();
-        assert_eq!(fs, ["start-kill", "bounce", "stop-kill"]);
+        assert_eq!(fs, ["start-delay", "start-kill", "bounce", "stop-kill", "stop-delay"]);
+        assert_eq!(s[0].value["target"], "all", "the whole network is slow during the election");
+        assert!((5 * SECOND + 3 * SECOND / 10..=5 * SECOND + 11 * SECOND / 10).contains(&s[2].time), "the bounce 0.3–0.9 s after the kill: {}", s[2].time);
         assert!(scripted_schedule("chaos", SECOND, 1).is_err());
         let recorded: Vec<Op> = s
             .iter()
