@@ -370,7 +370,16 @@ async fn followers_forward_requests_to_the_leader() {
 async fn followers_name_the_leader() {
     let (c, nodes) = cluster(3, &[], |_| fast());
     let leader = nodes.wait_leader(&c, None, Duration::from_secs(2)).await.unwrap();
-    let err = c.run((leader + 1) % 3, w(1)).await.unwrap_err();
+    // The follower learns who leads from the leader's first append, which may still
+    // be on its way when the leader already counts its votes.
+    let until = Instant::now() + Duration::from_secs(1);
+    let err = loop {
+        let err = c.run((leader + 1) % 3, w(1)).await.unwrap_err();
+        if err.leader.is_some() || Instant::now() > until {
+            break err;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert!(err.definite && err.error == "not-leader", "{err:?}");
     assert_eq!(err.leader.as_deref(), Some(c.names[leader].as_str()));
     assert!(matches!(nodes.live.lock().unwrap()[leader].role().0, Role::Leader));
