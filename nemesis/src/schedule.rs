@@ -160,35 +160,39 @@ pub fn scripted_kinds(name: &str) -> &'static [FaultKind] {
     }
 }
 
-/// A scripted schedule by name (see [`SCRIPTED`]), one round every `interval` ns or
-/// so, forever; what a round draws (how slow a link is) comes from `seed`. A script is
+/// A scripted schedule by name (see [`SCRIPTED`]) over `nodes`, one round every
+/// `interval` ns or so, forever; what a round draws (how slow a link is, which node
+/// restarts when) comes from `seed`. A script is
 /// about the fault, never about a bug: each is a sequence random timing rarely makes.
-pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, String> {
+pub fn scripted_schedule(name: &str, nodes: &[String], interval: u64, seed: u64) -> Result<Gen, String> {
     let leader = || Targets::at_execution(Selector::Leader);
     let isolate_leader = || Fault::StartPartition(Partition { shape: "isolate-leader".into(), grudge: None });
     let round = match name {
         // The leader alone on one side, its clients still talking to it; then heal.
         "isolate-leader" => then(vec![sleep(interval), fault_ops(vec![isolate_leader()]), sleep(interval), fault_ops(vec![Fault::StopPartition])]),
-        // Kill the leader on a slow network (every link 50–200 ms slower, ± half, as
-        // between data centres: candidates whose timeouts fall that close collide, so
-        // elections take rounds); while the others elect a new one, bounce (kill and
-        // restart at once) a live voter, 0.3–0.9 s after the kill (drawn per round); an
-        // interval later restore the links and restart the leader.
+        // Elections on a slow network with voters restarting: every link 50–200 ms
+        // slower, ± half (as between data centres: candidates whose timeouts fall that
+        // close collide, so elections take rounds); bounce (kill and restart at once)
+        // the leader, so all the nodes elect again, then a node drawn at random every
+        // 0.3–0.9 s until an interval has passed; then restore the links. The leader
+        // comes back at once rather than staying down: an election among four nodes
+        // needs three of them, one among five lets two candidates share no voter but
+        // one that restarted.
         "kill-during-election" => {
             let mut rng = Rng(seed);
             let rounds = (0..SCRIPTED_ROUNDS)
                 .map(|_| {
                     let delay_ms = 50 * (1 + rng.below(4) as u32);
-                    let bounce_after = SECOND / 10 * (3 + rng.below(7));
                     let slow_network = Fault::StartDelay(PacketDelay { targets: Targets::at_execution(Selector::All), delay_ms, jitter_ms: delay_ms / 2 });
-                    then(vec![
-                        sleep(interval),
-                        fault_ops(vec![slow_network, Fault::StartKill(leader())]),
-                        sleep(bounce_after),
-                        fault_ops(vec![Fault::Bounce(Targets::at_execution(Selector::OneAlive))]),
-                        sleep(interval),
-                        fault_ops(vec![Fault::StopKill, Fault::StopDelay]),
-                    ])
+                    let mut steps = vec![sleep(interval), fault_ops(vec![slow_network, Fault::Bounce(leader())])];
+                    let mut elapsed = 0;
+                    while elapsed < interval {
+                        let wait = SECOND / 10 * (3 + rng.below(7));
+                        steps.extend([sleep(wait), fault_ops(vec![Fault::Bounce(Targets::chosen(Selector::One, pick(nodes, 1, &mut rng)))])]);
+                        elapsed += wait;
+                    }
+                    steps.push(fault_ops(vec![Fault::StopDelay]));
+                    then(steps)
                 })
                 .collect();
             then(rounds)
@@ -336,7 +340,7 @@ mod tests {
 
     #[test]
     fn scripted_schedules_strike_the_leader_in_order() {
-        let fs = |name: &str| preview(scripted_schedule(name, 4 * SECOND, 3).unwrap(), 30).into_iter().map(|x| (x.f, x.value)).collect::<Vec<_>>();
+        let fs = |name: &str| preview(scripted_schedule(name, &nodes(), 4 * SECOND, 3).unwrap(), 30).into_iter().map(|x| (x.f, x.value)).collect::<Vec<_>>();
         let names: Vec<String> = fs("kill-new-leader").into_iter().map(|(f, _)| f).take(4).collect();
         assert_eq!(names, ["start-partition", "stop-partition", "start-kill", "stop-kill"]);
         let slow = fs("slow-leader");
@@ -349,12 +353,19 @@ mod tests {
 
     #[test]
     fn scripted_schedules_and_replays() {
-        let s = preview(scripted_schedule("kill-during-election", 5 * SECOND, 1).unwrap(), 12);
+        let s = preview(scripted_schedule("kill-during-election", &nodes(), 5 * SECOND, 1).unwrap(), 12);
         let fs: Vec<&str> = s.iter().map(|x| x.f.as_str()).collect();
-        assert_eq!(fs, ["start-delay", "start-kill", "bounce", "stop-kill", "stop-delay"]);
+        let bounces = fs.iter().filter(|f| **f == "bounce").count();
+        assert_eq!(fs[0], "start-delay");
+        assert_eq!(s[1].value["target"], "leader", "the leader restarts first");
+        assert_eq!(fs[fs.len() - 1], "stop-delay");
+        assert!((7..=18).contains(&bounces) && fs[1..fs.len() - 1].iter().all(|f| *f == "bounce"), "then a node every 0.3–0.9 s for an interval: {fs:?}");
+        let bounced: std::collections::BTreeSet<String> = s[2..fs.len() - 1].iter().map(|x| x.value["nodes"].to_string()).collect();
+        assert!(bounced.len() >= 3, "nodes drawn at random: {bounced:?}");
         assert_eq!(s[0].value["target"], "all", "the whole network is slow during the election");
-        assert!((5 * SECOND + 3 * SECOND / 10..=5 * SECOND + 11 * SECOND / 10).contains(&s[2].time), "the bounce 0.3–0.9 s after the kill: {}", s[2].time);
-        assert!(scripted_schedule("chaos", SECOND, 1).is_err());
+        let gaps: Vec<u64> = s[1..fs.len() - 1].windows(2).map(|w| w[1].time - w[0].time).collect();
+        assert!(gaps.iter().all(|g| (3 * SECOND / 10..SECOND).contains(g)), "{gaps:?}");
+        assert!(scripted_schedule("chaos", &nodes(), SECOND, 1).is_err());
         let recorded: Vec<Op> = s
             .iter()
             .map(|x| {
