@@ -46,6 +46,10 @@ pub struct Timing {
     /// A proposal not committed after this long is proposed once more (sessions make
     /// that safe; `retry-without-session` does not).
     pub repropose: Duration,
+    /// How long a request to a peer may go unanswered before it counts as lost: past
+    /// the round trip of a link made slow rather than cut, so that a slow follower
+    /// acknowledges late (and proposals are reproposed) instead of never.
+    pub peer: Duration,
     /// Entries applied between two snapshots.
     pub snapshot_every: u64,
     /// Most entries in one append message.
@@ -59,6 +63,7 @@ impl Default for Timing {
             election: (Duration::from_millis(300), Duration::from_millis(600)),
             request: Duration::from_secs(2),
             repropose: Duration::from_millis(500),
+            peer: Duration::from_secs(1),
             snapshot_every: 5_000,
             batch: 256,
         }
@@ -222,6 +227,13 @@ pub enum SentKind {
     Replicate {
         /// The last index the peer holds once it accepts.
         upto: u64,
+        /// The ReadIndex round this message confirms.
+        probe: u64,
+    },
+    /// An empty append sent while a replicating one is unanswered, so a slow link
+    /// delays commits without silencing the leader (etcd's heartbeats are separate
+    /// from its appends for the same reason); it carries read round `probe`.
+    Heartbeat {
         /// The ReadIndex round this message confirms.
         probe: u64,
     },
@@ -677,11 +689,31 @@ impl Core {
         Outgoing { to: peer.to_owned(), request, sent }
     }
 
+    /// An empty append to `peer` at the index it is known to hold: it resets the
+    /// peer's election clock and confirms reads, whatever is in flight.
+    fn heartbeat_message(&self, peer: &str, p: &Progress) -> Outgoing {
+        let prev_term = self.log.term_at(p.matched).unwrap_or(0);
+        let request = Request::Append(AppendRequest { term: self.term, leader: self.name.clone(), prev_index: p.matched, prev_term, entries: Vec::new(), commit: self.commit });
+        Outgoing { to: peer.to_owned(), request, sent: Sent { epoch: self.epoch, term: self.term, what: SentKind::Heartbeat { probe: self.probe } } }
+    }
+
     /// Leader: a request to each peer that is idle and has entries waiting, a read
-    /// round to confirm, or a heartbeat due.
+    /// round to confirm, or a heartbeat due; a heartbeat alone to a peer whose request
+    /// has been in flight for a heartbeat interval (docs/ARCHITECTURE.md §3: a slow link
+    /// must slow the commits, not end the leadership).
     fn replicate(&mut self, now: Instant) {
         if self.role != Role::Leader {
             return;
+        }
+        let waiting: Vec<String> = self.progress.iter().filter(|(_, p)| p.in_flight && now >= p.last_sent + self.timing.heartbeat).map(|(peer, _)| peer.clone()).collect();
+        for peer in waiting {
+            let Some(p) = self.progress.get(&peer) else { continue };
+            let out = self.heartbeat_message(&peer, p);
+            if let Some(p) = self.progress.get_mut(&peer) {
+                p.last_sent = now;
+                p.probe_sent = self.probe;
+            }
+            self.ready.messages.push(out);
         }
         let last = self.log.last_index();
         let due: Vec<String> = self
@@ -726,6 +758,22 @@ impl Core {
         } else {
             p.next = reply.hint.min(p.next.saturating_sub(1)).max(1);
         }
+    }
+
+    /// A heartbeat's answer confirms the leadership (for reads) or ends it; what it
+    /// says of the log is left to the append in flight.
+    fn on_heartbeat_reply(&mut self, peer: &str, sent: Sent, probe: u64, reply: Reply) {
+        if reply.term > self.term {
+            self.step_down(reply.term);
+            return;
+        }
+        if self.role != Role::Leader || self.epoch != sent.epoch {
+            return;
+        }
+        if let Some(p) = self.progress.get_mut(peer) {
+            p.probe_acked = p.probe_acked.max(probe);
+        }
+        self.answer_reads();
     }
 
     fn on_append(&mut self, req: AppendRequest, now: Instant) -> Result<Reply, String> {
@@ -828,6 +876,8 @@ impl Core {
             (SentKind::Vote, Some(reply)) => self.on_vote_reply(peer, sent, reply, now),
             (SentKind::Vote, None) => {}
             (SentKind::Replicate { upto, probe }, Some(reply)) => self.on_replicate_reply(peer, sent, upto, probe, reply),
+            (SentKind::Heartbeat { probe }, Some(reply)) => self.on_heartbeat_reply(peer, sent, probe, reply),
+            (SentKind::Heartbeat { .. }, None) => {}
             (SentKind::Replicate { .. }, None) => {
                 if let Some(p) = self.progress.get_mut(peer).filter(|_| self.epoch == sent.epoch) {
                     p.in_flight = false;
@@ -932,13 +982,13 @@ impl Core {
     /// When [`Core::tick`] or [`Core::ready`] next has something to do (an election, a
     /// vote retry, a heartbeat to an idle peer, a reproposal, a deadline), so a driver
     /// can sleep until then; never earlier than `now`. Only what tick and ready would
-    /// act on counts: a peer with a request in flight waits for its reply, and only a
-    /// leader reproposes, so neither may make a driver spin.
+    /// act on counts: a peer with a request in flight gets only heartbeats until its
+    /// reply, and only a leader reproposes, so neither may make a driver spin.
     pub fn next_deadline(&self, now: Instant) -> Instant {
         let leading = self.role == Role::Leader;
         let heartbeat = self.timing.heartbeat;
         let mut next = match self.role {
-            Role::Leader => self.progress.values().filter(|p| !p.in_flight).map(|p| (p.last_sent + heartbeat).max(p.retry_at)).min().unwrap_or(now + heartbeat),
+            Role::Leader => self.progress.values().map(|p| if p.in_flight { p.last_sent + heartbeat } else { (p.last_sent + heartbeat).max(p.retry_at) }).min().unwrap_or(now + heartbeat),
             Role::Candidate => self.election_deadline.min(self.votes_requested + heartbeat),
             Role::Follower => self.election_deadline,
         };
@@ -984,16 +1034,59 @@ mod tests {
         now
     }
 
+    /// Answers every outgoing append of `out` as `peer` would: accepted in this term.
+    fn accept_all(c: &mut Core, out: Vec<Outgoing>, now: Instant) {
+        for o in out {
+            let term = c.term;
+            c.on_reply(&o.to, o.sent, Some(Reply { term, ok: true, hint: 0 }), now);
+        }
+    }
+
+    #[test]
+    fn a_slow_follower_hears_heartbeats_and_confirms_reads_while_an_append_hangs() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let mut c = core(dir.path(), &["n1", "n2", "n3"], t0);
+        let mut now = lead(&mut c, t0);
+        let noop = c.ready(now).messages;
+        accept_all(&mut c, noop, now);
+        // A write goes out to both followers, and their answers never come.
+        c.propose(1, Command::Noop, now).unwrap();
+        let hanging = c.ready(now).messages;
+        assert_eq!(hanging.len(), 2, "{hanging:?}");
+        c.read(2, vec![MicroOp::Read("x".into())], now).unwrap();
+        // Every heartbeat interval, a heartbeat beside the hanging append; their answers
+        // confirm the leadership, so the read is answered while the write waits.
+        for _ in 0..10 {
+            now = c.next_deadline(now);
+            c.tick(now);
+            let ready = c.ready(now);
+            assert!(ready.messages.iter().all(|m| matches!(m.sent.what, SentKind::Heartbeat { .. })), "{:?}", ready.messages);
+            assert!(ready.answers.iter().all(|(t, _)| *t == 2), "the write is not answered: {:?}", ready.answers);
+            if ready.answers.iter().any(|(t, a)| *t == 2 && a.is_ok()) {
+                assert_eq!(c.role().0, Role::Leader);
+                return;
+            }
+            accept_all(&mut c, ready.messages, now);
+        }
+        panic!("the read was never confirmed");
+    }
+
     #[test]
     fn the_next_deadline_is_never_in_the_past_of_what_is_left_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let t0 = Instant::now();
         let mut c = core(dir.path(), &["n1", "n2", "n3"], t0);
         let now = lead(&mut c, t0);
-        // The heartbeats go out and stay unanswered: nothing is due until a reply.
+        // The appends go out and stay unanswered: only heartbeats are due, one interval
+        // after the last message to each peer.
         let sent = c.ready(now).messages.len();
         let later = now + Duration::from_secs(1);
         assert!(sent > 0 || c.progress.values().all(|p| p.in_flight));
+        assert_eq!(c.next_deadline(later), later, "a heartbeat is overdue to the peers in flight");
+        let heartbeats = c.ready(later).messages;
+        assert_eq!(heartbeats.len(), 2, "one heartbeat to each peer: {heartbeats:?}");
+        assert!(heartbeats.iter().all(|m| matches!(m.sent.what, SentKind::Heartbeat { .. })));
         assert_eq!(c.next_deadline(later), later + Duration::from_millis(50), "peers in flight: only the heartbeat clock");
         // A follower with a proposal left from its leadership does not wake to repropose.
         c.propose(1, Command::Noop, now).unwrap();

@@ -96,7 +96,7 @@ impl Raft {
         let core = Core::new(config, store, recovered, !has("retry-without-session"), Instant::now());
         let status = Arc::new(Mutex::new(core.status()));
         let (inputs, rx) = mpsc::channel();
-        let event_loop = EventLoop { core, forward, tokio: tokio::runtime::Handle::current(), transport: transport.clone(), inputs: inputs.clone(), clients: HashMap::new(), next_token: 0, status: status.clone() };
+        let event_loop = EventLoop { core, forward, tokio: tokio::runtime::Handle::current(), transport: transport.clone(), peer_timeout: timing.peer, inputs: inputs.clone(), clients: HashMap::new(), next_token: 0, status: status.clone() };
         let thread = std::thread::Builder::new().name(format!("raft-{}", opts.name)).spawn(move || event_loop.run(rx))?;
         Ok(Arc::new(Raft { name: opts.name, request_timeout: timing.request, inputs, status, stopped: AtomicBool::new(false), thread: Mutex::new(Some(thread)), transport }))
     }
@@ -173,6 +173,8 @@ struct EventLoop {
     forward: bool,
     tokio: tokio::runtime::Handle,
     transport: Arc<dyn Transport>,
+    /// How long a request to a peer may go unanswered ([`Timing::peer`]).
+    peer_timeout: Duration,
     /// For replies to come back as inputs.
     inputs: mpsc::Sender<Input>,
     /// Clients waiting for an answer, by token.
@@ -270,14 +272,14 @@ impl EventLoop {
     /// Sends one request on the runtime; its reply comes back as an input.
     fn send(&self, out: Outgoing) {
         let Outgoing { to, request, sent } = out;
-        let (transport, inputs) = (self.transport.clone(), self.inputs.clone());
+        let (transport, inputs, timeout) = (self.transport.clone(), self.inputs.clone(), self.peer_timeout);
         self.tokio.spawn(async move {
             let body = match &request {
                 Request::Append(r) => json!(r),
                 Request::Vote(r) => json!(r),
                 Request::Snapshot(r) => json!(r),
             };
-            let reply = transport.call(&to, request.kind(), body).await.ok().and_then(|v| serde_json::from_value::<Reply>(v).ok());
+            let reply = transport.call_within(&to, request.kind(), body, timeout).await.ok().and_then(|v| serde_json::from_value::<Reply>(v).ok());
             let _ = inputs.send(Input::Reply { peer: to, sent, reply });
         });
     }

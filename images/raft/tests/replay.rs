@@ -184,6 +184,7 @@ impl Sim {
             election: (Duration::from_millis(100), Duration::from_millis(200)),
             request: Duration::from_millis(500),
             repropose: Duration::from_millis(150),
+            peer: Duration::from_millis(100),
             snapshot_every: 200,
             batch: 64,
         }

@@ -18,6 +18,7 @@ fn fast() -> Timing {
         election: (Duration::from_millis(50), Duration::from_millis(100)),
         request: Duration::from_millis(400),
         repropose: Duration::from_millis(150),
+        peer: Duration::from_millis(100),
         snapshot_every: 50,
         batch: 64,
     }
