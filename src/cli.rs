@@ -27,6 +27,10 @@ pub struct DelaydArgs {
     /// Seed of the holding-time draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// A file holding "<delay ms> <jitter ms>", reread on SIGHUP: the delay changes
+    /// without releasing what is held.
+    #[arg(long)]
+    pub plan_file: Option<PathBuf>,
     /// Written with the daemon's pid once the queue is bound.
     #[arg(long)]
     pub pid_file: PathBuf,

@@ -74,7 +74,7 @@ fn run() -> i32 {
         }
         cli::Command::Delayd(a) => {
             let plan = faultline::netdelay::hold::Plan { delay: Duration::from_millis(a.delay_ms.into()), jitter: Duration::from_millis(a.jitter_ms.into()) };
-            faultline::netdelay::daemon::run(a.queue, plan, a.seed, &a.pid_file).map(|()| 0).map_err(|e| Exit::crash(anyhow::anyhow!("delayd on queue {}: {e}", a.queue)))
+            faultline::netdelay::daemon::run(a.queue, plan, a.plan_file.as_deref(), a.seed, &a.pid_file).map(|()| 0).map_err(|e| Exit::crash(anyhow::anyhow!("delayd on queue {}: {e}", a.queue)))
         }
         cli::Command::UdpSink(a) => faultline::netdelay::sink::run(a.port, Duration::from_millis(a.quiet_ms), Duration::from_secs(a.seconds), &mut std::io::stdout().lock())
             .map(|_| 0)

@@ -296,11 +296,23 @@ async fn packet_delay_without_netem_grows_round_trips_by_the_delay_and_goes_away
     cluster.set_network(n2, &delayed(n2)).await.expect("delay n2");
     let both_ends = connect_ms(&cluster, n2, n1).await;
     let unaffected = connect_ms(&cluster, n3, n3).await;
+    // A new delay takes effect in place: the same daemon rereads its plan, so what it
+    // holds keeps its release time and a link slowing in steps never goes quiet.
+    let daemon = |n: &Node| {
+        let cluster = &cluster;
+        let n = n.clone();
+        async move { cluster.exec_in_holder(&n, &["cat", "/run/faultline-delayd.pid"]).await.unwrap().output.trim().to_owned() }
+    };
+    let pid = daemon(n1).await;
+    cluster.set_network(n1, &NodeNetwork { delay: Some(Delay { delay_ms: 300, jitter_ms: 0 }), ..delayed(n1) }).await.expect("slow n1 further");
+    let slower = connect_ms(&cluster, n1, n3).await;
+    assert_eq!(daemon(n1).await, pid, "the same daemon holds n1's packets");
+    assert!((290.0..360.0).contains(&slower), "the new delay holds n1's SYN 300 ms: {slower}");
     for n in [n1, n2] {
         cluster.set_network(n, &NodeNetwork::default()).await.expect("stop delay");
     }
     let after = connect_ms(&cluster, n2, n1).await;
-    eprintln!("connect n2→n1: {before:.2} ms; n1 delayed {one_end:.1} ms (n1→n3 {outward:.1} ms, controller→n1 {controller_ms:.1} ms); both {both_ends:.1} ms; after {after:.2} ms");
+    eprintln!("connect n2→n1: {before:.2} ms; n1 delayed {one_end:.1} ms (n1→n3 {outward:.1} ms, controller→n1 {controller_ms:.1} ms); both {both_ends:.1} ms; n1 slowed in place to 300 ms: n1→n3 {slower:.1} ms; after {after:.2} ms");
     assert!(before < 20.0, "{before}");
     assert!((140.0..200.0).contains(&one_end), "n1's SYN-ACK is held 150 ms: {one_end}");
     assert!((140.0..200.0).contains(&outward), "n1's SYN is held 150 ms: {outward}");

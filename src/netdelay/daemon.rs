@@ -3,7 +3,10 @@
 //! come in any order, so holding costs no copies and reorders freely. On SIGTERM every
 //! held packet is let go before the daemon exits, so stopping the fault loses nothing;
 //! the rules use `--queue-bypass`, so without a daemon packets pass undelayed rather
-//! than vanish.
+//! than vanish. On SIGHUP the daemon rereads its plan file and holds new packets by the
+//! new plan, while those it holds keep their release times: a delay that changes (a
+//! link growing slower in steps) never opens a gap in the traffic, as restarting the
+//! daemon would, releasing everything at once and then nothing for the new delay.
 
 use super::hold::{Held, Plan};
 use faultline_history::generator::Rng;
@@ -18,18 +21,25 @@ const COPY_BYTES: u16 = 64;
 const TICK: Duration = Duration::from_millis(1);
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_term(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Delays every packet of NFQUEUE `queue` by `plan` (seeded with `seed`) until SIGTERM;
-/// writes its pid to `pid_file` once the queue is bound (the sign to add the rules).
-pub fn run(queue: u16, plan: Plan, seed: u64, pid_file: &Path) -> std::io::Result<()> {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+extern "C" fn on_hup(_: libc::c_int) {
+    RELOAD.store(true, Ordering::SeqCst);
+}
+
+/// Delays every packet of NFQUEUE `queue` by `plan` (seeded with `seed`) until SIGTERM,
+/// taking a new plan from `plan_file` on SIGHUP; writes its pid to `pid_file` once the
+/// queue is bound and the signals are handled (the sign to add the rules).
+pub fn run(queue: u16, mut plan: Plan, plan_file: Option<&Path>, seed: u64, pid_file: &Path) -> std::io::Result<()> {
+    // SAFETY: the handlers only store to atomics, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
     }
     let mut q = nfq::Queue::open()?;
     q.bind(queue)?;
@@ -40,6 +50,13 @@ pub fn run(queue: u16, plan: Plan, seed: u64, pid_file: &Path) -> std::io::Resul
     std::fs::write(pid_file, format!("{}\n", std::process::id()))?;
     let (started, mut rng, mut held) = (Instant::now(), Rng(seed), Held::default());
     while !STOP.load(Ordering::SeqCst) {
+        if let Some(file) = plan_file.filter(|_| RELOAD.swap(false, Ordering::SeqCst)) {
+            // A plan that cannot be read leaves the old one in force, said in the log.
+            match std::fs::read_to_string(file).map_err(|e| e.to_string()).and_then(|text| Plan::parse(&text)) {
+                Ok(new) => plan = new,
+                Err(e) => eprintln!("delayd: keeping {plan:?}: cannot read {}: {e}", file.display()),
+            }
+        }
         loop {
             match q.recv() {
                 Ok(msg) => {

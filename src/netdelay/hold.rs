@@ -18,6 +18,21 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Reads a plan file's text: the delay and the jitter in milliseconds
+    /// (`"400 0"`), as `faultline delayd --plan-file` rereads it on SIGHUP.
+    pub fn parse(text: &str) -> Result<Plan, String> {
+        let ms = |field: Option<&str>, what: &str| -> Result<Duration, String> {
+            let field = field.ok_or_else(|| format!("no {what} in the plan {text:?} (expected \"<delay ms> <jitter ms>\")"))?;
+            field.parse::<u64>().map(Duration::from_millis).map_err(|e| format!("{what} {field:?} in the plan {text:?}: {e}"))
+        };
+        let mut fields = text.split_whitespace();
+        let plan = Plan { delay: ms(fields.next(), "delay")?, jitter: ms(fields.next(), "jitter")? };
+        match fields.next() {
+            Some(extra) => Err(format!("unexpected {extra:?} in the plan {text:?} (expected \"<delay ms> <jitter ms>\")")),
+            None => Ok(plan),
+        }
+    }
+
     /// One packet's holding time.
     pub fn hold_for(&self, rng: &mut Rng) -> Duration {
         let jitter = self.jitter.min(self.delay);
@@ -105,6 +120,15 @@ mod tests {
         assert_eq!(plan.hold_for(&mut again), times[0], "seeded");
         assert_eq!(Plan { delay: 30 * MS, jitter: Duration::ZERO }.hold_for(&mut rng), 30 * MS);
         assert!(Plan { delay: 10 * MS, jitter: 40 * MS }.hold_for(&mut rng) <= 20 * MS, "jitter is capped at the delay: no negative holds");
+    }
+
+    #[test]
+    fn plan_files_give_the_delay_and_jitter_or_say_what_is_wrong() {
+        assert_eq!(Plan::parse("400 0\n"), Ok(Plan { delay: 400 * MS, jitter: Duration::ZERO }));
+        assert_eq!(Plan::parse(" 100  50 "), Ok(Plan { delay: 100 * MS, jitter: 50 * MS }));
+        assert!(Plan::parse("100").unwrap_err().contains("no jitter"));
+        assert!(Plan::parse("fast 0").unwrap_err().contains("delay \"fast\""));
+        assert!(Plan::parse("1 2 3").unwrap_err().contains("unexpected \"3\""));
     }
 
     #[test]

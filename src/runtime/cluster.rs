@@ -51,6 +51,8 @@ pub const FAKETIME_FILE: &str = "/faketime/offset";
 const DELAY_QUEUE: u16 = 7;
 /// The delay daemon's pid file in its holder (present while it runs).
 const DELAYD_PID: &str = "/run/faultline-delayd.pid";
+/// The delay daemon's plan (`<delay ms> <jitter ms>`), reread on SIGHUP.
+const DELAYD_PLAN: &str = "/run/faultline-delayd.plan";
 /// Where the delay daemon's output goes in its holder.
 const DELAYD_LOG: &str = "/tmp/faultline-delayd.log";
 /// Every network fault of one node, as [`Cluster::set_network`] makes them true.
@@ -387,12 +389,15 @@ impl Cluster {
         let netem = *netem && rate_kbit.is_none() && !loss_from_peers_only;
         let mut rules = vec![format!("iptables -w -F {CHAIN_IN}"), format!("iptables -w -F {CHAIN_OUT}"), format!("iptables -w -t mangle -F {CHAIN_DUP}")];
         rules.push("{ tc qdisc del dev eth0 root 2>/dev/null || true; }".to_owned());
-        // A running daemon lets go of what it holds when told to stop, then removes its
-        // pid file; wait for that (not for the pid: the holder's `sleep` never reaps, so
-        // the daemon lingers as a zombie), at most 5 s.
-        rules.push(format!(
-            "{{ if [ -f {DELAYD_PID} ]; then kill $(cat {DELAYD_PID}) 2>/dev/null; i=0; while [ -f {DELAYD_PID} ] && [ $i -lt 250 ]; do i=$((i+1)); sleep 0.02; done; rm -f {DELAYD_PID}; fi; }}"
-        ));
+        let delay = delay.filter(|d| d.delay_ms > 0 && !peers.is_empty());
+        if delay.is_none() {
+            // A running daemon lets go of what it holds when told to stop, then removes
+            // its pid file; wait for that (not for the pid: the holder's `sleep` never
+            // reaps, so the daemon lingers as a zombie), at most 5 s.
+            rules.push(format!(
+                "{{ if [ -f {DELAYD_PID} ]; then kill $(cat {DELAYD_PID}) 2>/dev/null; i=0; while [ -f {DELAYD_PID} ] && [ $i -lt 250 ]; do i=$((i+1)); sleep 0.02; done; rm -f {DELAYD_PID}; fi; }}"
+            ));
+        }
         for peer in drop_from {
             rules.push(format!("iptables -w -A {CHAIN_IN} -s {ip} -j DROP", ip = peer.ip));
         }
@@ -408,11 +413,14 @@ impl Cluster {
                 rules.push(format!("iptables -w -A {CHAIN_IN} -m statistic --mode random --probability {p} -j DROP"));
             }
         }
-        if let Some(d) = delay.filter(|d| d.delay_ms > 0 && !peers.is_empty()) {
+        if let Some(d) = delay {
             let seed = node.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            // A running daemon takes the new plan in place (SIGHUP), keeping what it
+            // holds on its old release times: a delay that changes opens no gap.
             rules.push(format!(
-                "{{ nohup {HOLDER_EXE} delayd --queue {DELAY_QUEUE} --delay-ms {} --jitter-ms {} --seed {seed} --pid-file {DELAYD_PID} >{DELAYD_LOG} 2>&1 & }}",
-                d.delay_ms, d.jitter_ms
+                "{{ echo '{delay} {jitter}' > {DELAYD_PLAN}; if [ -f {DELAYD_PID} ] && grep -qs '^State:[[:space:]]*[RSD]' /proc/$(cat {DELAYD_PID})/status && kill -HUP $(cat {DELAYD_PID}); then :; else rm -f {DELAYD_PID}; nohup {HOLDER_EXE} delayd --queue {DELAY_QUEUE} --delay-ms {delay} --jitter-ms {jitter} --plan-file {DELAYD_PLAN} --seed {seed} --pid-file {DELAYD_PID} >{DELAYD_LOG} 2>&1 & fi; }}",
+                delay = d.delay_ms,
+                jitter = d.jitter_ms
             ));
             // The rules go in once the daemon has bound the queue (it writes its pid then).
             rules.push(format!(
