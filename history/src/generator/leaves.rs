@@ -79,28 +79,9 @@ pub fn once(f: &str, value: Value) -> Gen {
     ops(vec![(f.to_owned(), value)])
 }
 
-/// These operations, in order, then nothing.
+/// These operations, in order, then nothing: [`timed`] with every time at the start.
 pub fn ops(list: Vec<(String, Value)>) -> Gen {
-    Arc::new(Ops { list: Arc::new(list), next: 0 })
-}
-
-#[derive(Debug)]
-struct Ops {
-    list: Arc<Vec<(String, Value)>>,
-    next: usize,
-}
-
-impl Generator for Ops {
-    fn op(self: Arc<Self>, ctx: &Ctx) -> Option<(Step, Gen)> {
-        let (f, value) = self.list.get(self.next)?.clone();
-        let Some(thread) = ctx.some_free() else { return Some((Step::Pending, self)) };
-        let next = Arc::new(Ops { list: self.list.clone(), next: self.next + 1 });
-        Some((Step::Op(Invocation { thread, at: ctx.time, f, value }), next))
-    }
-
-    fn update(self: Arc<Self>, _: &Ctx, _: &Event) -> Gen {
-        self
-    }
+    timed(list.into_iter().map(|(f, value)| (0, f, value)).collect())
 }
 
 /// These operations, in order, each at its time (ns since the test began) or, when no
