@@ -169,7 +169,8 @@ pub struct TestArgs {
     /// Which nodes faults strike, comma-separated: one, minority, majority, all,
     /// leader, or node names (n1,n3) for exactly those; or links (n1:n2,n2:n3), which
     /// packet faults strike alone, partitions cut, and kills, pauses and clocks strike
-    /// at both ends.
+    /// at both ends. Partition shapes (halves, majorities-ring, bridge, one-way,
+    /// isolate-leader) make every partition one of them.
     #[arg(long, value_delimiter = ',')]
     pub nemesis_targets: Vec<String>,
     /// Every partition is this grudge: JSON, node → nodes it drops packets from,

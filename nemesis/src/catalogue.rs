@@ -97,7 +97,7 @@ impl Target {
         list.split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| Target::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| format!("unknown target {s:?}; one of one, minority, majority, all, leader")))
+            .map(|s| Target::ALL.into_iter().find(|t| t.name() == s).ok_or_else(|| format!("unknown target {s:?}; one of one, minority, majority, all, leader, or a partition shape: {}", crate::grudge::TARGET_SHAPES.join(", "))))
             .collect()
     }
 

@@ -10,6 +10,11 @@ pub type Grudge = BTreeMap<String, Vec<String>>;
 /// The partition shapes (besides an explicit grudge).
 pub const SHAPES: [&str; 6] = ["one", "halves", "majorities-ring", "bridge", "one-way", "isolate-leader"];
 
+/// The shapes `--nemesis-targets` may name to make every partition that shape (as
+/// Jepsen's partition targets do); `one` is not among them, since that target already
+/// means one node for every fault.
+pub const TARGET_SHAPES: [&str; 5] = ["halves", "majorities-ring", "bridge", "one-way", "isolate-leader"];
+
 /// A grudge that cuts every node of `a` off from every node of `b`.
 pub fn split(a: &[String], b: &[String]) -> Grudge {
     let mut g = Grudge::new();

@@ -45,6 +45,9 @@ pub struct Aim {
     /// Links the user named (`n1:n2`): packet faults strike only these links,
     /// partitions cut them, and kills, pauses and clocks strike their ends.
     pub links: Vec<(String, String)>,
+    /// Partition shapes the user named (of [`grudge::TARGET_SHAPES`]): every random
+    /// partition is one of these (all shapes when empty).
+    pub shapes: Vec<String>,
 }
 
 impl Aim {
@@ -78,7 +81,10 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
             Some(g) => Partition { shape: "explicit".into(), grudge: Some(g.clone()) },
             None if !aim.links.is_empty() => Partition { shape: "links".into(), grudge: Some(grudge::cut_links(&aim.links)) },
             None => {
-                let shapes: Vec<&str> = grudge::SHAPES.iter().copied().filter(|s| !(aim.leaderless && *s == "isolate-leader")).collect();
+                let shapes: Vec<&str> = match aim.shapes.is_empty() {
+                    true => grudge::SHAPES.iter().copied().filter(|s| !(aim.leaderless && *s == "isolate-leader")).collect(),
+                    false => aim.shapes.iter().map(String::as_str).collect(),
+                };
                 let shape = shapes[rng.below(shapes.len() as u64) as usize];
                 match grudge::shape(shape, nodes, rng) {
                     Ok(g) => Partition { shape: shape.into(), grudge: Some(g) },
@@ -306,6 +312,15 @@ mod tests {
                 _ => assert_eq!(s.value["nodes"], json!(["n1", "n3"]), "{}: both ends", s.f),
             }
         }
+    }
+
+    #[test]
+    fn partition_shapes_the_user_named_are_the_only_ones() {
+        let aim = Aim { shapes: vec!["majorities-ring".into(), "bridge".into()], ..Aim::default() };
+        let starts = preview(random_schedule(&[FaultKind::Partition, FaultKind::Kill], &aim, &nodes(), SECOND, 5), 200);
+        let shapes: std::collections::BTreeSet<&str> = starts.iter().filter(|s| s.f == "start-partition").filter_map(|s| s.value["shape"].as_str()).collect();
+        assert_eq!(shapes, ["bridge", "majorities-ring"].into(), "both named shapes, and only they");
+        assert!(starts.iter().any(|s| s.f == "start-kill"), "other faults still strike");
     }
 
     #[test]

@@ -120,7 +120,8 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     }
     let node_names: Vec<String> = (1..=opts.nodes).map(|i| format!("n{i}")).collect();
     let (link_names, others): (Vec<String>, Vec<String>) = opts.nemesis_targets.iter().cloned().partition(|t| t.contains(':'));
-    let (named, kinds_of_target): (Vec<String>, Vec<String>) = others.into_iter().partition(|t| node_names.contains(t));
+    let (named, others): (Vec<String>, Vec<String>) = others.into_iter().partition(|t| node_names.contains(t));
+    let (shapes, kinds_of_target): (Vec<String>, Vec<String>) = others.into_iter().partition(|t| faultline_nemesis::grudge::TARGET_SHAPES.contains(&t.as_str()));
     let links = link_names.iter().map(|l| parse_link(l, &node_names)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
     if !links.is_empty() && !(named.is_empty() && kinds_of_target.is_empty()) {
         return Err(bad("--nemesis-targets takes links (n1:n2) or nodes and kinds of target, not both".into()));
@@ -131,8 +132,9 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
         links,
         grudge: opts.nemesis_grudge.as_deref().map(|g| faultline_nemesis::grudge::parse_explicit(g, &node_names)).transpose().map_err(bad)?,
         leaderless: !design.spec.capabilities.leader,
+        shapes,
     };
-    if aim.targets.contains(&Target::Leader) || matches!(nemesis, NemesisChoice::Scripted(_)) {
+    if aim.targets.contains(&Target::Leader) || aim.shapes.iter().any(|s| s == "isolate-leader") || matches!(nemesis, NemesisChoice::Scripted(_)) {
         design.leader().map_err(bad)?;
     }
     if nemesis.kinds().contains(&FaultKind::Clock) {
@@ -420,6 +422,16 @@ mod tests {
         }
         let opts = TestOptions { nemesis: "delay".into(), nemesis_targets: vec!["n1:n2".into(), "leader".into()], ..crate::store::sample::options() };
         assert!(validate(&opts).unwrap_err().contains("not both"));
+    }
+
+    #[test]
+    fn partition_shapes_are_targets_too() {
+        let opts = |targets: &[&str], design: &str| TestOptions { nemesis: "partition,kill".into(), nemesis_targets: targets.iter().map(|t| t.to_string()).collect(), design: design.into(), ..crate::store::sample::options() };
+        let plan = plan(&opts(&["majorities-ring", "leader"], "raft")).expect("a plan");
+        assert_eq!((plan.aim.shapes, plan.aim.targets), (vec!["majorities-ring".to_owned()], vec![Target::Leader]));
+        assert!(validate(&opts(&["isolate-leader"], "dynamo")).unwrap_err().contains("no leader"), "a leaderless design cannot isolate its leader");
+        let err = validate(&opts(&["ring"], "raft")).unwrap_err();
+        assert!(err.contains("unknown target \"ring\"") && err.contains("majorities-ring"), "{err}");
     }
 
     #[test]
