@@ -81,9 +81,10 @@ fn start(kind: FaultKind, nodes: &[String], aim: &Aim, rng: &mut Rng) -> Fault {
             Some(g) => Partition { shape: "explicit".into(), grudge: Some(g.clone()) },
             None if !aim.links.is_empty() => Partition { shape: "links".into(), grudge: Some(grudge::cut_links(&aim.links)) },
             None => {
-                let shapes: Vec<&str> = match aim.shapes.is_empty() {
-                    true => grudge::SHAPES.iter().copied().filter(|s| !(aim.leaderless && *s == "isolate-leader")).collect(),
-                    false => aim.shapes.iter().map(String::as_str).collect(),
+                let shapes: Vec<&str> = if aim.shapes.is_empty() {
+                    grudge::SHAPES.iter().copied().filter(|s| !(aim.leaderless && *s == "isolate-leader")).collect()
+                } else {
+                    aim.shapes.iter().map(String::as_str).collect()
                 };
                 let shape = shapes[rng.below(shapes.len() as u64) as usize];
                 match grudge::shape(shape, nodes, rng) {
