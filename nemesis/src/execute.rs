@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A boxed future, so a cluster can be a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,9 +29,54 @@ pub trait ClusterControl: Send + Sync {
     fn pause<'a>(&'a self, node: &'a str, paused: bool) -> BoxFuture<'a, Result<(), String>>;
     /// Sets a node's wall-clock offset, in seconds.
     fn set_clock<'a>(&'a self, node: &'a str, offset_s: i64) -> BoxFuture<'a, Result<(), String>>;
-    /// The node that says it leads the highest term, if any.
-    fn leader(&self) -> BoxFuture<'_, Option<String>>;
+    /// What each node that answered says of its part in electing a leader; none for a
+    /// design without a leader. Asked at once, and quickly enough to poll.
+    fn roles(&self) -> BoxFuture<'_, Vec<NodeRole>>;
 }
+
+/// What a node says of its part in electing a leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRole {
+    /// The node.
+    pub node: String,
+    /// The term (epoch) it is in.
+    pub term: u64,
+    /// Whether it leads, asks for votes, or neither.
+    pub standing: Standing,
+}
+
+/// A node's standing in its term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It leads its term.
+    Leads,
+    /// It is a candidate, asking for votes.
+    Campaigns,
+    /// It follows a leader, or waits for one.
+    Follows,
+}
+
+/// The node that says it leads the highest term: of two that both believe they lead
+/// (an old leader cut off), the higher term's is current.
+pub fn current_leader(roles: &[NodeRole]) -> Option<&NodeRole> {
+    roles.iter().filter(|r| r.standing == Standing::Leads).max_by_key(|r| r.term)
+}
+
+/// A node voting in an election under way: a follower in a term that no node leads
+/// and that is newer than `since` (the highest term when the wait began) or that a
+/// candidate campaigns in. A follower moves to a term no one leads only when a
+/// candidate of that term asks for its vote, so this is a node that has just voted
+/// (or refused to).
+fn election_voter(roles: &[NodeRole], since: u64) -> Option<String> {
+    let led = |term| roles.iter().any(|r| r.term == term && r.standing == Standing::Leads);
+    let campaigned = |term| roles.iter().any(|r| r.term == term && r.standing == Standing::Campaigns);
+    roles.iter().find(|r| r.standing == Standing::Follows && !led(r.term) && (r.term > since || campaigned(r.term))).map(|r| r.node.clone())
+}
+
+/// How long a fault aimed at a voter waits for an election to begin.
+const VOTER_WAIT: Duration = Duration::from_secs(2);
+/// How often it asks the nodes meanwhile: a voter must go down soon after its vote.
+const VOTER_POLL: Duration = Duration::from_millis(10);
 
 /// Every network fault in force: what [`ClusterControl::set_network`] makes true.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,7 +142,8 @@ impl Executor {
     /// node, decided now.
     async fn targets(&self, t: &Targets) -> Result<Vec<String>, String> {
         match t.target {
-            Selector::Leader => self.control.leader().await.map(|l| vec![l]).ok_or_else(|| "no node leads right now".to_owned()),
+            Selector::Leader => current_leader(&self.control.roles().await).map(|l| vec![l.node.clone()]).ok_or_else(|| "no node leads right now".to_owned()),
+            Selector::Voter => self.voter().await.map(|v| vec![v]),
             Selector::OneAlive => {
                 let killed = self.faults().killed.clone();
                 self.control.nodes().into_iter().find(|n| !killed.contains(n)).map(|n| vec![n]).ok_or_else(|| "every node is down".to_owned())
@@ -112,6 +159,20 @@ impl Executor {
                 }
             }
         }
+    }
+
+    /// Waits for a node to vote in an election ([`election_voter`]), asking the nodes
+    /// every few milliseconds, for at most [`VOTER_WAIT`].
+    async fn voter(&self) -> Result<String, String> {
+        let since = self.control.roles().await.iter().map(|r| r.term).max().unwrap_or(0);
+        let deadline = Instant::now() + VOTER_WAIT;
+        while Instant::now() < deadline {
+            if let Some(voter) = election_voter(&self.control.roles().await, since) {
+                return Ok(voter);
+            }
+            tokio::time::sleep(VOTER_POLL).await;
+        }
+        Err(format!("no node voted in an election within {VOTER_WAIT:?}"))
     }
 
     /// Narrows the packet faults of `nodes` to the links among them, when `t` says so.
@@ -326,6 +387,47 @@ mod tests {
     #[derive(Default)]
     struct Recorder {
         networks: Mutex<Vec<Network>>,
+        /// What the nodes answer, one answer per asking; the last one stays.
+        roles: Mutex<Vec<Vec<NodeRole>>>,
+    }
+
+    fn role(node: &str, term: u64, standing: Standing) -> NodeRole {
+        NodeRole { node: node.into(), term, standing }
+    }
+
+    #[test]
+    fn a_voter_is_a_follower_in_a_term_no_one_leads_yet() {
+        use Standing::*;
+        let steady = [role("n1", 3, Leads), role("n2", 3, Follows), role("n3", 3, Follows)];
+        assert_eq!(election_voter(&steady, 3), None, "no election");
+        let leaderless = [role("n2", 3, Follows), role("n3", 3, Follows)];
+        assert_eq!(election_voter(&leaderless, 3), None, "the leader died, but no one asked for votes yet");
+        let asked = [role("n2", 4, Campaigns), role("n3", 3, Follows), role("n1", 4, Follows)];
+        assert_eq!(election_voter(&asked, 3), Some("n1".into()), "n1 heard n2's request; n3 did not yet, and n2 is the candidate");
+        assert_eq!(election_voter(&[role("n2", 4, Campaigns), role("n1", 4, Follows)], 4), Some("n1".into()), "an election under way when the wait began");
+        assert_eq!(election_voter(&[role("n2", 4, Leads), role("n1", 4, Follows)], 3), None, "that election is over");
+        assert_eq!(election_voter(&[role("n1", 5, Follows)], 4), Some("n1".into()), "a candidate that did not answer still moved n1 to a new term");
+    }
+
+    #[tokio::test]
+    async fn a_fault_aimed_at_a_voter_waits_for_the_election_and_strikes_a_voter() {
+        use Standing::*;
+        let answers = vec![
+            vec![role("n1", 1, Leads), role("n2", 1, Follows), role("n3", 1, Follows)],
+            vec![role("n2", 1, Follows), role("n3", 1, Follows)],
+            vec![role("n2", 2, Campaigns), role("n3", 1, Follows)],
+            vec![role("n2", 2, Campaigns), role("n3", 2, Follows), role("n1", 1, Follows)],
+        ];
+        let cluster = Arc::new(Recorder { roles: Mutex::new(answers), ..Recorder::default() });
+        let executor = Executor::new(cluster.clone(), &[FaultKind::Kill]).unwrap();
+        let bounced = executor.execute(&Fault::Bounce(Targets::at_execution(Selector::Voter))).await.unwrap();
+        assert_eq!(bounced["bounced"], json!(["n3"]));
+        let no_election = Arc::new(Recorder { roles: Mutex::new(vec![vec![role("n1", 1, Leads), role("n2", 1, Follows)]]), ..Recorder::default() });
+        let executor = Executor::new(no_election, &[FaultKind::Kill]).unwrap();
+        let refused = executor.execute(&Fault::Bounce(Targets::at_execution(Selector::Voter))).await.unwrap_err();
+        assert!(refused.contains("no node voted in an election within 2s"), "{refused}");
+        let leader = Arc::new(Recorder { roles: Mutex::new(vec![vec![role("n1", 1, Leads), role("n2", 2, Leads)]]), ..Recorder::default() });
+        assert_eq!(Executor::new(leader, &[FaultKind::Kill]).unwrap().execute(&Fault::Bounce(Targets::at_execution(Selector::Leader))).await.unwrap()["bounced"], json!(["n2"]), "the higher term's leader");
     }
 
     impl ClusterControl for Recorder {
@@ -353,8 +455,10 @@ mod tests {
         fn set_clock<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, Result<(), String>> {
             Box::pin(async { Ok(()) })
         }
-        fn leader(&self) -> BoxFuture<'_, Option<String>> {
-            Box::pin(async { None })
+        fn roles(&self) -> BoxFuture<'_, Vec<NodeRole>> {
+            let mut roles = self.roles.lock().unwrap();
+            let now = if roles.len() > 1 { roles.remove(0) } else { roles.first().cloned().unwrap_or_default() };
+            Box::pin(async move { now })
         }
     }
 

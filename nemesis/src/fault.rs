@@ -26,6 +26,9 @@ pub enum Selector {
     Explicit,
     /// Any node that is not down, at execution time.
     OneAlive,
+    /// A node that votes in an election under way or about to begin (asked at
+    /// execution time, which waits for one).
+    Voter,
 }
 
 impl From<Target> for Selector {
@@ -46,7 +49,7 @@ impl From<Target> for Selector {
 pub struct Targets {
     /// How they were chosen.
     pub target: Selector,
-    /// The nodes (empty for `leader` and `one-alive`).
+    /// The nodes (empty for `leader`, `voter` and `one-alive`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
     /// Packet faults strike only the packets the nodes send each other (a link, for

@@ -15,7 +15,7 @@ pub mod package;
 pub mod schedule;
 
 pub use catalogue::{FaultKind, Target};
-pub use execute::{ClusterControl, Executor, Network};
+pub use execute::{current_leader, ClusterControl, Executor, Network, NodeRole, Standing};
 pub use fault::{Delay, Fault, Selector, Targets};
 pub use package::{NemesisChoice, Package, PACKAGES};
 pub use schedule::{combined_schedule, fault_ops, random_schedule, replay_schedule, scripted_schedule, scripted_kinds, Aim, SCRIPTED};

@@ -3,7 +3,7 @@
 use crate::runtime::cluster::{Cluster, NodeNetwork};
 use crate::runtime::probe::Probe;
 use faultline_nemesis::execute::BoxFuture;
-use faultline_nemesis::{ClusterControl, FaultKind, Network};
+use faultline_nemesis::{ClusterControl, FaultKind, Network, NodeRole};
 use faultline_workloads::adapter::LeaderQuery;
 use std::sync::Arc;
 
@@ -17,6 +17,10 @@ pub struct DockerControl {
     /// Asks a node its role; `None` for a design without a leader.
     pub leader: Option<Arc<dyn LeaderQuery>>,
 }
+
+/// How long a node may take to say its role before the nemesis counts it silent: short,
+/// since a fault aimed at a voter asks every few milliseconds (a paused node never answers).
+const ROLE_WITHIN: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
@@ -80,10 +84,12 @@ impl ClusterControl for DockerControl {
         Box::pin(async move { self.cluster.set_clock(self.cluster.node(node).map_err(err)?, offset_s).await.map_err(err) })
     }
 
-    fn leader(&self) -> BoxFuture<'_, Option<String>> {
+    fn roles(&self) -> BoxFuture<'_, Vec<NodeRole>> {
         Box::pin(async move {
-            let query = self.leader.as_ref()?;
-            super::leaders::current_leader(&**query, &self.nodes()).await.map(|(_, node)| node)
+            match self.leader.as_ref() {
+                Some(query) => super::leaders::roles(&**query, &self.nodes(), ROLE_WITHIN).await,
+                None => Vec::new(),
+            }
         })
     }
 }

@@ -4,6 +4,7 @@
 //! a failover was exercised at all, which a valid verdict alone cannot tell.
 
 use crate::store::Leadership;
+use faultline_nemesis::{NodeRole, Standing};
 use faultline_workloads::adapter::LeaderQuery;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,9 +44,26 @@ fn watch_every(query: Arc<dyn LeaderQuery>, nodes: Vec<String>, started: Instant
 /// Asks every node its role at once: the node that leads, and its term. Of two nodes
 /// that both believe they lead (an old leader cut off), the higher term's is current.
 pub async fn current_leader(query: &dyn LeaderQuery, nodes: &[String]) -> Option<(u64, String)> {
-    let asks = nodes.iter().map(|n| async move { (n, query.role(n).await) });
-    let roles = futures_util::future::join_all(asks).await;
-    roles.into_iter().filter_map(|(node, role)| role.ok().filter(|r| r.leads).map(|r| (r.term, node.clone()))).max()
+    faultline_nemesis::current_leader(&roles(query, nodes, ROUND).await).map(|r| (r.term, r.node.clone()))
+}
+
+/// Asks every node its role at once; answers the roles of the nodes that answered
+/// within `within` (a paused node does not).
+pub async fn roles(query: &dyn LeaderQuery, nodes: &[String], within: Duration) -> Vec<NodeRole> {
+    let asks = nodes.iter().map(|n| async move { (n, tokio::time::timeout(within, query.role(n)).await) });
+    let answers = futures_util::future::join_all(asks).await;
+    answers
+        .into_iter()
+        .filter_map(|(node, answer)| {
+            let role = answer.ok()?.ok()?;
+            let standing = match (role.leads, role.campaigning) {
+                (true, _) => Standing::Leads,
+                (false, true) => Standing::Campaigns,
+                (false, false) => Standing::Follows,
+            };
+            Some(NodeRole { node: node.clone(), term: role.term, standing })
+        })
+        .collect()
 }
 
 /// Keeps `(node, term)` if it is newer than the last leadership seen: a later term,
@@ -94,7 +112,7 @@ mod tests {
         fn role<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Role, String>> {
             let late = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 4;
             let leads = if late { node == "n2" } else { node == "n1" };
-            Box::pin(async move { Ok(Role { leads, term: if late { 2 } else { 1 } }) })
+            Box::pin(async move { Ok(Role { leads, term: if late { 2 } else { 1 }, campaigning: false }) })
         }
     }
 

@@ -176,7 +176,7 @@ fn main_generator(opts: &TestOptions, plan: &Plan, nodes: &[String]) -> Result<G
     let interval = (opts.nemesis_interval_s * SECOND) as u64;
     let faults = match (&plan.replay, &plan.nemesis) {
         (Some(recorded), _) => return Ok(replay_generator(clients, recorded, opts)),
-        (None, NemesisChoice::Scripted(name)) => faultline_nemesis::scripted_schedule(name, nodes, interval, opts.seed).map_err(TestError::BadOptions)?,
+        (None, NemesisChoice::Scripted(name)) => faultline_nemesis::scripted_schedule(name, interval, opts.seed).map_err(TestError::BadOptions)?,
         (None, NemesisChoice::Package { families, .. }) => faultline_nemesis::combined_schedule(families, &plan.aim, nodes, interval, opts.seed),
         (None, NemesisChoice::Kinds(kinds)) => faultline_nemesis::random_schedule(kinds, &plan.aim, nodes, interval, opts.seed),
         (None, NemesisChoice::None) => generator::nemesis(generator::ops(Vec::new())),

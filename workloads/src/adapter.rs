@@ -38,6 +38,10 @@ pub struct Role {
     pub leads: bool,
     /// The term (epoch) it believes in; of two leaders, the higher term's is current.
     pub term: u64,
+    /// Whether it is a candidate, asking for votes, right now. Designs that do not say
+    /// answer false: a fault aimed at a voter may then strike a candidate.
+    #[serde(default)]
+    pub campaigning: bool,
 }
 
 /// An adapter's optional power, for designs with a leader: asking a node its role.
@@ -131,7 +135,7 @@ impl LeaderQuery for NodeApi {
         Box::pin(async move {
             let (_, body) = self.client.get_json(&self.url(node, "/status")?).await.map_err(String::from)?;
             let status: StatusAnswer = serde_json::from_value(body).map_err(|e| format!("{node}'s /status names no role: {e}"))?;
-            Ok(Role { leads: status.role == "leader", term: status.term })
+            Ok(Role { leads: status.role == "leader", term: status.term, campaigning: status.role == "candidate" })
         })
     }
 }

@@ -198,7 +198,8 @@ impl LeaderQuery for EtcdApi {
             let me = body["header"]["member_id"].as_str().unwrap_or("");
             let leads = !me.is_empty() && body["leader"].as_str() == Some(me);
             let term = body["raftTerm"].as_str().or(body["header"]["raft_term"].as_str()).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
-            Ok(Role { leads, term })
+            // etcd's status does not say whether a member is a candidate.
+            Ok(Role { leads, term, campaigning: false })
         })
     }
 }

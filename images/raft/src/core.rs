@@ -552,6 +552,9 @@ impl Core {
         let free = self.vote.as_ref().is_none_or(|v| *v == req.candidate);
         let ok = req.term == self.term && free && (up_to_date || self.bugs.no_vote_restriction);
         if ok {
+            if self.vote.is_none() {
+                tracing::info!(term = self.term, candidate = %req.candidate, "granted my vote");
+            }
             self.vote = Some(req.candidate.clone());
             self.store.save_vote(self.term, Some(&req.candidate)).map_err(|e| format!("cannot persist my vote: {e}"))?;
             self.election_deadline = now + self.random_timeout();
