@@ -7,11 +7,12 @@
 
 use crate::{result_value, Workload};
 use faultline_checkers::{kafka, CheckError, CheckResult};
-use faultline_history::generator::{clients, delay, from_fn, limit, time_limit, Gen};
+use faultline_history::generator::{clients, delay, from_fn, from_fn_progress, limit, time_limit, Gen};
 use faultline_history::History;
 use serde_json::{json, Value};
 
-/// Keys in use at once, and operations before the keys move on by one.
+/// Keys in use at once, and operations that took effect (or may have) before the keys
+/// move on by one.
 const ACTIVE_KEYS: u64 = 3;
 const OPS_PER_KEY_SHIFT: u64 = 200;
 
@@ -24,8 +25,9 @@ impl Workload for Kafka {
     }
 
     fn generator(&self, seed: u64) -> Gen {
-        from_fn(seed, |rng, n| {
-            let key = format!("k{}", n / OPS_PER_KEY_SHIFT + rng.below(ACTIVE_KEYS));
+        from_fn_progress(seed, |rng, progress| {
+            let n = progress.invoked;
+            let key = format!("k{}", progress.effective / OPS_PER_KEY_SHIFT + rng.below(ACTIVE_KEYS));
             match rng.below(20) {
                 0..=9 => ("send".into(), json!([key, n])),
                 10..=16 => ("poll".into(), Value::Null),

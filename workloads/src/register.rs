@@ -5,12 +5,14 @@
 use crate::{read, result_value, Workload};
 use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
 use faultline_checkers::{CheckError, CheckResult};
-use faultline_history::generator::{from_fn, Gen};
+use faultline_history::generator::{from_fn_progress, Gen};
 use faultline_history::History;
 use serde_json::{json, Value};
 
-/// Keys in use at once; they rotate every [`OPS_PER_KEY_SET`] operations so each key's
-/// history stays short enough to check quickly.
+/// Keys in use at once; they rotate every [`OPS_PER_KEY_SET`] operations that took
+/// effect (or may have) so each key's history stays short enough to check quickly,
+/// while refused operations leave the keys where they are: after an outage the
+/// workload still reads what it wrote before it.
 const ACTIVE_KEYS: u64 = 3;
 const OPS_PER_KEY_SET: u64 = 300;
 
@@ -26,9 +28,9 @@ impl Workload for Register {
     }
 
     fn generator(&self, seed: u64) -> Gen {
-        from_fn(seed, |rng, n| {
-            let key = (n / OPS_PER_KEY_SET) * ACTIVE_KEYS + rng.below(ACTIVE_KEYS);
-            let fresh = n + 1;
+        from_fn_progress(seed, |rng, progress| {
+            let key = (progress.effective / OPS_PER_KEY_SET) * ACTIVE_KEYS + rng.below(ACTIVE_KEYS);
+            let fresh = progress.invoked + 1;
             match rng.below(10) {
                 0..=4 => ("read".into(), json!([key, null])),
                 5..=7 => ("write".into(), json!([key, fresh])),

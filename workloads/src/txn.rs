@@ -6,11 +6,13 @@
 use crate::Workload;
 use faultline_checkers::elle::{self, ConsistencyModel, ElleOptions, TxnKind};
 use faultline_checkers::{CheckError, CheckResult};
-use faultline_history::generator::{from_fn, Gen};
+use faultline_history::generator::{from_fn_progress, Gen};
 use faultline_history::History;
 use serde_json::{json, Value};
 
-/// Keys in use at once, and transactions before the pool moves on by one key.
+/// Keys in use at once, and transactions that took effect (or may have) before the
+/// pool moves on by one key: refused ones leave it where it is, so after an outage
+/// the workload still reads what it wrote before it.
 const ACTIVE_KEYS: u64 = 8;
 const TXNS_PER_KEY_SHIFT: u64 = 40;
 
@@ -54,8 +56,8 @@ impl Workload for Transactions {
             TxnKind::ListAppend => "append",
             TxnKind::RwRegister => "w",
         };
-        from_fn(seed, move |rng, n| {
-            let base = n / TXNS_PER_KEY_SHIFT;
+        from_fn_progress(seed, move |rng, progress| {
+            let (n, base) = (progress.invoked, progress.effective / TXNS_PER_KEY_SHIFT);
             let len = 1 + rng.below(6);
             let ops: Vec<Value> = (0..len)
                 .map(|i| {

@@ -1,6 +1,6 @@
 //! Generators that make operations: fixed ones, from a function, and sleeps.
 
-use super::{Ctx, Event, Gen, Generator, Invocation, Step, Thread};
+use super::{Ctx, Event, EventKind, Gen, Generator, Invocation, Step, Thread};
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -39,20 +39,38 @@ impl Rng {
 /// time, forever, each on a free thread picked from the same stream. The counter starts at 0 and goes up by one per operation (for unique
 /// values).
 pub fn from_fn(seed: u64, f: impl Fn(&mut Rng, u64) -> (String, Value) + Send + Sync + 'static) -> Gen {
-    Arc::new(FromFn { f: Arc::new(f), rng: Rng(seed), n: 0 })
+    from_fn_progress(seed, move |rng, progress| f(rng, progress.invoked))
 }
 
-type OpFn = Arc<dyn Fn(&mut Rng, u64) -> (String, Value) + Send + Sync>;
+/// How far a [`from_fn_progress`] generator has come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Operations invoked before this one (a counter for unique values).
+    pub invoked: u64,
+    /// Those that completed `ok` or `info`: took effect, or may have.
+    pub effective: u64,
+}
+
+/// Like [`from_fn`], with [`Progress::effective`] as well. A workload that moves to
+/// fresh keys as it goes should count by it, not by invocations: while the system
+/// refuses everything (a failover, a partition) failed operations change nothing, and
+/// a workload counting them would leave its keys behind during the outage and never
+/// read, after it, what it wrote before it (docs/ARCHITECTURE.md §1, step 5).
+pub fn from_fn_progress(seed: u64, f: impl Fn(&mut Rng, Progress) -> (String, Value) + Send + Sync + 'static) -> Gen {
+    Arc::new(FromFn { f: Arc::new(f), rng: Rng(seed), progress: Progress::default() })
+}
+
+type OpFn = Arc<dyn Fn(&mut Rng, Progress) -> (String, Value) + Send + Sync>;
 
 struct FromFn {
     f: OpFn,
     rng: Rng,
-    n: u64,
+    progress: Progress,
 }
 
 impl fmt::Debug for FromFn {
     fn fmt(&self, fmt: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(fmt, "FromFn(n={})", self.n)
+        write!(fmt, "FromFn({:?})", self.progress)
     }
 }
 
@@ -64,13 +82,18 @@ impl Generator for FromFn {
         let mut rng = self.rng;
         // A random free thread, so every thread (and the node it talks to) gets work.
         let thread = ctx.free.iter().nth(rng.below(ctx.free.len() as u64) as usize).copied().unwrap_or(Thread::Nemesis);
-        let (f, value) = (self.f)(&mut rng, self.n);
-        let next = Arc::new(FromFn { f: self.f.clone(), rng, n: self.n + 1 });
+        let (f, value) = (self.f)(&mut rng, self.progress);
+        let progress = Progress { invoked: self.progress.invoked + 1, ..self.progress };
+        let next = Arc::new(FromFn { f: self.f.clone(), rng, progress });
         Some((Step::Op(Invocation { thread, at: ctx.time, f, value }), next))
     }
 
-    fn update(self: Arc<Self>, _: &Ctx, _: &Event) -> Gen {
-        self
+    fn update(self: Arc<Self>, _: &Ctx, event: &Event) -> Gen {
+        if !matches!(event.kind, EventKind::Ok | EventKind::Info) {
+            return self;
+        }
+        let progress = Progress { effective: self.progress.effective + 1, ..self.progress };
+        Arc::new(FromFn { f: self.f.clone(), rng: self.rng, progress })
     }
 }
 

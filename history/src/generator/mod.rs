@@ -17,7 +17,7 @@ mod leaves;
 mod simulate;
 
 pub use combinators::{any, clients, cycle, delay, each_thread, flip_flop, limit, mix, nemesis, on_threads, phases, repeat, reserve, stagger, synchronize, then, time_limit, until_ok};
-pub use leaves::{from_fn, once, ops, sleep, timed, Rng};
+pub use leaves::{from_fn, from_fn_progress, once, ops, sleep, timed, Progress, Rng};
 pub use simulate::{simulate, Simulated};
 
 use serde_json::Value;

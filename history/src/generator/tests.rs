@@ -27,6 +27,20 @@ fn from_fn_fills_free_threads_then_waits_for_completions() {
 }
 
 #[test]
+fn from_fn_progress_counts_only_operations_that_may_have_taken_effect() {
+    // Values 0..4 fail, the rest succeed (every third is info): `effective` stands still
+    // through the failures and then counts ok and info alike.
+    let outcome = |s: &Simulated| match s.value["invoked"].as_u64() {
+        Some(n) if n < 4 => EventKind::Fail,
+        Some(n) if n % 3 == 0 => EventKind::Info,
+        _ => EventKind::Ok,
+    };
+    let gen = clients(from_fn_progress(0, |_, p| ("x".to_owned(), json!({"invoked": p.invoked, "effective": p.effective}))));
+    let got: Vec<(u64, u64)> = simulate(gen, 1, MS, 8, outcome).into_iter().map(|s| (s.value["invoked"].as_u64().unwrap_or(99), s.value["effective"].as_u64().unwrap_or(99))).collect();
+    assert_eq!(got, [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 1), (6, 2), (7, 3)]);
+}
+
+#[test]
 fn limit_once_ops_and_then() {
     let gen = clients(then(vec![limit(2, counter("a")), once("b", json!(null)), ops(vec![("c".into(), json!(1)), ("c".into(), json!(2))])]));
     let fs: Vec<String> = run(gen, 1, 1, 100).into_iter().map(|(_, _, f, v)| format!("{f}{v}")).collect();
