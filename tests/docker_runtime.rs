@@ -107,6 +107,28 @@ async fn clean_removes_only_labelled_objects() {
     assert_eq!(clean::remove_labelled(&docker, Some(&run)).await.unwrap(), clean::Removed::default());
 }
 
+/// Two removals at once (an interrupted teardown's request still running in Docker,
+/// and the interrupt's own cleanup) both finish, and leave nothing: a container the
+/// other is removing counts as removed, and its network goes once it has.
+#[tokio::test]
+async fn clean_finishes_a_removal_already_under_way() {
+    let docker = docker().await;
+    let image = base().await;
+    let run = format!("test-race-{}", std::process::id());
+    let network = format!("faultline-{run}");
+    docker.create_network(NetworkCreateRequest { name: network.clone(), labels: Some(labels::for_run(&run)), ..Default::default() }).await.unwrap();
+    for i in 0..4 {
+        let name = format!("faultline-{run}-{i}");
+        let body = ContainerCreateBody { image: Some(image.clone()), labels: Some(labels::for_run(&run)), host_config: Some(bollard::models::HostConfig { network_mode: Some(network.clone()), ..Default::default() }), ..Default::default() };
+        let c = docker.create_container(Some(CreateContainerOptions { name: Some(name), ..Default::default() }), body).await.unwrap();
+        docker.start_container(&c.id, None::<StartContainerOptions>).await.unwrap();
+    }
+    let (a, b) = tokio::join!(clean::remove_labelled(&docker, Some(&run)), clean::remove_labelled(&docker, Some(&run)));
+    let (a, b) = (a.expect("the first removal"), b.expect("the second removal, racing it"));
+    assert!(a.containers + b.containers >= 4 && a.networks + b.networks >= 1, "{a:?} {b:?}");
+    assert_eq!(clean::remove_labelled(&docker, Some(&run)).await.unwrap(), clean::Removed::default(), "nothing is left");
+}
+
 #[test]
 fn unreachable_docker_says_what_and_how_to_fix() {
     let o = faultline(&["doctor"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
