@@ -123,7 +123,7 @@ fn plan(opts: &TestOptions) -> Result<Plan, TestError> {
     let (named, others): (Vec<String>, Vec<String>) = others.into_iter().partition(|t| node_names.contains(t));
     let (shapes, kinds_of_target): (Vec<String>, Vec<String>) = others.into_iter().partition(|t| faultline_nemesis::grudge::TARGET_SHAPES.contains(&t.as_str()));
     let links = link_names.iter().map(|l| parse_link(l, &node_names)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
-    if !links.is_empty() && !(named.is_empty() && kinds_of_target.is_empty()) {
+    if !links.is_empty() && (!named.is_empty() || !kinds_of_target.is_empty()) {
         return Err(bad("--nemesis-targets takes links (n1:n2) or nodes and kinds of target, not both".into()));
     }
     let aim = faultline_nemesis::Aim {

@@ -101,20 +101,6 @@ pub fn is_transactional(name: &str) -> bool {
     by_name(name, &WorkloadOptions::default()).map_or(true, |w| w.transactional())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_name_is_a_workload_of_that_name() {
-        for name in NAMES {
-            assert_eq!(by_name(name, &WorkloadOptions::default()).unwrap().name(), name);
-        }
-        assert!(MAELSTROM.iter().all(|m| NAMES.contains(m)));
-        assert!(!is_transactional("echo") && !is_transactional("unique-ids") && !is_transactional("kafka") && is_transactional("lin-kv"));
-    }
-}
-
 /// The micro-op `["r", key, null]`.
 pub(crate) fn read(key: &str) -> Value {
     serde_json::json!(["r", key, null])
@@ -131,4 +117,18 @@ pub(crate) fn result_value(results: &[Value], i: usize) -> Value {
 pub(crate) fn final_reads(f: &'static str) -> Gen {
     use faultline_history::generator::{clients, delay, from_fn, time_limit, until_ok};
     clients(time_limit(30_000_000_000, until_ok(delay(200_000_000, from_fn(0, move |_, _| (f.to_owned(), Value::Null))))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_a_workload_of_that_name() {
+        for name in NAMES {
+            assert_eq!(by_name(name, &WorkloadOptions::default()).unwrap().name(), name);
+        }
+        assert!(MAELSTROM.iter().all(|m| NAMES.contains(m)));
+        assert!(!is_transactional("echo") && !is_transactional("unique-ids") && !is_transactional("kafka") && is_transactional("lin-kv"));
+    }
 }
