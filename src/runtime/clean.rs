@@ -38,13 +38,8 @@ pub async fn remove_labelled(docker: &Docker, run: Option<&str>) -> Result<Remov
         if c.state.as_ref().is_some_and(|s| s.to_string() == "paused") {
             let _ = docker.unpause_container(&id).await;
         }
-        match docker.remove_container(&id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await {
-            Ok(()) => removed.containers += 1,
-            Err(e) if gone_or_going(&e) => removed.containers += 1,
-            Err(e) => {
-                first_error.get_or_insert(RuntimeError::api(format!("removing container {id}"))(e));
-            }
-        }
+        let outcome = docker.remove_container(&id, Some(RemoveContainerOptions { force: true, v: true, ..Default::default() })).await;
+        tally(outcome, &mut removed.containers, &mut first_error, || format!("removing container {id}"));
     }
     let deadline = tokio::time::Instant::now() + GONE_WITHIN;
     while list_containers().await.is_ok_and(|left| !left.is_empty()) && tokio::time::Instant::now() < deadline {
@@ -56,26 +51,16 @@ pub async fn remove_labelled(docker: &Docker, run: Option<&str>) -> Result<Remov
         .map_err(RuntimeError::api("listing faultline's networks"))?;
     for n in networks {
         let Some(id) = n.id else { continue };
-        match docker.remove_network(&id).await {
-            Ok(()) => removed.networks += 1,
-            Err(e) if gone_or_going(&e) => removed.networks += 1,
-            Err(e) => {
-                first_error.get_or_insert(RuntimeError::api(format!("removing network {id}"))(e));
-            }
-        }
+        let outcome = docker.remove_network(&id).await;
+        tally(outcome, &mut removed.networks, &mut first_error, || format!("removing network {id}"));
     }
     let volumes = docker
         .list_volumes(Some(ListVolumesOptions { filters: Some(filters) }))
         .await
         .map_err(RuntimeError::api("listing faultline's volumes"))?;
     for v in volumes.volumes.unwrap_or_default() {
-        match docker.remove_volume(&v.name, Some(RemoveVolumeOptions { force: true })).await {
-            Ok(()) => removed.volumes += 1,
-            Err(e) if gone_or_going(&e) => removed.volumes += 1,
-            Err(e) => {
-                first_error.get_or_insert(RuntimeError::api(format!("removing volume {}", v.name))(e));
-            }
-        }
+        let outcome = docker.remove_volume(&v.name, Some(RemoveVolumeOptions { force: true })).await;
+        tally(outcome, &mut removed.volumes, &mut first_error, || format!("removing volume {}", v.name));
     }
     match first_error {
         Some(e) => Err(e),
@@ -85,6 +70,18 @@ pub async fn remove_labelled(docker: &Docker, run: Option<&str>) -> Result<Remov
 
 /// How long removal waits for containers that another caller is removing.
 pub const GONE_WITHIN: Duration = Duration::from_secs(15);
+
+/// Counts one removal (done, or gone or going already), or keeps its error if it is
+/// the first.
+fn tally(outcome: Result<(), bollard::errors::Error>, count: &mut usize, first_error: &mut Option<RuntimeError>, action: impl FnOnce() -> String) {
+    match outcome {
+        Ok(()) => *count += 1,
+        Err(e) if gone_or_going(&e) => *count += 1,
+        Err(e) => {
+            first_error.get_or_insert_with(|| RuntimeError::api(action())(e));
+        }
+    }
+}
 
 /// Docker's answer for an object that is gone already (404) or whose removal is
 /// already in progress (409, "removal of container … is already in progress").
