@@ -183,11 +183,16 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
         // runs at that pace (a follower learns what committed a link delay after the
         // leader), bounce (kill and restart at once) the leader, so all the nodes elect
         // again, and as soon as a node votes in that election, bounce it too (a voter
-        // must remember its vote across the restart); then every 0.3–0.9 s the same
+        // must remember its vote across the restart); then every 0.3–2.7 s the same
         // pair again, whoever leads and whoever votes next, until an interval has
         // passed; then restore the links. A bounced node comes back at once rather
         // than staying down: an election among four nodes needs three of them, one
-        // among five lets two candidates share no voter but one that restarted.
+        // among five lets two candidates share no voter but one that restarted. The
+        // spacing runs to 2.7 s so that some new leaders serve before they go: at
+        // 0.3–0.9 s an election on these links never finished between two bounces
+        // (6 s without one operation acknowledged), so a round was one failover and
+        // then only unavailability, and whatever a new leader gets wrong in its
+        // first second went unread (docs/ARCHITECTURE.md §5).
         "kill-during-election" => {
             let mut rng = Rng(seed);
             let voter = || Fault::Bounce(Targets::at_execution(Selector::Voter));
@@ -198,7 +203,7 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
                     let mut steps = vec![sleep(interval), fault_ops(vec![slow_network]), sleep(SECOND), fault_ops(vec![Fault::Bounce(leader())]), fault_ops(vec![voter()])];
                     let mut elapsed = 0;
                     while elapsed < interval {
-                        let wait = SECOND / 10 * (3 + rng.below(7));
+                        let wait = SECOND / 10 * (3 + rng.below(25));
                         steps.extend([sleep(wait), fault_ops(vec![Fault::Bounce(leader())]), fault_ops(vec![voter()])]);
                         elapsed += wait;
                     }
@@ -378,12 +383,12 @@ mod tests {
         let bounces = &s[1..fs.len() - 1];
         assert_eq!(fs[0], "start-delay");
         assert_eq!(fs[fs.len() - 1], "stop-delay");
-        assert!((14..=36).contains(&bounces.len()) && bounces.iter().all(|x| x.f == "bounce"), "then two nodes every 0.3–0.9 s for an interval: {fs:?}");
+        assert!((6..=36).contains(&bounces.len()) && bounces.iter().all(|x| x.f == "bounce"), "then two nodes every 0.3–2.7 s for an interval: {fs:?}");
         assert!(bounces.chunks(2).all(|pair| pair[0].value["target"] == "leader" && pair[1].value["target"] == "voter" && pair[0].time == pair[1].time), "the leader, then a node that votes for its successor");
         assert_eq!(s[0].value["target"], "all", "the whole network is slow during the election");
         assert_eq!(s[1].time - s[0].time, SECOND, "replication runs on the slow links a second before the leader goes");
         let gaps: Vec<u64> = bounces.chunks(2).map(|pair| pair[0].time).collect::<Vec<_>>().windows(2).map(|w| w[1] - w[0]).collect();
-        assert!(gaps.iter().all(|g| (3 * SECOND / 10..SECOND).contains(g)), "{gaps:?}");
+        assert!(gaps.iter().all(|g| (3 * SECOND / 10..=27 * SECOND / 10).contains(g)), "{gaps:?}");
         assert!(scripted_schedule("chaos", SECOND, 1).is_err());
         let recorded: Vec<Op> = s
             .iter()
