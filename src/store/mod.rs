@@ -23,16 +23,46 @@ pub struct RunDir {
     pub path: PathBuf,
 }
 
+/// Creates `parent/stamp`, or the first of `parent/stamp-2`, `-3`… that does not exist.
+fn claim_fresh_dir(parent: &Path, stamp: &str) -> std::io::Result<PathBuf> {
+    let mut n = 1;
+    loop {
+        let path = if n == 1 { parent.join(stamp) } else { parent.join(format!("{stamp}-{n}")) };
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Points the symlink `link` at `target`, replacing it atomically (a link made beside
+/// it, then renamed over it), so concurrent runs never see it missing or collide.
+fn point_link(link: &Path, target: &Path) -> std::io::Result<()> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = link.file_name().and_then(|n| n.to_str()).unwrap_or("latest");
+    let fresh = link.with_file_name(format!(".{name}.{}.{unique}", std::process::id()));
+    std::os::unix::fs::symlink(target, &fresh)?;
+    std::fs::rename(&fresh, link).inspect_err(|_| {
+        let _ = std::fs::remove_file(&fresh);
+    })
+}
+
 impl RunDir {
-    /// Creates `<store>/<name>/<timestamp>/` and points `<store>/latest` at it.
+    /// Creates `<store>/<name>/<timestamp>/` (docs/ARCHITECTURE.md §1, step 3; with `-2`, `-3`… after the timestamp
+    /// when another run took it in the same millisecond) and points `<store>/latest`
+    /// at it. Runs of one grading start at once on several engines with one store, so
+    /// both steps must hold up against a concurrent run: the directory is claimed with
+    /// `create_dir`, which fails for all but one, and `latest` is replaced by renaming
+    /// a fresh link over it, which cannot fail because another run replaced it first.
     pub fn create(store: &Path, name: &str) -> std::io::Result<RunDir> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
-        let path = store.join(name).join(stamp);
-        std::fs::create_dir_all(&path)?;
-        let latest = store.join("latest");
-        let _ = std::fs::remove_file(&latest);
+        let parent = store.join(name);
+        std::fs::create_dir_all(&parent)?;
+        let path = claim_fresh_dir(&parent, &stamp)?;
         let target = path.strip_prefix(store).unwrap_or(&path).to_owned();
-        std::os::unix::fs::symlink(&target, &latest)?;
+        point_link(&store.join("latest"), &target)?;
         Ok(RunDir { path })
     }
 
@@ -73,4 +103,35 @@ pub fn read_test(run: &Path) -> Result<TestRecord, String> {
 /// A stored run's `results.json`.
 pub fn read_results(run: &Path) -> Result<ResultsRecord, String> {
     read_json(run, "results.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_started_at_once_get_directories_of_their_own_and_one_latest() {
+        let store = tempfile::tempdir().expect("tempdir");
+        let dirs: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| RunDir::create(store.path(), "raft-register").expect("created").path)).collect();
+            handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+        });
+        let mut distinct = dirs.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "every run has its own directory: {dirs:?}");
+        let latest = std::fs::read_link(store.path().join("latest")).expect("latest is a link");
+        assert!(dirs.contains(&store.path().join(&latest)), "latest points at one of them: {latest:?}");
+        let leftovers: Vec<_> = std::fs::read_dir(store.path()).expect("list").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+        assert_eq!(leftovers.len(), 2, "only the test's directory and latest: {leftovers:?}");
+    }
+
+    #[test]
+    fn a_taken_timestamp_gets_a_suffix() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let first = claim_fresh_dir(parent.path(), "20261206T020356.657Z").expect("first");
+        let second = claim_fresh_dir(parent.path(), "20261206T020356.657Z").expect("second");
+        assert_eq!(first.file_name().and_then(|n| n.to_str()), Some("20261206T020356.657Z"));
+        assert_eq!(second.file_name().and_then(|n| n.to_str()), Some("20261206T020356.657Z-2"));
+    }
 }
