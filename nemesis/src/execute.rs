@@ -43,6 +43,8 @@ pub struct NodeRole {
     pub term: u64,
     /// Whether it leads, asks for votes, or neither.
     pub standing: Standing,
+    /// Whether it gave its vote in its term to another node, when the design says.
+    pub voted: Option<bool>,
 }
 
 /// A node's standing in its term.
@@ -63,14 +65,18 @@ pub fn current_leader(roles: &[NodeRole]) -> Option<&NodeRole> {
 }
 
 /// A node voting in an election under way: a follower in a term that no node leads
-/// and that is newer than `since` (the highest term when the wait began) or that a
-/// candidate campaigns in. A follower moves to a term no one leads only when a
-/// candidate of that term asks for its vote, so this is a node that has just voted
-/// (or refused to).
+/// and that is newer than `since` (the highest term when the wait began), or in a term
+/// a candidate still campaigns in. A follower moves to a term no one leads only when a
+/// candidate of that term asks for its vote, so this is a node that has just voted, or
+/// refused to: a design that says whether a node voted (`voted`) narrows it to one that
+/// gave its vote away, since a refusal kept across a restart is no fault.
 fn election_voter(roles: &[NodeRole], since: u64) -> Option<String> {
     let led = |term| roles.iter().any(|r| r.term == term && r.standing == Standing::Leads);
     let campaigned = |term| roles.iter().any(|r| r.term == term && r.standing == Standing::Campaigns);
-    roles.iter().find(|r| r.standing == Standing::Follows && !led(r.term) && (r.term > since || campaigned(r.term))).map(|r| r.node.clone())
+    roles
+        .iter()
+        .find(|r| r.standing == Standing::Follows && r.voted != Some(false) && ((!led(r.term) && r.term > since) || campaigned(r.term)))
+        .map(|r| r.node.clone())
 }
 
 /// How long a fault aimed at a voter waits for an election to begin.
@@ -392,7 +398,11 @@ mod tests {
     }
 
     fn role(node: &str, term: u64, standing: Standing) -> NodeRole {
-        NodeRole { node: node.into(), term, standing }
+        NodeRole { node: node.into(), term, standing, voted: None }
+    }
+
+    fn follower(node: &str, term: u64, voted: bool) -> NodeRole {
+        NodeRole { node: node.into(), term, standing: Standing::Follows, voted: Some(voted) }
     }
 
     #[test]
@@ -407,6 +417,8 @@ mod tests {
         assert_eq!(election_voter(&[role("n2", 4, Campaigns), role("n1", 4, Follows)], 4), Some("n1".into()), "an election under way when the wait began");
         assert_eq!(election_voter(&[role("n2", 4, Leads), role("n1", 4, Follows)], 3), None, "that election is over");
         assert_eq!(election_voter(&[role("n1", 5, Follows)], 4), Some("n1".into()), "a candidate that did not answer still moved n1 to a new term");
+        assert_eq!(election_voter(&[role("n2", 4, Campaigns), follower("n1", 4, false), follower("n3", 4, true)], 3), Some("n3".into()), "n1 refused; n3 voted");
+        assert_eq!(election_voter(&[role("n2", 4, Leads), role("n3", 4, Campaigns), follower("n1", 4, true)], 3), Some("n1".into()), "n2 won, but n3 still campaigns in that term");
     }
 
     #[tokio::test]

@@ -61,7 +61,7 @@ pub async fn roles(query: &dyn LeaderQuery, nodes: &[String], within: Duration) 
                 (false, true) => Standing::Campaigns,
                 (false, false) => Standing::Follows,
             };
-            Some(NodeRole { node: node.clone(), term: role.term, standing })
+            Some(NodeRole { node: node.clone(), term: role.term, standing, voted: role.voted })
         })
         .collect()
 }
@@ -112,7 +112,7 @@ mod tests {
         fn role<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Role, String>> {
             let late = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 4;
             let leads = if late { node == "n2" } else { node == "n1" };
-            Box::pin(async move { Ok(Role { leads, term: if late { 2 } else { 1 }, campaigning: false }) })
+            Box::pin(async move { Ok(Role { leads, term: if late { 2 } else { 1 }, campaigning: false, voted: None }) })
         }
     }
 

@@ -42,6 +42,10 @@ pub struct Role {
     /// answer false: a fault aimed at a voter may then strike a candidate.
     #[serde(default)]
     pub campaigning: bool,
+    /// Whether it gave its vote in its term to another node, when the design says
+    /// (`None` when it does not).
+    #[serde(default)]
+    pub voted: Option<bool>,
 }
 
 /// An adapter's optional power, for designs with a leader: asking a node its role.
@@ -74,6 +78,8 @@ struct StatusAnswer {
     role: String,
     #[serde(default)]
     term: u64,
+    #[serde(default)]
+    voted: Option<bool>,
 }
 
 /// The reference nodes' HTTP API.
@@ -135,7 +141,7 @@ impl LeaderQuery for NodeApi {
         Box::pin(async move {
             let (_, body) = self.client.get_json(&self.url(node, "/status")?).await.map_err(String::from)?;
             let status: StatusAnswer = serde_json::from_value(body).map_err(|e| format!("{node}'s /status names no role: {e}"))?;
-            Ok(Role { leads: status.role == "leader", term: status.term, campaigning: status.role == "candidate" })
+            Ok(Role { leads: status.role == "leader", term: status.term, campaigning: status.role == "candidate", voted: status.voted })
         })
     }
 }

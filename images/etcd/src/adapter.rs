@@ -199,7 +199,7 @@ impl LeaderQuery for EtcdApi {
             let leads = !me.is_empty() && body["leader"].as_str() == Some(me);
             let term = body["raftTerm"].as_str().or(body["header"]["raft_term"].as_str()).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
             // etcd's status does not say whether a member is a candidate.
-            Ok(Role { leads, term, campaigning: false })
+            Ok(Role { leads, term, campaigning: false, voted: None })
         })
     }
 }

@@ -270,6 +270,9 @@ pub struct Status {
     pub term: u64,
     /// The leader it knows.
     pub leader: Option<String>,
+    /// Whether it gave its vote in this term to another node (so the nemesis can
+    /// restart a node that has just voted, not one that refused).
+    pub voted: bool,
     /// Its commit index.
     pub commit: u64,
     /// Its applied index.
@@ -405,6 +408,7 @@ impl Core {
             role: self.role,
             term: self.term,
             leader: self.leader.clone(),
+            voted: self.vote.as_ref().is_some_and(|v| *v != self.name),
             commit: self.commit,
             applied: self.applied,
             last_index: self.log.last_index(),

@@ -222,7 +222,7 @@ impl LeaderQuery for RespApi {
                 Discovery::Direct => 0,
                 Discovery::Sentinel { port, master } => primary::sentinel_epoch(addr, *port, master, self.timeout).await.unwrap_or(0),
             };
-            Ok(Role { leads: role == "master", term, campaigning: false })
+            Ok(Role { leads: role == "master", term, campaigning: false, voted: None })
         })
     }
 }
