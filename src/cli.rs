@@ -159,8 +159,8 @@ pub struct TestArgs {
     pub consistency_model: Option<String>,
     /// Faults, comma-separated, one at a time (partition, kill, pause, clock, packet,
     /// delay, duplicate); a package whose families overlap (all, network, process); a
-    /// scripted schedule (isolate-leader, kill-during-election, kill-new-leader,
-    /// slow-leader); or none.
+    /// scripted schedule (isolate-leader, kill-during-election, bridge-election,
+    /// kill-new-leader, slow-leader); or none.
     #[arg(long, default_value = "partition")]
     pub nemesis: String,
     /// Seconds a fault lasts, and between faults.

@@ -221,6 +221,10 @@ impl Executor {
                         let leader = self.targets(&Targets::at_execution(Selector::Leader)).await?.remove(0);
                         grudge::isolate(&leader, &self.control.nodes())
                     }
+                    None if shape == grudge::LEADER_BRIDGE => {
+                        let leader = self.targets(&Targets::at_execution(Selector::Leader)).await?.remove(0);
+                        grudge::bridge_beside(&leader, &self.control.nodes())
+                    }
                     None => return Err(format!("partition shape {shape:?} comes without a grudge")),
                 };
                 self.faults().network.grudge = grudge.clone();

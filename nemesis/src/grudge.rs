@@ -15,6 +15,10 @@ pub const SHAPES: [&str; 6] = ["one", "halves", "majorities-ring", "bridge", "on
 /// means one node for every fault.
 pub const TARGET_SHAPES: [&str; 5] = ["halves", "majorities-ring", "bridge", "one-way", "isolate-leader"];
 
+/// The partition shape that puts the leader at one end of a bridge (the scripted
+/// `bridge-election`); like `isolate-leader`, its grudge is drawn when it strikes.
+pub const LEADER_BRIDGE: &str = "bridge-beside-leader";
+
 /// A grudge that cuts every node of `a` off from every node of `b`.
 pub fn split(a: &[String], b: &[String]) -> Grudge {
     let mut g = Grudge::new();
@@ -25,6 +29,21 @@ pub fn split(a: &[String], b: &[String]) -> Grudge {
         g.insert(y.clone(), a.to_vec());
     }
     g
+}
+
+/// A bridge with `node` at one end: the first other node in name order is the
+/// bridge, which hears everyone; `node` and the first half of the rest on one side,
+/// the others on the other, the sides hearing each other only through the bridge.
+pub fn bridge_beside(node: &str, nodes: &[String]) -> Grudge {
+    let mut others: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();
+    others.sort();
+    if others.is_empty() {
+        return Grudge::new();
+    }
+    others.remove(0);
+    let (a, b) = others.split_at(others.len() / 2);
+    let side: Vec<String> = std::iter::once(node.to_owned()).chain(a.iter().cloned()).collect();
+    split(&side, b)
 }
 
 /// Cuts each link both ways: each end drops what the other sends it.
@@ -119,6 +138,10 @@ mod tests {
         let bridge = shape("bridge", &nodes(5), &mut rng).unwrap();
         assert_eq!(bridge.len(), 4, "the bridge node keeps everyone: {bridge:?}");
         assert!(shape("star", &nodes(3), &mut rng).is_err());
+        let beside_n3 = bridge_beside("n3", &nodes(5));
+        assert_eq!(beside_n3, split(&["n3".into(), "n2".into()], &["n4".into(), "n5".into()]), "n1 hears everyone, the two sides only it");
+        assert_eq!(bridge_beside("n1", &nodes(3)), split(&nodes(1), &["n3".into()]), "n2 is the bridge");
+        assert!(bridge_beside("n1", &nodes(1)).is_empty());
         assert_eq!(parse_explicit(r#"{"n1":["n2"]}"#, &nodes(3)).unwrap().len(), 1);
         assert!(parse_explicit(r#"{"n1":["n9"]}"#, &nodes(3)).unwrap_err().contains("not a node"));
         assert!(parse_explicit("[1]", &nodes(3)).is_err());

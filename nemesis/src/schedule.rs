@@ -11,7 +11,7 @@ use faultline_history::Op;
 use serde_json::json;
 
 /// The scripted schedules.
-pub const SCRIPTED: [&str; 4] = ["isolate-leader", "kill-during-election", "kill-new-leader", "slow-leader"];
+pub const SCRIPTED: [&str; 5] = ["isolate-leader", "kill-during-election", "bridge-election", "kill-new-leader", "slow-leader"];
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -163,8 +163,42 @@ pub fn scripted_kinds(name: &str) -> &'static [FaultKind] {
     match name {
         "slow-leader" => &[FaultKind::Delay],
         "kill-during-election" => &[FaultKind::Kill, FaultKind::Delay],
+        "bridge-election" => &[FaultKind::Partition, FaultKind::Kill, FaultKind::Delay],
         _ => &[FaultKind::Partition, FaultKind::Kill],
     }
+}
+
+/// One round of the election schedules: an interval of quiet, then every link slower by
+/// 1–4 times `link_delay_step_ms`, ± half (as between data centres: candidates whose
+/// timeouts fall that close collide, so elections take rounds); a second later, once
+/// replication runs at that pace (a follower learns what committed a link delay after
+/// the leader), bounce (kill and restart at once) the leader, so all the nodes elect
+/// again, and as soon as a node votes in that election, bounce it too (a voter must
+/// remember its vote across the restart); then the same pair again every
+/// `shortest_gap_tenths` tenths of a second to 2.7 s, whoever leads and whoever votes
+/// next, until an interval has passed; then `restore` and the links. `before_leader`
+/// strikes before each bounce of the leader. A bounced node comes back at once rather
+/// than staying down: an election among four nodes needs three of them, one among five
+/// lets two candidates share no voter but one that restarted. The spacing runs to 2.7 s
+/// so that some new leaders serve before they go: at 0.3–0.9 s an election on these
+/// links never finished between two bounces (6 s without one operation acknowledged),
+/// so a round was one failover and then only unavailability, and whatever a new leader
+/// gets wrong in its first second went unread (docs/ARCHITECTURE.md §5).
+fn election_round(rng: &mut Rng, interval: u64, link_delay_step_ms: u32, shortest_gap_tenths: u64, before_leader: Vec<Fault>, restore: Vec<Fault>) -> Gen {
+    let leader = || Fault::Bounce(Targets::at_execution(Selector::Leader));
+    let voter = || Fault::Bounce(Targets::at_execution(Selector::Voter));
+    let delay_ms = link_delay_step_ms * (1 + rng.below(4) as u32);
+    let slow_network = Fault::StartDelay(PacketDelay { targets: Targets::at_execution(Selector::All), delay_ms, jitter_ms: delay_ms / 2 });
+    let failover = || fault_ops(before_leader.iter().cloned().chain([leader(), voter()]).collect());
+    let mut steps = vec![sleep(interval), fault_ops(vec![slow_network]), sleep(SECOND), failover()];
+    let mut elapsed = 0;
+    while elapsed < interval {
+        let wait = SECOND / 10 * (shortest_gap_tenths + rng.below(28 - shortest_gap_tenths.min(27)));
+        steps.extend([sleep(wait), failover()]);
+        elapsed += wait;
+    }
+    steps.push(fault_ops(restore.into_iter().chain([Fault::StopDelay]).collect()));
+    then(steps)
 }
 
 /// A scripted schedule by name (see [`SCRIPTED`]), one round every `interval` ns or
@@ -177,41 +211,29 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
     let round = match name {
         // The leader alone on one side, its clients still talking to it; then heal.
         "isolate-leader" => then(vec![sleep(interval), fault_ops(vec![isolate_leader()]), sleep(interval), fault_ops(vec![Fault::StopPartition])]),
-        // Failovers on a slow network with voters restarting: every link 50–200 ms
-        // slower, ± half (as between data centres: candidates whose timeouts fall that
-        // close collide, so elections take rounds); a second later, once replication
-        // runs at that pace (a follower learns what committed a link delay after the
-        // leader), bounce (kill and restart at once) the leader, so all the nodes elect
-        // again, and as soon as a node votes in that election, bounce it too (a voter
-        // must remember its vote across the restart); then every 0.3–2.7 s the same
-        // pair again, whoever leads and whoever votes next, until an interval has
-        // passed; then restore the links. A bounced node comes back at once rather
-        // than staying down: an election among four nodes needs three of them, one
-        // among five lets two candidates share no voter but one that restarted. The
-        // spacing runs to 2.7 s so that some new leaders serve before they go: at
-        // 0.3–0.9 s an election on these links never finished between two bounces
-        // (6 s without one operation acknowledged), so a round was one failover and
-        // then only unavailability, and whatever a new leader gets wrong in its
-        // first second went unread (docs/ARCHITECTURE.md §5).
+        // Failovers on a slow network with voters restarting (see [`election_round`]).
         "kill-during-election" => {
             let mut rng = Rng(seed);
-            let voter = || Fault::Bounce(Targets::at_execution(Selector::Voter));
-            let rounds = (0..SCRIPTED_ROUNDS)
-                .map(|_| {
-                    let delay_ms = 50 * (1 + rng.below(4) as u32);
-                    let slow_network = Fault::StartDelay(PacketDelay { targets: Targets::at_execution(Selector::All), delay_ms, jitter_ms: delay_ms / 2 });
-                    let mut steps = vec![sleep(interval), fault_ops(vec![slow_network]), sleep(SECOND), fault_ops(vec![Fault::Bounce(leader())]), fault_ops(vec![voter()])];
-                    let mut elapsed = 0;
-                    while elapsed < interval {
-                        let wait = SECOND / 10 * (3 + rng.below(25));
-                        steps.extend([sleep(wait), fault_ops(vec![Fault::Bounce(leader())]), fault_ops(vec![voter()])]);
-                        elapsed += wait;
-                    }
-                    steps.push(fault_ops(vec![Fault::StopDelay]));
-                    then(steps)
-                })
-                .collect();
-            then(rounds)
+            then((0..SCRIPTED_ROUNDS).map(|_| election_round(&mut rng, interval, 50, 3, Vec::new(), Vec::new())).collect())
+        }
+        // kill-during-election with the leader at one end of a bridge each time it
+        // goes: the other end cannot hear it, so when it is back from its bounce it
+        // campaigns in the term the other end may already have won, without hearing
+        // that, and asks the bridge node, which voted in that term and has restarted;
+        // the leader's log is the newest, so only a kept vote refuses it. On a
+        // connected network the winner's first append made its rival follow it one
+        // link delay after the vote, before a restarted voter was back; with the
+        // leader in the middle the two ends lagged behind its log and it refused them
+        // both. Each failover heals the bridge before it draws the next one: the end
+        // cut off from the leader falls behind, and a candidate that lags behind the
+        // bridge node can never win its vote. Failovers come 1.2–2.7 s apart: the
+        // heal before the next one ends a term's second leadership, and one healed
+        // within a quarter second had acknowledged nothing the other leader lost
+        // (docs/ARCHITECTURE.md §5).
+        "bridge-election" => {
+            let mut rng = Rng(seed);
+            let bridge = || vec![Fault::StopPartition, Fault::StartPartition(Partition { shape: grudge::LEADER_BRIDGE.into(), grudge: None })];
+            then((0..SCRIPTED_ROUNDS).map(|_| election_round(&mut rng, interval, 20, 12, bridge(), vec![Fault::StopPartition])).collect())
         }
         // Isolate the leader until the others elect a new one, heal, and a second
         // later kill whichever node leads then (the new leader, or the old one back):
@@ -285,6 +307,7 @@ pub fn preview(gen: Gen, seconds: u64) -> Vec<generator::Simulated> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn nodes() -> Vec<String> {
         (1..=5).map(|i| format!("n{i}")).collect()
@@ -400,5 +423,23 @@ mod tests {
             .collect();
         let replayed = preview(replay_schedule(&recorded), 60);
         assert_eq!(replayed, s, "a replay invokes the same faults at the same times");
+    }
+
+    #[test]
+    fn a_bridge_election_puts_the_leader_at_one_end_of_a_bridge_before_each_failover() {
+        let s = preview(scripted_schedule("bridge-election", 5 * SECOND, 2).unwrap(), 15);
+        let fs: Vec<&str> = s.iter().map(|x| x.f.as_str()).collect();
+        let fs = &fs[..=fs.iter().position(|f| *f == "stop-delay").expect("the round ends")];
+        assert_eq!(fs[0], "start-delay");
+        assert_eq!(fs[fs.len() - 2..], ["stop-partition", "stop-delay"]);
+        let failovers = &s[1..fs.len() - 2];
+        assert!(failovers.len() >= 8, "{fs:?}");
+        let gaps: Vec<u64> = failovers.chunks(4).map(|f| f[0].time).collect::<Vec<_>>().windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|g| (12 * SECOND / 10..=27 * SECOND / 10).contains(g)), "failovers 1.2–2.7 s apart: {gaps:?}");
+        for failover in failovers.chunks(4) {
+            let what: Vec<(&str, &Value)> = failover.iter().map(|x| (x.f.as_str(), &x.value)).collect();
+            assert_eq!(what[..2], [("stop-partition", &Value::Null), ("start-partition", &json!({"shape": "bridge-beside-leader"}))], "{what:?}");
+            assert_eq!(what[2..], [("bounce", &json!({"target": "leader"})), ("bounce", &json!({"target": "voter"}))]);
+        }
     }
 }
