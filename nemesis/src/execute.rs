@@ -217,13 +217,9 @@ impl Executor {
             Fault::StartPartition(Partition { shape, grudge }) => {
                 let grudge: Grudge = match grudge {
                     Some(g) => g.clone(),
-                    None if shape == "isolate-leader" => {
+                    None if grudge::AROUND_LEADER.contains(&shape.as_str()) => {
                         let leader = self.targets(&Targets::at_execution(Selector::Leader)).await?.remove(0);
-                        grudge::isolate(&leader, &self.control.nodes())
-                    }
-                    None if shape == grudge::LEADER_BRIDGE => {
-                        let leader = self.targets(&Targets::at_execution(Selector::Leader)).await?.remove(0);
-                        grudge::bridge_beside(&leader, &self.control.nodes())
+                        grudge::around_leader(shape, &leader, &self.control.nodes())
                     }
                     None => return Err(format!("partition shape {shape:?} comes without a grudge")),
                 };

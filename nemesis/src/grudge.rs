@@ -17,7 +17,19 @@ pub const TARGET_SHAPES: [&str; 5] = ["halves", "majorities-ring", "bridge", "on
 
 /// The partition shape that puts the leader at one end of a bridge (the scripted
 /// `bridge-election`); like `isolate-leader`, its grudge is drawn when it strikes.
-pub const LEADER_BRIDGE: &str = "bridge-beside-leader";
+pub const BRIDGE_BESIDE_LEADER: &str = "bridge-beside-leader";
+
+/// The shapes whose grudge is drawn around the leader when they strike.
+pub const AROUND_LEADER: [&str; 2] = ["isolate-leader", BRIDGE_BESIDE_LEADER];
+
+/// The grudge of a shape of [`AROUND_LEADER`], `leader` being the leader.
+pub fn around_leader(shape: &str, leader: &str, nodes: &[String]) -> Grudge {
+    if shape == BRIDGE_BESIDE_LEADER {
+        bridge_beside(leader, nodes)
+    } else {
+        isolate(leader, nodes)
+    }
+}
 
 /// A grudge that cuts every node of `a` off from every node of `b`.
 pub fn split(a: &[String], b: &[String]) -> Grudge {

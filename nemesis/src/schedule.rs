@@ -232,7 +232,7 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
         // (docs/ARCHITECTURE.md §5).
         "bridge-election" => {
             let mut rng = Rng(seed);
-            let bridge = || vec![Fault::StopPartition, Fault::StartPartition(Partition { shape: grudge::LEADER_BRIDGE.into(), grudge: None })];
+            let bridge = || vec![Fault::StopPartition, Fault::StartPartition(Partition { shape: grudge::BRIDGE_BESIDE_LEADER.into(), grudge: None })];
             then((0..SCRIPTED_ROUNDS).map(|_| election_round(&mut rng, interval, 20, 12, bridge(), vec![Fault::StopPartition])).collect())
         }
         // Isolate the leader until the others elect a new one, heal, and a second
