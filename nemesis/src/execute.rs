@@ -122,6 +122,10 @@ struct Faults {
     strobes: Vec<tokio::task::JoinHandle<()>>,
     /// Whether the last heal left nothing broken, and nothing broke since.
     healed: bool,
+    /// The node that led when a fault last asked: a partition drawn around the leader
+    /// just after it was bounced, before anyone else won an election, is drawn around
+    /// it.
+    last_leader: Option<String>,
 }
 
 /// Runs fault operations and remembers what it broke, so `stop-*` and
@@ -148,7 +152,11 @@ impl Executor {
     /// node, decided now.
     async fn targets(&self, t: &Targets) -> Result<Vec<String>, String> {
         match t.target {
-            Selector::Leader => current_leader(&self.control.roles().await).map(|l| vec![l.node.clone()]).ok_or_else(|| "no node leads right now".to_owned()),
+            Selector::Leader => {
+                let leader = current_leader(&self.control.roles().await).map(|l| l.node.clone()).ok_or_else(|| "no node leads right now".to_owned())?;
+                self.faults().last_leader = Some(leader.clone());
+                Ok(vec![leader])
+            }
             Selector::Voter => self.voter().await.map(|v| vec![v]),
             Selector::OneAlive => {
                 let killed = self.faults().killed.clone();
@@ -218,7 +226,10 @@ impl Executor {
                 let grudge: Grudge = match grudge {
                     Some(g) => g.clone(),
                     None if grudge::AROUND_LEADER.contains(&shape.as_str()) => {
-                        let leader = self.targets(&Targets::at_execution(Selector::Leader)).await?.remove(0);
+                        let leader = match self.targets(&Targets::at_execution(Selector::Leader)).await {
+                            Ok(mut leader) => leader.remove(0),
+                            Err(none) => self.faults().last_leader.clone().ok_or(none)?,
+                        };
                         grudge::around_leader(shape, &leader, &self.control.nodes())
                     }
                     None => return Err(format!("partition shape {shape:?} comes without a grudge")),
@@ -440,6 +451,22 @@ mod tests {
         assert!(refused.contains("no node voted in an election within 2s"), "{refused}");
         let leader = Arc::new(Recorder { roles: Mutex::new(vec![vec![role("n1", 1, Leads), role("n2", 2, Leads)]]), ..Recorder::default() });
         assert_eq!(Executor::new(leader, &[FaultKind::Kill]).unwrap().execute(&Fault::Bounce(Targets::at_execution(Selector::Leader))).await.unwrap()["bounced"], json!(["n2"]), "the higher term's leader");
+    }
+
+    #[tokio::test]
+    async fn a_partition_around_the_leader_just_after_its_bounce_is_drawn_around_it() {
+        use Standing::*;
+        let steady = Arc::new(Recorder { roles: Mutex::new(vec![vec![role("n2", 1, Leads), role("n1", 1, Follows), role("n3", 1, Follows)]]), ..Recorder::default() });
+        let executor = Executor::new(steady, &[FaultKind::Partition]).unwrap();
+        let bridge = || Fault::StartPartition(Partition { shape: grudge::BRIDGE_BESIDE_LEADER.into(), grudge: None });
+        assert_eq!(executor.execute(&bridge()).await.unwrap()["grudge"], json!({"n2": ["n3"], "n3": ["n2"]}), "n2 leads: n1 is the bridge");
+        let no_one_led = Arc::new(Recorder { roles: Mutex::new(vec![vec![role("n1", 1, Follows)]]), ..Recorder::default() });
+        let executor = Executor::new(no_one_led, &[FaultKind::Partition]).unwrap();
+        assert!(executor.execute(&bridge()).await.unwrap_err().contains("no node leads"), "no leader yet, and none before");
+        let cluster = Arc::new(Recorder { roles: Mutex::new(vec![vec![role("n3", 2, Leads), role("n1", 2, Follows)], vec![role("n3", 2, Follows)]]), ..Recorder::default() });
+        let executor = Executor::new(cluster, &[FaultKind::Kill, FaultKind::Partition]).unwrap();
+        assert_eq!(executor.execute(&Fault::Bounce(Targets::at_execution(Selector::Leader))).await.unwrap()["bounced"], json!(["n3"]));
+        assert_eq!(executor.execute(&bridge()).await.unwrap()["grudge"], json!({"n3": ["n2"], "n2": ["n3"]}), "n3 is back as a follower and no one else leads yet");
     }
 
     impl ClusterControl for Recorder {

@@ -19,7 +19,8 @@ pub const TARGET_SHAPES: [&str; 5] = ["halves", "majorities-ring", "bridge", "on
 /// `bridge-election`); like `isolate-leader`, its grudge is drawn when it strikes.
 pub const BRIDGE_BESIDE_LEADER: &str = "bridge-beside-leader";
 
-/// The shapes whose grudge is drawn around the leader when they strike.
+/// The shapes whose grudge is drawn around the leader when they strike (when no node
+/// leads, around the node that led when a fault last asked: the one just bounced).
 pub const AROUND_LEADER: [&str; 2] = ["isolate-leader", BRIDGE_BESIDE_LEADER];
 
 /// The grudge of a shape of [`AROUND_LEADER`], `leader` being the leader.

@@ -177,19 +177,21 @@ pub fn scripted_kinds(name: &str) -> &'static [FaultKind] {
 /// remember its vote across the restart); then the same pair again every
 /// `shortest_gap_tenths` tenths of a second to 2.7 s, whoever leads and whoever votes
 /// next, until an interval has passed; then `restore` and the links. `before_leader`
-/// strikes before each bounce of the leader. A bounced node comes back at once rather
+/// strikes before each bounce of the leader, `after_leader` right after it (before
+/// anyone has timed out to elect again). A bounced node comes back at once rather
 /// than staying down: an election among four nodes needs three of them, one among five
 /// lets two candidates share no voter but one that restarted. The spacing runs to 2.7 s
 /// so that some new leaders serve before they go: at 0.3–0.9 s an election on these
 /// links never finished between two bounces (6 s without one operation acknowledged),
 /// so a round was one failover and then only unavailability, and whatever a new leader
 /// gets wrong in its first second went unread (docs/ARCHITECTURE.md §5).
-fn election_round(rng: &mut Rng, interval: u64, link_delay_step_ms: u32, shortest_gap_tenths: u64, before_leader: Vec<Fault>, restore: Vec<Fault>) -> Gen {
+fn election_round(rng: &mut Rng, interval: u64, link_delay_step_ms: u32, shortest_gap_tenths: u64, around_leader: [Vec<Fault>; 2], restore: Vec<Fault>) -> Gen {
     let leader = || Fault::Bounce(Targets::at_execution(Selector::Leader));
     let voter = || Fault::Bounce(Targets::at_execution(Selector::Voter));
     let delay_ms = link_delay_step_ms * (1 + rng.below(4) as u32);
     let slow_network = Fault::StartDelay(PacketDelay { targets: Targets::at_execution(Selector::All), delay_ms, jitter_ms: delay_ms / 2 });
-    let failover = || fault_ops(before_leader.iter().cloned().chain([leader(), voter()]).collect());
+    let [before_leader, after_leader] = around_leader;
+    let failover = || fault_ops(before_leader.iter().cloned().chain([leader()]).chain(after_leader.iter().cloned()).chain([voter()]).collect());
     let mut steps = vec![sleep(interval), fault_ops(vec![slow_network]), sleep(SECOND), failover()];
     let mut elapsed = 0;
     while elapsed < interval {
@@ -214,7 +216,7 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
         // Failovers on a slow network with voters restarting (see [`election_round`]).
         "kill-during-election" => {
             let mut rng = Rng(seed);
-            then((0..SCRIPTED_ROUNDS).map(|_| election_round(&mut rng, interval, 50, 3, Vec::new(), Vec::new())).collect())
+            then((0..SCRIPTED_ROUNDS).map(|_| election_round(&mut rng, interval, 50, 3, [Vec::new(), Vec::new()], Vec::new())).collect())
         }
         // kill-during-election with the leader at one end of a bridge each time it
         // goes: the other end cannot hear it, so when it is back from its bounce it
@@ -224,15 +226,18 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
         // connected network the winner's first append made its rival follow it one
         // link delay after the vote, before a restarted voter was back; with the
         // leader in the middle the two ends lagged behind its log and it refused them
-        // both. Each failover heals the bridge before it draws the next one: the end
-        // cut off from the leader falls behind, and a candidate that lags behind the
-        // bridge node can never win its vote. Failovers come 1.2–2.7 s apart: the
+        // both. Each failover heals, bounces the leader, and only then raises the
+        // bridge around it (the node that led; no one has timed out yet): a bridge
+        // raised before the bounce let the leader's last appends reach the bridge
+        // node but not the far end, so the bridge node refused the far end's
+        // candidacy and won itself, and a candidate that lags behind the bridge node
+        // can never win its vote. Failovers come 1.2–2.7 s apart: the
         // heal before the next one ends a term's second leadership, and one healed
         // within a quarter second had acknowledged nothing the other leader lost
         // (docs/ARCHITECTURE.md §5).
         "bridge-election" => {
             let mut rng = Rng(seed);
-            let bridge = || vec![Fault::StopPartition, Fault::StartPartition(Partition { shape: grudge::BRIDGE_BESIDE_LEADER.into(), grudge: None })];
+            let bridge = || [vec![Fault::StopPartition], vec![Fault::StartPartition(Partition { shape: grudge::BRIDGE_BESIDE_LEADER.into(), grudge: None })]];
             then((0..SCRIPTED_ROUNDS).map(|_| election_round(&mut rng, interval, 20, 12, bridge(), vec![Fault::StopPartition])).collect())
         }
         // Isolate the leader until the others elect a new one, heal, and a second
@@ -426,7 +431,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bridge_election_puts_the_leader_at_one_end_of_a_bridge_before_each_failover() {
+    fn a_bridge_election_puts_the_bounced_leader_at_one_end_of_a_bridge_in_each_failover() {
         let s = preview(scripted_schedule("bridge-election", 5 * SECOND, 2).unwrap(), 15);
         let fs: Vec<&str> = s.iter().map(|x| x.f.as_str()).collect();
         let fs = &fs[..=fs.iter().position(|f| *f == "stop-delay").expect("the round ends")];
@@ -438,8 +443,8 @@ mod tests {
         assert!(gaps.iter().all(|g| (12 * SECOND / 10..=27 * SECOND / 10).contains(g)), "failovers 1.2–2.7 s apart: {gaps:?}");
         for failover in failovers.chunks(4) {
             let what: Vec<(&str, &Value)> = failover.iter().map(|x| (x.f.as_str(), &x.value)).collect();
-            assert_eq!(what[..2], [("stop-partition", &Value::Null), ("start-partition", &json!({"shape": "bridge-beside-leader"}))], "{what:?}");
-            assert_eq!(what[2..], [("bounce", &json!({"target": "leader"})), ("bounce", &json!({"target": "voter"}))]);
+            let bridge = ("start-partition", &json!({"shape": "bridge-beside-leader"}));
+            assert_eq!(what, [("stop-partition", &Value::Null), ("bounce", &json!({"target": "leader"})), bridge, ("bounce", &json!({"target": "voter"}))], "heal, bounce the leader, raise the bridge around it");
         }
     }
 }
