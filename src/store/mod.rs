@@ -50,9 +50,9 @@ fn point_link(link: &Path, target: &Path) -> std::io::Result<()> {
 }
 
 impl RunDir {
-    /// Creates `<store>/<name>/<timestamp>/` (docs/ARCHITECTURE.md §1, step 3; with `-2`, `-3`… after the timestamp
-    /// when another run took it in the same millisecond) and points `<store>/latest`
-    /// at it. Runs of one grading start at once on several engines with one store, so
+    /// Creates `<store>/<name>/<timestamp>/` (docs/ARCHITECTURE.md §1, step 3; with
+    /// `-2`, `-3`… after the timestamp when another run took it in the same
+    /// millisecond) and points `<store>/latest` at it. Runs of one grading start at once on several engines with one store, so
     /// both steps must hold up against a concurrent run: the directory is claimed with
     /// `create_dir`, which fails for all but one, and `latest` is replaced by renaming
     /// a fresh link over it, which cannot fail because another run replaced it first.
