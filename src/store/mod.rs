@@ -52,10 +52,11 @@ fn point_link(link: &Path, target: &Path) -> std::io::Result<()> {
 impl RunDir {
     /// Creates `<store>/<name>/<timestamp>/` (docs/ARCHITECTURE.md §1, step 3; with
     /// `-2`, `-3`… after the timestamp when another run took it in the same
-    /// millisecond) and points `<store>/latest` at it. Runs of one grading start at once on several engines with one store, so
-    /// both steps must hold up against a concurrent run: the directory is claimed with
-    /// `create_dir`, which fails for all but one, and `latest` is replaced by renaming
-    /// a fresh link over it, which cannot fail because another run replaced it first.
+    /// millisecond) and points `<store>/latest` at it. Runs of one grading start at
+    /// once on several engines with one store, so both steps must hold up against a
+    /// concurrent run: the directory is claimed with `create_dir`, which fails for all
+    /// but one, and `latest` is replaced by renaming a fresh link over it, which cannot
+    /// fail because another run replaced it first.
     pub fn create(store: &Path, name: &str) -> std::io::Result<RunDir> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
         let parent = store.join(name);
