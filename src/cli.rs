@@ -157,6 +157,11 @@ pub struct TestArgs {
     /// The consistency model transactional workloads are checked against.
     #[arg(long)]
     pub consistency_model: Option<String>,
+    /// The share of operations that are reads, 0 to 1 (default: the workload's own:
+    /// register 0.5, set 0.1, counter 0.25, bank 0.33; list-append and rw-register 0.5
+    /// of their micro-ops).
+    #[arg(long, value_name = "FRACTION")]
+    pub read_share: Option<f64>,
     /// Faults, comma-separated, one at a time (partition, kill, pause, clock, packet,
     /// delay, duplicate); a package whose families overlap (all, network, process); a
     /// scripted schedule (isolate-leader, kill-during-election, bridge-election,

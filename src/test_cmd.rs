@@ -50,6 +50,7 @@ fn options(args: &TestArgs, seed: u64, engine: &EngineArg) -> Result<TestOptions
         node_opts: args.node_opts.clone(),
         workload: args.workload.clone(),
         consistency_model: args.consistency_model.clone(),
+        read_share: args.read_share,
         nemesis: args.nemesis.clone(),
         nemesis_interval_s: args.nemesis_interval,
         nemesis_targets: args.nemesis_targets.clone(),

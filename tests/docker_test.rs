@@ -183,6 +183,7 @@ fn bad_options_exit_254_with_the_reason() {
         (vec!["--design", "raft", "--nemesis", "flood"], "unknown fault \"flood\""),
         (vec!["--design", "paxos-made-simple"], "unknown design"),
         (vec!["--design", "raft", "--workload", "queue"], "unknown workload"),
+        (vec!["--design", "raft", "--read-share", "1.5"], "a read share is a fraction from 0 to 1, not 1.5"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("test").args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

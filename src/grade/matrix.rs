@@ -85,6 +85,7 @@ struct RowFile {
     #[serde(default)]
     nemesis_targets: Vec<String>,
     consistency_model: Option<String>,
+    read_share: Option<f64>,
     #[serde(default)]
     lose_unsynced: bool,
     expect: Expect,
@@ -132,6 +133,7 @@ impl RowFile {
             nemesis: OneOrMany::Many(nemeses.to_vec()),
             nemesis_targets: Vec::new(),
             consistency_model: None,
+            read_share: None,
             lose_unsynced: false,
             expect,
             anomalies: Vec::new(),
@@ -252,6 +254,7 @@ fn options(row: &RowFile, workload: &str, nemesis: &str, seed: u64, s: &Settings
         node_opts: row.node_opts.clone(),
         workload: workload.to_owned(),
         consistency_model: row.consistency_model.clone(),
+        read_share: row.read_share,
         nemesis: nemesis.to_owned(),
         nemesis_interval_s: s.nemesis_interval.unwrap_or(5.0),
         nemesis_targets: row.nemesis_targets.clone(),
@@ -352,6 +355,7 @@ mod tests {
             nemesis = ["isolate-leader", "kill"]
             seeds = [7]
             time_limit = 20
+            read_share = 0.9
             expect = "invalid"
             anomalies = ["nonlinearizable-key"]
         "#;
@@ -362,6 +366,7 @@ mod tests {
         assert_eq!(cells[3], ("raft".into(), "set".into(), "partition".into(), 2, 12.0));
         assert_eq!(cells[5], ("raft +no-noop".into(), "register".into(), "kill".into(), 7, 20.0));
         assert_eq!(m.cells[5].opts.name, "grade-raft+no-noop-register-kill");
+        assert_eq!((m.cells[0].opts.read_share, m.cells[5].opts.read_share), (None, Some(0.9)));
         let o = Overrides { time_limit: Some(5.0), seeds: Some(vec![9]), ..Overrides::default() };
         let m = Matrix::parse(text, "t.toml", &o).unwrap();
         assert!(m.cells.iter().all(|c| c.opts.time_limit_s == 5.0 && c.opts.seed == 9), "command-line overrides win");

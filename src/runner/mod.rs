@@ -88,12 +88,13 @@ struct Plan {
     replay: Option<Vec<Op>>,
 }
 
-/// The workload a run's options name, with its consistency model.
+/// The workload a run's options name, with its consistency model and read share.
 pub fn workload_of(opts: &TestOptions) -> Result<Arc<dyn Workload>, String> {
     let mut wopts = WorkloadOptions::default();
     if let Some(m) = &opts.consistency_model {
         wopts.consistency_model = m.parse()?;
     }
+    wopts.read_share = opts.read_share.map(faultline_workloads::ReadShare::from_fraction).transpose()?;
     Ok(faultline_workloads::by_name(&opts.workload, &wopts)?.into())
 }
 

@@ -28,6 +28,10 @@ pub struct TestOptions {
     pub workload: String,
     /// The consistency model for transactional workloads.
     pub consistency_model: Option<String>,
+    /// The share of operations that are reads, when not the workload's own
+    /// (`--read-share`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_share: Option<f64>,
     /// Fault kinds (`partition,kill`), a scripted schedule, or `none`.
     pub nemesis: String,
     /// Seconds between a fault's start and stop, and between faults.
@@ -273,6 +277,7 @@ pub(crate) mod sample {
             node_opts: vec![],
             workload: "register".into(),
             consistency_model: None,
+            read_share: None,
             nemesis: "partition".into(),
             nemesis_interval_s: 5.0,
             nemesis_targets: vec![],

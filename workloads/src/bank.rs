@@ -3,7 +3,7 @@
 //! total must stay 0 in every read. Accounts start empty and increments do not check
 //! balances, so balances may go negative by design and are allowed to.
 
-use crate::{final_reads, read, result_value, Workload};
+use crate::{final_reads, read, result_value, ReadShare, Workload};
 use faultline_checkers::bank::{self, BankOptions};
 use faultline_checkers::{CheckError, CheckResult};
 use faultline_history::generator::{from_fn, Gen};
@@ -11,9 +11,14 @@ use faultline_history::History;
 use serde_json::{json, Map, Value};
 
 const ACCOUNTS: u64 = 5;
+/// Its own mix: one read of every balance in three operations.
+pub(crate) const READS: ReadShare = ReadShare::new(1, 3);
 
 /// The bank workload.
-pub struct Bank;
+pub struct Bank {
+    /// How many operations are reads.
+    pub reads: ReadShare,
+}
 
 fn account(i: u64) -> String {
     format!("account{i}")
@@ -25,8 +30,9 @@ impl Workload for Bank {
     }
 
     fn generator(&self, seed: u64) -> Gen {
-        from_fn(seed, |rng, _| {
-            if rng.below(3) == 0 {
+        let reads = self.reads;
+        from_fn(seed, move |rng, _| {
+            if reads.draw(rng).is_none() {
                 return ("read".into(), Value::Null);
             }
             let from = rng.below(ACCOUNTS);

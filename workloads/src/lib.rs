@@ -16,6 +16,7 @@ mod bank;
 mod counter;
 mod echo;
 mod kafka;
+mod read_share;
 mod register;
 mod set;
 mod txn;
@@ -25,6 +26,8 @@ use faultline_checkers::{CheckError, CheckResult};
 use faultline_history::generator::Gen;
 use faultline_history::History;
 use serde_json::Value;
+
+pub use read_share::ReadShare;
 
 /// A workload.
 pub trait Workload: Send + Sync {
@@ -64,33 +67,38 @@ pub const MAELSTROM: [&str; 10] = ["echo", "unique-ids", "broadcast", "g-set", "
 pub struct WorkloadOptions {
     /// The consistency model transactional workloads are checked against.
     pub consistency_model: faultline_checkers::elle::ConsistencyModel,
+    /// The share of operations that are reads, if not the workload's own.
+    pub read_share: Option<ReadShare>,
 }
 
 impl Default for WorkloadOptions {
     fn default() -> WorkloadOptions {
-        WorkloadOptions { consistency_model: faultline_checkers::elle::ConsistencyModel::StrictSerializable }
+        WorkloadOptions { consistency_model: faultline_checkers::elle::ConsistencyModel::StrictSerializable, read_share: None }
     }
 }
 
 /// Looks a workload up by name.
 pub fn by_name(name: &str, opts: &WorkloadOptions) -> Result<Box<dyn Workload>, String> {
+    let reads = |default: ReadShare| opts.read_share.unwrap_or(default);
+    let model = opts.consistency_model;
     Ok(match name {
-        "register" => Box::new(register::Register { name: "register" }),
-        "set" => Box::new(set::Set::LINEARIZABLE),
-        "counter" => Box::new(counter::Counter::LINEARIZABLE),
-        "bank" => Box::new(bank::Bank),
-        "list-append" => Box::new(txn::Transactions::list_append(opts.consistency_model)),
-        "rw-register" => Box::new(txn::Transactions::rw_register(opts.consistency_model)),
+        "register" | "lin-kv" => Box::new(register::Register { name: if name == "register" { "register" } else { "lin-kv" }, reads: reads(register::READS) }),
+        "set" => Box::new(set::Set::linearizable(reads(set::READS))),
+        "counter" => Box::new(counter::Counter::LINEARIZABLE.with_reads(reads(counter::READS))),
+        "bank" => Box::new(bank::Bank { reads: reads(bank::READS) }),
+        "list-append" => Box::new(txn::Transactions::list_append(model, reads(txn::READS))),
+        "rw-register" => Box::new(txn::Transactions::rw_register(model, reads(txn::READS))),
+        "broadcast" | "g-set" => Box::new(set::Set::eventual(if name == "g-set" { "g-set" } else { "broadcast" }, reads(set::READS))),
+        "g-counter" => Box::new(counter::Counter::GROW_ONLY.with_reads(reads(counter::READS))),
+        "pn-counter" => Box::new(counter::Counter::POSITIVE_NEGATIVE.with_reads(reads(counter::READS))),
+        "txn-list-append" => Box::new(txn::Transactions::list_append(model, reads(txn::READS)).named_as_maelstrom()),
+        "txn-rw-register" => Box::new(txn::Transactions::rw_register(model, reads(txn::READS)).named_as_maelstrom()),
+        "echo" | "unique-ids" | "kafka" if opts.read_share.is_some() => {
+            return Err(format!("workload {name} has no reads to set a share of; --read-share applies to register, set, counter, bank, list-append, rw-register and their Maelstrom names"))
+        }
         "echo" => Box::new(echo::Echo),
         "unique-ids" => Box::new(unique_ids::UniqueIds),
         "kafka" => Box::new(kafka::Kafka),
-        "broadcast" => Box::new(set::Set::eventual("broadcast")),
-        "g-set" => Box::new(set::Set::eventual("g-set")),
-        "g-counter" => Box::new(counter::Counter::GROW_ONLY),
-        "pn-counter" => Box::new(counter::Counter::POSITIVE_NEGATIVE),
-        "lin-kv" => Box::new(register::Register { name: "lin-kv" }),
-        "txn-list-append" => Box::new(txn::Transactions::list_append(opts.consistency_model).named_as_maelstrom()),
-        "txn-rw-register" => Box::new(txn::Transactions::rw_register(opts.consistency_model).named_as_maelstrom()),
         other => return Err(format!("unknown workload {other:?}; one of {}", NAMES.join(", "))),
     })
 }
@@ -130,5 +138,19 @@ mod tests {
         }
         assert!(MAELSTROM.iter().all(|m| NAMES.contains(m)));
         assert!(!is_transactional("echo") && !is_transactional("unique-ids") && !is_transactional("kafka") && is_transactional("lin-kv"));
+    }
+
+    #[test]
+    fn a_read_share_changes_the_mix_and_is_refused_where_there_are_no_reads() {
+        let opts = WorkloadOptions { read_share: Some(ReadShare::from_fraction(0.9).unwrap()), ..WorkloadOptions::default() };
+        let reads = |name: &str, opts: &WorkloadOptions| {
+            let ops = faultline_history::generator::simulate(by_name(name, opts).unwrap().generator(3), 1, 1_000_000, 1000, |_| faultline_history::generator::EventKind::Ok);
+            ops.iter().filter(|op| op.f == "read").count()
+        };
+        assert!(reads("register", &opts) > 850 && reads("register", &WorkloadOptions::default()) < 600);
+        assert!(reads("set", &opts) > 850 && reads("set", &WorkloadOptions::default()) < 150);
+        for name in ["echo", "unique-ids", "kafka"] {
+            assert!(by_name(name, &opts).err().unwrap_or_default().contains("no reads to set a share of"), "{name}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! value unique per key; checked linearizable (cas-register model) key by key.
 //! Maelstrom's `lin-kv` is the same workload under its own name.
 
-use crate::{read, result_value, Workload};
+use crate::{read, result_value, ReadShare, Workload};
 use faultline_checkers::linear::{self, LinearOptions, RegisterModel};
 use faultline_checkers::{CheckError, CheckResult};
 use faultline_history::generator::{from_fn_progress, Gen};
@@ -15,11 +15,15 @@ use serde_json::{json, Value};
 /// workload still reads what it wrote before it.
 const ACTIVE_KEYS: u64 = 3;
 const OPS_PER_KEY_SET: u64 = 300;
+/// Its own mix: half reads; of the rest, three writes to every two compare-and-sets.
+pub(crate) const READS: ReadShare = ReadShare::new(5, 10);
 
 /// The register workload (`register`, or Maelstrom's `lin-kv`).
 pub struct Register {
     /// Its name.
     pub name: &'static str,
+    /// How many operations are reads.
+    pub reads: ReadShare,
 }
 
 impl Workload for Register {
@@ -28,13 +32,14 @@ impl Workload for Register {
     }
 
     fn generator(&self, seed: u64) -> Gen {
-        from_fn_progress(seed, |rng, progress| {
+        let reads = self.reads;
+        from_fn_progress(seed, move |rng, progress| {
             let key = (progress.effective / OPS_PER_KEY_SET) * ACTIVE_KEYS + rng.below(ACTIVE_KEYS);
             let fresh = progress.invoked + 1;
-            match rng.below(10) {
-                0..=4 => ("read".into(), json!([key, null])),
-                5..=7 => ("write".into(), json!([key, fresh])),
-                _ => ("cas".into(), json!([key, [fresh.saturating_sub(1 + rng.below(8)), fresh]])),
+            match reads.draw(rng) {
+                None => ("read".into(), json!([key, null])),
+                Some((rank, updates)) if rank * 5 < updates * 3 => ("write".into(), json!([key, fresh])),
+                Some(_) => ("cas".into(), json!([key, [fresh.saturating_sub(1 + rng.below(8)), fresh]])),
             }
         })
     }

@@ -4,7 +4,7 @@
 //! operations on an eventually consistent set: a read may miss recent adds, but every
 //! acknowledged add must show up and stay.
 
-use crate::{final_reads, read, result_value, Workload};
+use crate::{final_reads, read, result_value, ReadShare, Workload};
 use faultline_checkers::set_full::{self, SetFullOptions};
 use faultline_checkers::{CheckError, CheckResult};
 use faultline_history::generator::{from_fn, Gen};
@@ -12,21 +12,27 @@ use faultline_history::History;
 use serde_json::{json, Value};
 
 const KEY: &str = "set";
+/// Its own mix: one read in ten operations.
+pub(crate) const READS: ReadShare = ReadShare::new(1, 10);
 
 /// The set workload, or one of Maelstrom's eventually consistent sets.
 pub struct Set {
     name: &'static str,
     /// Whether a read must see every add acknowledged before it began.
     linearizable: bool,
+    /// How many operations are reads.
+    reads: ReadShare,
 }
 
 impl Set {
     /// `set`: reads see every add acknowledged before them.
-    pub const LINEARIZABLE: Set = Set { name: "set", linearizable: true };
+    pub fn linearizable(reads: ReadShare) -> Set {
+        Set { name: "set", linearizable: true, reads }
+    }
 
     /// Maelstrom's `broadcast` or `g-set`: reads may lag, adds must not be lost.
-    pub fn eventual(name: &'static str) -> Set {
-        Set { name, linearizable: false }
+    pub fn eventual(name: &'static str, reads: ReadShare) -> Set {
+        Set { name, linearizable: false, reads }
     }
 }
 
@@ -36,7 +42,8 @@ impl Workload for Set {
     }
 
     fn generator(&self, seed: u64) -> Gen {
-        from_fn(seed, |rng, n| if rng.below(10) == 0 { ("read".into(), Value::Null) } else { ("add".into(), json!(n)) })
+        let reads = self.reads;
+        from_fn(seed, move |rng, n| if reads.draw(rng).is_none() { ("read".into(), Value::Null) } else { ("add".into(), json!(n)) })
     }
 
     fn final_generator(&self) -> Option<Gen> {

@@ -3,7 +3,7 @@
 //! writes), every written value unique; checked by the Elle-style cycle checker against
 //! a consistency model (strict serializable unless told otherwise).
 
-use crate::Workload;
+use crate::{ReadShare, Workload};
 use faultline_checkers::elle::{self, ConsistencyModel, ElleOptions, TxnKind};
 use faultline_checkers::{CheckError, CheckResult};
 use faultline_history::generator::{from_fn_progress, Gen};
@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 /// the workload still reads what it wrote before it.
 const ACTIVE_KEYS: u64 = 8;
 const TXNS_PER_KEY_SHIFT: u64 = 40;
+/// Its own mix: half the micro-ops are reads.
+pub(crate) const READS: ReadShare = ReadShare::new(1, 2);
 
 /// A transactional workload.
 pub struct Transactions {
@@ -22,12 +24,14 @@ pub struct Transactions {
     model: ConsistencyModel,
     /// Maelstrom's name for it (`txn-list-append`, `txn-rw-register`), if run as such.
     maelstrom: bool,
+    /// How many micro-ops are reads.
+    reads: ReadShare,
 }
 
 impl Transactions {
-    /// list-append: reads and appends.
-    pub fn list_append(model: ConsistencyModel) -> Transactions {
-        Transactions { kind: TxnKind::ListAppend, model, maelstrom: false }
+    /// list-append: reads and appends, `reads` of the micro-ops reads.
+    pub fn list_append(model: ConsistencyModel, reads: ReadShare) -> Transactions {
+        Transactions { kind: TxnKind::ListAppend, model, maelstrom: false, reads }
     }
 
     /// The same, under Maelstrom's name (`txn-` before it).
@@ -35,9 +39,9 @@ impl Transactions {
         Transactions { maelstrom: true, ..self }
     }
 
-    /// rw-register: reads and blind writes.
-    pub fn rw_register(model: ConsistencyModel) -> Transactions {
-        Transactions { kind: TxnKind::RwRegister, model, maelstrom: false }
+    /// rw-register: reads and blind writes, `reads` of the micro-ops reads.
+    pub fn rw_register(model: ConsistencyModel, reads: ReadShare) -> Transactions {
+        Transactions { kind: TxnKind::RwRegister, model, maelstrom: false, reads }
     }
 }
 
@@ -56,13 +60,14 @@ impl Workload for Transactions {
             TxnKind::ListAppend => "append",
             TxnKind::RwRegister => "w",
         };
+        let reads = self.reads;
         from_fn_progress(seed, move |rng, progress| {
             let (n, base) = (progress.invoked, progress.effective / TXNS_PER_KEY_SHIFT);
             let len = 1 + rng.below(6);
             let ops: Vec<Value> = (0..len)
                 .map(|i| {
                     let key = format!("k{}", base + rng.below(ACTIVE_KEYS));
-                    if rng.below(2) == 0 {
+                    if reads.draw(rng).is_none() {
                         json!(["r", key, null])
                     } else {
                         json!([write, key, n * 8 + i + 1])
