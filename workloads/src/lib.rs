@@ -82,13 +82,15 @@ pub fn by_name(name: &str, opts: &WorkloadOptions) -> Result<Box<dyn Workload>, 
     let reads = |default: ReadShare| opts.read_share.unwrap_or(default);
     let model = opts.consistency_model;
     Ok(match name {
-        "register" | "lin-kv" => Box::new(register::Register { name: if name == "register" { "register" } else { "lin-kv" }, reads: reads(register::READS) }),
+        "register" => Box::new(register::Register { name: "register", reads: reads(register::READS) }),
+        "lin-kv" => Box::new(register::Register { name: "lin-kv", reads: reads(register::READS) }),
         "set" => Box::new(set::Set::linearizable(reads(set::READS))),
         "counter" => Box::new(counter::Counter::LINEARIZABLE.with_reads(reads(counter::READS))),
         "bank" => Box::new(bank::Bank { reads: reads(bank::READS) }),
         "list-append" => Box::new(txn::Transactions::list_append(model, reads(txn::READS))),
         "rw-register" => Box::new(txn::Transactions::rw_register(model, reads(txn::READS))),
-        "broadcast" | "g-set" => Box::new(set::Set::eventual(if name == "g-set" { "g-set" } else { "broadcast" }, reads(set::READS))),
+        "broadcast" => Box::new(set::Set::eventual("broadcast", reads(set::READS))),
+        "g-set" => Box::new(set::Set::eventual("g-set", reads(set::READS))),
         "g-counter" => Box::new(counter::Counter::GROW_ONLY.with_reads(reads(counter::READS))),
         "pn-counter" => Box::new(counter::Counter::POSITIVE_NEGATIVE.with_reads(reads(counter::READS))),
         "txn-list-append" => Box::new(txn::Transactions::list_append(model, reads(txn::READS)).named_as_maelstrom()),
