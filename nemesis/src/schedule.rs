@@ -177,21 +177,30 @@ pub fn scripted_kinds(name: &str) -> &'static [FaultKind] {
 /// remember its vote across the restart); then the same pair again every
 /// `shortest_gap_tenths` tenths of a second to 2.7 s, whoever leads and whoever votes
 /// next, until an interval has passed; then `restore` and the links. `before_leader`
-/// strikes before each bounce of the leader, `after_leader` right after it (before
-/// anyone has timed out to elect again). A bounced node comes back at once rather
-/// than staying down: an election among four nodes needs three of them, one among five
+/// strikes before each bounce of the leader, `while_leader_down` between its kill and
+/// its restart (before anyone has timed out to elect again). A bounced node comes back
+/// at once rather than staying down: an election among four nodes needs three of them, one among five
 /// lets two candidates share no voter but one that restarted. The spacing runs to 2.7 s
 /// so that some new leaders serve before they go: at 0.3–0.9 s an election on these
 /// links never finished between two bounces (6 s without one operation acknowledged),
 /// so a round was one failover and then only unavailability, and whatever a new leader
 /// gets wrong in its first second went unread (docs/ARCHITECTURE.md §5).
 fn election_round(rng: &mut Rng, interval: u64, link_delay_step_ms: u32, shortest_gap_tenths: u64, around_leader: [Vec<Fault>; 2], restore: Vec<Fault>) -> Gen {
-    let leader = || Fault::Bounce(Targets::at_execution(Selector::Leader));
+    let leader = || Targets::at_execution(Selector::Leader);
     let voter = || Fault::Bounce(Targets::at_execution(Selector::Voter));
     let delay_ms = link_delay_step_ms * (1 + rng.below(4) as u32);
     let slow_network = Fault::StartDelay(PacketDelay { targets: Targets::at_execution(Selector::All), delay_ms, jitter_ms: delay_ms / 2 });
-    let [before_leader, after_leader] = around_leader;
-    let failover = || fault_ops(before_leader.iter().cloned().chain([leader()]).chain(after_leader.iter().cloned()).chain([voter()]).collect());
+    let [before_leader, while_leader_down] = around_leader;
+    // With nothing to do while it is down, the leader's kill and restart are one
+    // bounce; otherwise it restarts once those faults are in place.
+    let bounce_leader = || {
+        if while_leader_down.is_empty() {
+            vec![Fault::Bounce(leader())]
+        } else {
+            [Fault::StartKill(leader())].into_iter().chain(while_leader_down.iter().cloned()).chain([Fault::StopKill]).collect()
+        }
+    };
+    let failover = || fault_ops(before_leader.iter().cloned().chain(bounce_leader()).chain([voter()]).collect());
     let mut steps = vec![sleep(interval), fault_ops(vec![slow_network]), sleep(SECOND), failover()];
     let mut elapsed = 0;
     while elapsed < interval {
@@ -226,15 +235,16 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
         // connected network the winner's first append made its rival follow it one
         // link delay after the vote, before a restarted voter was back; with the
         // leader in the middle the two ends lagged behind its log and it refused them
-        // both. Each failover heals, bounces the leader, and only then raises the
-        // bridge around it (the node that led; no one has timed out yet): a bridge
-        // raised before the bounce let the leader's last appends reach the bridge
-        // node but not the far end, so the bridge node refused the far end's
-        // candidacy and won itself, and a candidate that lags behind the bridge node
-        // can never win its vote. Failovers come 1.2–2.7 s apart: the
-        // heal before the next one ends a term's second leadership, and one healed
-        // within a quarter second had acknowledged nothing the other leader lost
-        // (docs/ARCHITECTURE.md §5).
+        // both. Each failover heals, kills the leader, raises the bridge around it
+        // (the node that led) while it is down, and only then restarts it: a bridge
+        // raised before the kill let the leader's last appends reach the bridge node
+        // but not the far end, so the bridge node refused the far end's candidacy and
+        // won itself; one raised after the restart (it takes some 160 ms) could let
+        // the others elect across the healed network first, and the winner's appends
+        // put the bridge node's log ahead of the old leader's, so it could never win
+        // its vote. Failovers come 1.2–2.7 s apart: the heal before the next one ends
+        // a term's second leadership, and one healed within a quarter second had
+        // acknowledged nothing the other leader lost (docs/ARCHITECTURE.md §5).
         "bridge-election" => {
             let mut rng = Rng(seed);
             let bridge = || [vec![Fault::StopPartition], vec![Fault::StartPartition(Partition { shape: grudge::BRIDGE_BESIDE_LEADER.into(), grudge: None })]];
@@ -431,7 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bridge_election_puts_the_bounced_leader_at_one_end_of_a_bridge_in_each_failover() {
+    fn a_bridge_election_restarts_the_leader_at_one_end_of_a_bridge_in_each_failover() {
         let s = preview(scripted_schedule("bridge-election", 5 * SECOND, 2).unwrap(), 15);
         let fs: Vec<&str> = s.iter().map(|x| x.f.as_str()).collect();
         let fs = &fs[..=fs.iter().position(|f| *f == "stop-delay").expect("the round ends")];
@@ -439,12 +449,13 @@ mod tests {
         assert_eq!(fs[fs.len() - 2..], ["stop-partition", "stop-delay"]);
         let failovers = &s[1..fs.len() - 2];
         assert!(failovers.len() >= 8, "{fs:?}");
-        let gaps: Vec<u64> = failovers.chunks(4).map(|f| f[0].time).collect::<Vec<_>>().windows(2).map(|w| w[1] - w[0]).collect();
+        let gaps: Vec<u64> = failovers.chunks(5).map(|f| f[0].time).collect::<Vec<_>>().windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps.iter().all(|g| (12 * SECOND / 10..=27 * SECOND / 10).contains(g)), "failovers 1.2–2.7 s apart: {gaps:?}");
-        for failover in failovers.chunks(4) {
+        for failover in failovers.chunks(5) {
             let what: Vec<(&str, &Value)> = failover.iter().map(|x| (x.f.as_str(), &x.value)).collect();
             let bridge = ("start-partition", &json!({"shape": "bridge-beside-leader"}));
-            assert_eq!(what, [("stop-partition", &Value::Null), ("bounce", &json!({"target": "leader"})), bridge, ("bounce", &json!({"target": "voter"}))], "heal, bounce the leader, raise the bridge around it");
+            let kill = ("start-kill", &json!({"target": "leader"}));
+            assert_eq!(what, [("stop-partition", &Value::Null), kill, bridge, ("stop-kill", &Value::Null), ("bounce", &json!({"target": "voter"}))], "heal, kill the leader, raise the bridge around it, restart it");
         }
     }
 }
