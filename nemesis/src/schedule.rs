@@ -176,7 +176,8 @@ pub fn scripted_kinds(name: &str) -> &'static [FaultKind] {
 /// again, and as soon as a node votes in that election, bounce it too (a voter must
 /// remember its vote across the restart); then the same pair again every
 /// `shortest_gap_tenths` tenths of a second to 2.7 s, whoever leads and whoever votes
-/// next, until an interval has passed; then `restore` and the links. `before_leader`
+/// next, until an interval has passed; then `restore` (one more such gap later, when
+/// it heals: a heal ends what the last failover began) and the links. `before_leader`
 /// strikes before each bounce of the leader, `while_leader_down` between its kill and
 /// its restart (before anyone has timed out to elect again). A bounced node comes back
 /// at once rather than staying down: an election among four nodes needs three of them, one among five
@@ -201,12 +202,18 @@ fn election_round(rng: &mut Rng, interval: u64, link_delay_step_ms: u32, shortes
         }
     };
     let failover = || fault_ops(before_leader.iter().cloned().chain(bounce_leader()).chain([voter()]).collect());
+    let mut gap = || SECOND / 10 * (shortest_gap_tenths + rng.below(28 - shortest_gap_tenths.min(27)));
     let mut steps = vec![sleep(interval), fault_ops(vec![slow_network]), sleep(SECOND), failover()];
     let mut elapsed = 0;
     while elapsed < interval {
-        let wait = SECOND / 10 * (shortest_gap_tenths + rng.below(28 - shortest_gap_tenths.min(27)));
+        let wait = gap();
         steps.extend([sleep(wait), failover()]);
         elapsed += wait;
+    }
+    if !restore.is_empty() {
+        // A restore that heals ends what the last failover began, as the next
+        // failover's heal does the others': it gets the same gap first.
+        steps.push(sleep(gap()));
     }
     steps.push(fault_ops(restore.into_iter().chain([Fault::StopDelay]).collect()));
     then(steps)
@@ -451,6 +458,8 @@ mod tests {
         assert!(failovers.len() >= 8, "{fs:?}");
         let gaps: Vec<u64> = failovers.chunks(5).map(|f| f[0].time).collect::<Vec<_>>().windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps.iter().all(|g| (12 * SECOND / 10..=27 * SECOND / 10).contains(g)), "failovers 1.2–2.7 s apart: {gaps:?}");
+        let last = failovers.chunks(5).last().expect("a failover")[0].time;
+        assert!((12 * SECOND / 10..=27 * SECOND / 10).contains(&(s[fs.len() - 2].time - last)), "the last failover gets its gap before the heal");
         for failover in failovers.chunks(5) {
             let what: Vec<(&str, &Value)> = failover.iter().map(|x| (x.f.as_str(), &x.value)).collect();
             let bridge = ("start-partition", &json!({"shape": "bridge-beside-leader"}));
