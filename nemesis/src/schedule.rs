@@ -249,9 +249,10 @@ pub fn scripted_schedule(name: &str, interval: u64, seed: u64) -> Result<Gen, St
         // won itself; one raised after the restart (it takes some 160 ms) could let
         // the others elect across the healed network first, and the winner's appends
         // put the bridge node's log ahead of the old leader's, so it could never win
-        // its vote. Failovers come 1.2–2.7 s apart: the heal before the next one ends
-        // a term's second leadership, and one healed within a quarter second had
-        // acknowledged nothing the other leader lost (docs/ARCHITECTURE.md §5).
+        // its vote. Failovers come 1.2–2.7 s apart, and the round's heal as long after
+        // its last: the heal before the next one ends a term's second leadership, and
+        // one healed within a quarter second had acknowledged nothing the other leader
+        // lost (docs/ARCHITECTURE.md §5).
         "bridge-election" => {
             let mut rng = Rng(seed);
             let bridge = || [vec![Fault::StopPartition], vec![Fault::StartPartition(Partition { shape: grudge::BRIDGE_BESIDE_LEADER.into(), grudge: None })]];
