@@ -85,8 +85,9 @@ fn election_voter(roles: &[NodeRole], since: u64) -> Option<String> {
 const LEADER_WAIT: Duration = Duration::from_secs(2);
 /// How long a fault aimed at a voter waits for an election to begin.
 const VOTER_WAIT: Duration = Duration::from_secs(2);
-/// How often it asks the nodes meanwhile: a voter must go down soon after its vote.
-const VOTER_POLL: Duration = Duration::from_millis(10);
+/// How often a fault waiting for a leader or a voter asks the nodes: a voter must go
+/// down soon after its vote.
+const ROLE_POLL: Duration = Duration::from_millis(10);
 
 /// Every network fault in force: what [`ClusterControl::set_network`] makes true.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,35 +176,35 @@ impl Executor {
         }
     }
 
-    /// The node that leads ([`current_leader`]), remembered as the last leader; while
-    /// none does (an election under way), asked again every few milliseconds for at
-    /// most `wait`.
-    async fn leader(&self, wait: Duration) -> Result<String, String> {
+    /// The node `pick` finds in the nodes' roles, asking them every [`ROLE_POLL`] for
+    /// at most `wait` (once, when `wait` is zero).
+    async fn await_role(&self, wait: Duration, pick: impl Fn(&[NodeRole]) -> Option<String>) -> Option<String> {
         let deadline = Instant::now() + wait;
         loop {
-            if let Some(leader) = current_leader(&self.control.roles().await).map(|l| l.node.clone()) {
-                self.faults().last_leader = Some(leader.clone());
-                return Ok(leader);
+            if let Some(node) = pick(&self.control.roles().await) {
+                return Some(node);
             }
             if Instant::now() >= deadline {
-                return Err(if wait.is_zero() { "no node leads right now".to_owned() } else { format!("no node led within {wait:?}") });
+                return None;
             }
-            tokio::time::sleep(VOTER_POLL).await;
+            tokio::time::sleep(ROLE_POLL).await;
         }
     }
 
-    /// Waits for a node to vote in an election ([`election_voter`]), asking the nodes
-    /// every few milliseconds, for at most [`VOTER_WAIT`].
+    /// The node that leads ([`current_leader`]), remembered as the last leader; while
+    /// none does (an election under way), waited for up to `wait`.
+    async fn leader(&self, wait: Duration) -> Result<String, String> {
+        let leader = self.await_role(wait, |roles| current_leader(roles).map(|l| l.node.clone())).await;
+        let leader = leader.ok_or_else(|| if wait.is_zero() { "no node leads right now".to_owned() } else { format!("no node led within {wait:?}") })?;
+        self.faults().last_leader = Some(leader.clone());
+        Ok(leader)
+    }
+
+    /// Waits for a node to vote in an election ([`election_voter`]), for at most
+    /// [`VOTER_WAIT`].
     async fn voter(&self) -> Result<String, String> {
         let since = self.control.roles().await.iter().map(|r| r.term).max().unwrap_or(0);
-        let deadline = Instant::now() + VOTER_WAIT;
-        while Instant::now() < deadline {
-            if let Some(voter) = election_voter(&self.control.roles().await, since) {
-                return Ok(voter);
-            }
-            tokio::time::sleep(VOTER_POLL).await;
-        }
-        Err(format!("no node voted in an election within {VOTER_WAIT:?}"))
+        self.await_role(VOTER_WAIT, |roles| election_voter(roles, since)).await.ok_or_else(|| format!("no node voted in an election within {VOTER_WAIT:?}"))
     }
 
     /// Narrows the packet faults of `nodes` to the links among them, when `t` says so.
