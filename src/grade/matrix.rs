@@ -4,6 +4,7 @@
 
 use crate::runner::TestOptions;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What a row's runs must show for the row to pass.
@@ -160,7 +161,7 @@ impl RowFile {
             for nemesis in self.nemesis.clone().into_vec() {
                 for &seed in &seeds {
                     let detect = s.detect.filter(|_| self.expect == Expect::Invalid);
-                    cells.push(Cell { index: 0, row: label.clone(), opts: options(self, &workload, &nemesis, seed, &s, o), expect: self.expect, anomalies: self.anomalies.clone(), detect });
+                    cells.push(Cell { index: 0, row: label.clone(), opts: options(self, &workload, &nemesis, seed, &s, o), expect: self.expect, anomalies: self.anomalies.clone(), detect, row_runs: 0 });
                 }
             }
         }
@@ -195,6 +196,17 @@ pub struct Cell {
     /// With `Expect::Invalid`: the least share of the row's runs of this workload and
     /// nemesis that must detect the bug (None: every one).
     pub detect: Option<f64>,
+    /// The runs of its row with its workload and nemesis in the whole matrix, over
+    /// which `detect` is judged: a shard holding fewer leaves that to `grade merge`.
+    pub row_runs: usize,
+}
+
+impl Cell {
+    /// The runs a `detect` share is judged over together: its row's, with its
+    /// workload and nemesis (any seed).
+    pub fn detection_group(&self) -> (String, String, String) {
+        (self.row.clone(), self.opts.workload.clone(), self.opts.nemesis.clone())
+    }
 }
 
 /// A whole matrix, expanded into cells — or one shard of it.
@@ -280,8 +292,13 @@ fn options(row: &RowFile, workload: &str, nemesis: &str, seed: u64, s: &Settings
 impl Matrix {
     /// The whole matrix of `cells`: numbered, counted, fingerprinted.
     fn whole(name: String, mut cells: Vec<Cell>) -> Matrix {
+        let mut runs: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+        for c in &cells {
+            *runs.entry(c.detection_group()).or_default() += 1;
+        }
         for (i, c) in cells.iter_mut().enumerate() {
             c.index = i;
+            c.row_runs = runs[&c.detection_group()];
         }
         let fingerprint = super::shard::fingerprint(&cells);
         Matrix { name, total: cells.len(), fingerprint, cells, shard: None }

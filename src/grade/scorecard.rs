@@ -47,6 +47,10 @@ pub struct CellResult {
     /// [`Scorecard::new`] over every seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub excused: Option<String>,
+    /// With `detect`: the runs of its row (same workload and nemesis) in the whole
+    /// matrix; a shard that ran fewer leaves the row's judgement to `grade merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_runs: Option<usize>,
     /// The checker's anomaly counts.
     pub anomalies: BTreeMap<String, usize>,
     /// The run's directory.
@@ -140,6 +144,7 @@ impl CellResult {
             why: error,
             detect: cell.detect,
             excused: None,
+            row_runs: cell.detect.map(|_| cell.row_runs),
             anomalies: BTreeMap::new(),
             run: None,
             wall_s,
@@ -152,6 +157,12 @@ impl CellResult {
             time_to_detect_s: None,
             engine: None,
         }
+    }
+
+    /// The runs its row's `detect` share is judged over together
+    /// ([`Cell::detection_group`]).
+    fn detection_group(&self) -> (String, String, String) {
+        (self.row.clone(), self.workload.clone(), self.nemesis.clone())
     }
 
     /// Whether it met its expectation, or missed within its row's detection rate.
@@ -257,18 +268,24 @@ pub struct Scorecard {
 
 /// Marks the misses that are no deviation: a row with a `detect` share that its runs
 /// of one workload and nemesis met, over every seed. A run that ended without a
-/// verdict is never excused.
-fn excuse_misses(mut cells: Vec<CellResult>) -> Vec<CellResult> {
+/// verdict is never excused. A shard (`sharded`) that ran only some of a row's runs
+/// cannot judge its share: its misses wait for `grade merge`, which judges the whole
+/// row, so a shard exits 0 unless one of its own cells deviated outright.
+fn excuse_misses(mut cells: Vec<CellResult>, sharded: bool) -> Vec<CellResult> {
     let mut groups: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
     for c in cells.iter().filter(|c| c.detect.is_some()) {
-        let g = groups.entry((c.row.clone(), c.workload.clone(), c.nemesis.clone())).or_default();
+        let g = groups.entry(c.detection_group()).or_default();
         g.0 += usize::from(c.verdict == "invalid");
         g.1 += 1;
     }
     for c in &mut cells {
         let (Some(share), false) = (c.detect, c.passed) else { continue };
-        let (detected, runs) = groups[&(c.row.clone(), c.workload.clone(), c.nemesis.clone())];
-        c.excused = (c.verdict != "error" && detected as f64 >= share * runs as f64 - 1e-9).then(|| format!("missed here, but detected in {detected} of {runs} runs (at least {:.0}% asked)", share * 100.0));
+        let (detected, runs) = groups[&c.detection_group()];
+        c.excused = match c.row_runs {
+            _ if c.verdict == "error" => None,
+            Some(row_runs) if sharded && runs < row_runs => Some(format!("missed here; detected in {detected} of this shard's {runs} runs, judged over all {row_runs} by grade merge (at least {:.0}% asked)", share * 100.0)),
+            _ => (detected as f64 >= share * runs as f64 - 1e-9).then(|| format!("missed here, but detected in {detected} of {runs} runs (at least {:.0}% asked)", share * 100.0)),
+        };
     }
     cells
 }
@@ -331,7 +348,7 @@ impl Scorecard {
                 }
             })
             .collect();
-        let cells = excuse_misses(cells);
+        let cells = excuse_misses(cells, id.shard.is_some());
         let passed = cells.iter().filter(|c| c.as_expected()).count();
         Scorecard { matrix: id.name.clone(), graded: Some(id.clone()), started, wall_s, cells_run: cells.len(), passed, deviations: cells.len() - passed, cells, bugs, designs }
     }
@@ -418,6 +435,28 @@ pub(crate) mod tests {
         assert_eq!((most.passed, most.deviations), (4, 2), "1 of 2 is below 90%");
         assert!(most.cells.iter().all(|c| c.excused.is_none()));
         assert!(crate::grade::render::junit(&half).contains(r#"failures="1""#));
+    }
+
+    #[test]
+    fn a_shard_leaves_a_rows_detection_share_to_the_merge_when_it_ran_only_part_of_the_row() {
+        let card = example();
+        let (bug_cells, others): (Vec<CellResult>, Vec<CellResult>) = card.cells.iter().cloned().partition(|c| !c.bugs.is_empty());
+        let with_share = |mut c: CellResult| {
+            c.detect = Some(0.9);
+            c.row_runs = Some(4);
+            c
+        };
+        let shard = MatrixId { shard: Some(Shard { k: 1, n: 2 }), ..card.graded.clone().unwrap() };
+        let part = Scorecard::new(&shard, card.started.clone(), card.wall_s, bug_cells.iter().cloned().map(with_share).chain(others.clone()).collect());
+        let missed = part.cells.iter().find(|c| !c.bugs.is_empty() && !c.passed).expect("a missed bug run");
+        assert_eq!(missed.excused.as_deref(), Some("missed here; detected in 1 of this shard's 2 runs, judged over all 4 by grade merge (at least 90% asked)"));
+        assert_eq!(part.deviations, 1, "only the run that ended without a verdict deviates");
+
+        let whole = MatrixId { shard: None, ..shard.clone() };
+        let merged = Scorecard::new(&whole, card.started.clone(), card.wall_s, bug_cells.iter().cloned().map(with_share).chain(others).collect());
+        assert_eq!(merged.deviations, 2, "judged whole, 1 of 2 runs is below 90%, though the matrix said 4 runs (two shards missing from the merge)");
+        let complete = Scorecard::new(&shard, card.started.clone(), card.wall_s, bug_cells.into_iter().map(|c| CellResult { row_runs: Some(2), ..with_share(c) }).collect());
+        assert_eq!(complete.deviations, 1, "a shard that ran all of a row's runs judges it itself");
     }
 
     #[test]

@@ -134,6 +134,7 @@ mod tests {
             for s in &shards {
                 assert!(s.cells.windows(2).all(|w| w[0].index < w[1].index), "a shard keeps matrix order");
                 assert_eq!((s.total, &s.fingerprint), (m.total, &m.fingerprint), "a shard knows its whole matrix");
+                assert!(s.cells.iter().all(|c| c.row_runs == 3), "and how many runs each row has in it (three seeds)");
             }
             let loads: Vec<f64> = shards.iter().map(Matrix::expected_s).collect();
             let (lo, hi) = (loads.iter().copied().fold(f64::MAX, f64::min), loads.iter().copied().fold(0.0, f64::max));
