@@ -170,10 +170,13 @@ pub fn junit(card: &Scorecard) -> String {
 }
 
 /// What `faultline grade` prints when it ends: each bug's detection rate and median
-/// time to detect, then the
+/// time to detect (a shard's over its own runs, as it says), then the
 /// scorecard's path and how many cells went as expected.
 pub fn summary_text(card: &Scorecard, page: &Path) -> String {
     let mut out = String::new();
+    if let Some(shard) = card.graded.as_ref().and_then(|g| g.shard).filter(|_| !card.bugs.is_empty()) {
+        let _ = writeln!(out, "  (shard {shard}: over this shard's runs; grade merge judges each row over all of them)");
+    }
     for b in &card.bugs {
         let ttd = b.median_time_to_detect_s.map_or(String::new(), |t| format!("; median time to detect {t:.1} s"));
         let _ = writeln!(out, "  bug {} {}: detected in {} of {} ({:.0}%){ttd}", b.design, b.bug, b.detected, b.cells, b.rate * 100.0);
@@ -195,6 +198,15 @@ mod tests {
     fn what_grade_prints_at_the_end() {
         let card = super::super::scorecard::tests::example();
         insta::assert_snapshot!(summary_text(&card, Path::new("store/scorecard/example/scorecard.html")));
+    }
+
+    #[test]
+    fn what_a_shard_prints_at_the_end() {
+        let mut card = super::super::scorecard::tests::example();
+        if let Some(g) = card.graded.as_mut() {
+            g.shard = Some(crate::grade::shard::Shard { k: 2, n: 4 });
+        }
+        insta::assert_snapshot!(summary_text(&card, Path::new("store/scorecard/shard-2/scorecard.html")));
     }
 
     #[test]
