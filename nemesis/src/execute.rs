@@ -159,6 +159,10 @@ impl Executor {
         match t.target {
             Selector::Leader => self.leader(LEADER_WAIT).await.map(|l| vec![l]),
             Selector::Voter => self.voter().await.map(|v| vec![v]),
+            Selector::BridgeBesideLeader => {
+                let leader = self.leader(LEADER_WAIT).await?;
+                grudge::bridge_node(&leader, &self.control.nodes()).map(|b| vec![b]).ok_or_else(|| "a bridge needs three nodes".to_owned())
+            }
             Selector::OneAlive => {
                 let killed = self.faults().killed.clone();
                 self.control.nodes().into_iter().find(|n| !killed.contains(n)).map(|n| vec![n]).ok_or_else(|| "every node is down".to_owned())
@@ -499,6 +503,17 @@ mod tests {
         let executor = Executor::new(cluster, &[FaultKind::Kill, FaultKind::Partition]).unwrap();
         assert_eq!(executor.execute(&Fault::Bounce(Targets::at_execution(Selector::Leader))).await.unwrap()["bounced"], json!(["n3"]));
         assert_eq!(executor.execute(&bridge()).await.unwrap()["grudge"], json!({"n3": ["n2"], "n2": ["n3"]}), "n3 is back as a follower and no one else leads yet");
+    }
+
+    #[tokio::test]
+    async fn a_pause_of_the_bridge_beside_the_leader_strikes_the_node_a_bridge_would_put_between() {
+        use Standing::*;
+        let cluster = Arc::new(Recorder { roles: Mutex::new(vec![vec![role("n1", 1, Leads), role("n2", 1, Follows), role("n3", 1, Follows)]]), ..Recorder::default() });
+        let executor = Executor::new(cluster, &[FaultKind::Pause, FaultKind::Partition]).unwrap();
+        let pause = Fault::StartPause(Targets::at_execution(Selector::BridgeBesideLeader));
+        assert_eq!(executor.execute(&pause).await.unwrap()["paused"], json!(["n2"]), "n1 leads: n2 is the first other node");
+        let bridge = Fault::StartPartition(Partition { shape: grudge::BRIDGE_BESIDE_LEADER.into(), grudge: None });
+        assert_eq!(executor.execute(&bridge).await.unwrap()["grudge"], json!({"n1": ["n3"], "n3": ["n1"]}), "and the bridge it stands in");
     }
 
     impl ClusterControl for Recorder {

@@ -29,6 +29,9 @@ pub enum Selector {
     /// A node that votes in an election under way or about to begin (asked at
     /// execution time, which waits for one).
     Voter,
+    /// The node a bridge beside the leader would put in the middle (asked at
+    /// execution time).
+    BridgeBesideLeader,
 }
 
 impl From<Target> for Selector {

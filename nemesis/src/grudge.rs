@@ -44,16 +44,19 @@ pub fn split(a: &[String], b: &[String]) -> Grudge {
     g
 }
 
+/// The node [`bridge_beside`] puts in the middle of a bridge beside `node`: the
+/// first other node in name order.
+pub fn bridge_node(node: &str, nodes: &[String]) -> Option<String> {
+    nodes.iter().filter(|n| *n != node).min().cloned()
+}
+
 /// A bridge with `node` at one end: the first other node in name order is the
 /// bridge, which hears everyone; `node` and the first half of the rest on one side,
 /// the others on the other, the sides hearing each other only through the bridge.
 pub fn bridge_beside(node: &str, nodes: &[String]) -> Grudge {
-    let mut others: Vec<String> = nodes.iter().filter(|n| *n != node).cloned().collect();
+    let Some(bridge) = bridge_node(node, nodes) else { return Grudge::new() };
+    let mut others: Vec<String> = nodes.iter().filter(|n| *n != node && **n != bridge).cloned().collect();
     others.sort();
-    if others.is_empty() {
-        return Grudge::new();
-    }
-    others.remove(0);
     let (a, b) = others.split_at(others.len() / 2);
     let side: Vec<String> = std::iter::once(node.to_owned()).chain(a.iter().cloned()).collect();
     split(&side, b)
