@@ -73,6 +73,12 @@ async fn serve(program: &str, args: &[String]) -> ExitCode {
             })
             .await
         }
-        _ => run(args, "caspaxos", &caspaxos::BUGS, &[], |s: Startup| Ok(caspaxos::CasPaxos::open(s.node, s.transport)?)).await,
+        _ => {
+            run(args, "caspaxos", &caspaxos::BUGS, &caspaxos::KNOBS, |s: Startup| {
+                let peer_timeout = caspaxos::peer_timeout(&s.knobs).map_err(std::io::Error::other)?;
+                Ok(caspaxos::CasPaxos::open(s.node, s.transport, peer_timeout)?)
+            })
+            .await
+        }
     }
 }

@@ -19,6 +19,10 @@
 //! `info` (docs/ARCHITECTURE.md §3). A multi-key transaction runs one round per
 //! micro-op: it is not atomic.
 //!
+//! Each phase collects every acceptor's answer, waiting up to the peer timeout (the knob
+//! `peer-timeout-ms`, 500 ms) for each: under a partition a round pays it for the
+//! acceptors cut off at both phases.
+//!
 //! Bugs: `read-no-writeback` answers reads from the prepare phase without the accept
 //! phase (a read can see a value no majority accepted, then an older one);
 //! `volatile-acceptor` keeps acceptor state in memory only (a restarted acceptor forgets
@@ -40,6 +44,24 @@ use tokio::sync::oneshot;
 
 /// The bugs this design can switch on.
 pub const BUGS: [&str; 2] = ["read-no-writeback", "volatile-acceptor"];
+/// The knobs it takes (`--opt key=value`): `peer-timeout-ms`, how long a proposer
+/// waits for an acceptor's answer.
+pub const KNOBS: [&str; 1] = ["peer-timeout-ms"];
+/// How long a proposer waits for an acceptor's answer unless told otherwise.
+pub const PEER_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The peer timeout the knobs set (the last `peer-timeout-ms` given), or
+/// [`PEER_TIMEOUT`].
+pub fn peer_timeout(knobs: &[(String, String)]) -> Result<Duration, String> {
+    match knobs.iter().rev().find(|(k, _)| k == "peer-timeout-ms") {
+        None => Ok(PEER_TIMEOUT),
+        Some((_, v)) => match v.parse::<u64>() {
+            Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+            _ => Err(format!("peer-timeout-ms is a number of milliseconds above 0, not {v:?}")),
+        },
+    }
+}
+
 /// Prepare attempts before giving up under contention.
 const ATTEMPTS: u32 = 8;
 
@@ -89,14 +111,18 @@ pub struct CasPaxos {
     round: AtomicU64,
     group_commit: GroupCommit,
     read_no_writeback: bool,
+    /// How long a round waits for each acceptor: a cut-off acceptor costs a round this
+    /// much, since a round collects every answer (it may pre-empt a rival meanwhile).
+    peer_timeout: Duration,
     queues: Mutex<HashMap<String, KeyQueue>>,
     /// Rounds run as tasks of their own, which hold the node.
     me: Weak<CasPaxos>,
 }
 
 impl CasPaxos {
-    /// Starts a node, recovering its acceptor state from disk.
-    pub fn open(opts: NodeOptions, transport: Arc<dyn Transport>) -> std::io::Result<Arc<CasPaxos>> {
+    /// Starts a node, recovering its acceptor state from disk; its rounds wait up to
+    /// `peer_timeout` for each acceptor.
+    pub fn open(opts: NodeOptions, transport: Arc<dyn Transport>, peer_timeout: Duration) -> std::io::Result<Arc<CasPaxos>> {
         let index = opts.index()? as u64 + 1;
         let volatile = opts.has_bug("volatile-acceptor");
         let read_no_writeback = opts.has_bug("read-no-writeback");
@@ -111,6 +137,7 @@ impl CasPaxos {
             round: AtomicU64::new(round),
             group_commit: GroupCommit::default(),
             read_no_writeback,
+            peer_timeout,
             queues: Mutex::new(HashMap::new()),
             me: me.clone(),
         }))
@@ -164,7 +191,7 @@ impl CasPaxos {
                 if *n == self.name {
                     self.handle(kind, body).await
                 } else {
-                    self.transport.call(n, kind, body).await
+                    self.transport.call_within(n, kind, body, self.peer_timeout).await
                 }
             }
         });
@@ -304,5 +331,20 @@ impl Design for CasPaxos {
 
     fn stop(&self) {
         self.acceptor().stopped = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_timeout_is_the_last_knob_given_or_500_ms() {
+        let knobs = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert_eq!(peer_timeout(&[]), Ok(Duration::from_millis(500)));
+        assert_eq!(peer_timeout(&knobs(&[("peer-timeout-ms", "300"), ("peer-timeout-ms", "200")])), Ok(Duration::from_millis(200)));
+        for bad in ["0", "fast", "-5"] {
+            assert!(peer_timeout(&knobs(&[("peer-timeout-ms", bad)])).unwrap_err().contains(bad), "{bad}");
+        }
     }
 }

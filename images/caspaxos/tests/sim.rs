@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 fn factory() -> Factory {
     Arc::new(|s: Start| {
-        CasPaxos::open(s.node, s.transport).expect("a CASPaxos node starts")
+        CasPaxos::open(s.node, s.transport, caspaxos::PEER_TIMEOUT).expect("a CASPaxos node starts")
     })
 }
 
